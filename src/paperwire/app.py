@@ -1,0 +1,35 @@
+"""create_app(settings): the composition root — wires store, templates, routers and background jobs."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from paperwire import __version__
+from paperwire.settings import Settings
+from paperwire.storage import Store, open_store
+from paperwire.web import api, pages
+from paperwire.web.templating import STATIC_DIR, make_templates
+
+# Each concern contributes one router; the table of all routes is the union of these.
+ROUTERS = [pages.router, api.router]
+
+
+def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool = False) -> FastAPI:
+    settings.ensure_home()
+    store = store or open_store(settings.effective_database_url)
+    application = FastAPI(
+        title=settings.site_name,
+        version=__version__,
+        description="Daily papers, trending, hybrid search and digests. Also answers the Hugging Face papers API.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    application.state.settings = settings
+    application.state.store = store
+    application.state.templates = make_templates(settings)
+    application.state.run_jobs = run_jobs
+    application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in ROUTERS:
+        application.include_router(router)
+    return application

@@ -1,0 +1,176 @@
+"""Catalogue commands: config, db upgrade, ingest FILE…, export, serve, demo, status."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from paperwire.cli import app, settings_of
+from paperwire.ingest import ingest_records, read_file
+from paperwire.models import ImportReport
+from paperwire.sources import SOURCES, UnknownFormat
+from paperwire.storage import Store, open_store
+
+console = Console(stderr=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+# Live sources register a Typer app here under their name (`paperwire ingest arxiv …`).
+LIVE_INGEST: dict[str, typer.Typer] = {}
+
+
+def store_for(ctx: typer.Context) -> Store:
+    settings = settings_of(ctx)
+    settings.ensure_home()
+    return open_store(settings.effective_database_url)
+
+
+@app.command("config")
+def show_config(ctx: typer.Context) -> None:
+    """Print the effective settings, secrets masked."""
+    table = Table("setting", "value", "environment variable")
+    for name, value in settings_of(ctx).masked().items():
+        table.add_row(name, value, f"PAPERWIRE_{name.upper()}")
+    Console().print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply pending migrations (an empty database gets the whole schema)."""
+    settings = settings_of(ctx)
+    settings.ensure_home()
+    store = Store(settings.effective_database_url)
+    applied = store.upgrade()
+    console.print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+@app.command(
+    "ingest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def ingest(
+    ctx: typer.Context,
+    files: list[str] = typer.Argument(..., help="files to import (.gz read directly), or a live source name"),
+    format_name: str | None = typer.Option(
+        None, "--format", help=f"one of {', '.join(SOURCES)}; detected when omitted"
+    ),
+) -> None:
+    """Import papers from files, or fetch them from a live source (`ingest arxiv|oai|hf …`)."""
+    if files[0] in LIVE_INGEST:
+        LIVE_INGEST[files[0]](args=[*files[1:], *ctx.args], obj=ctx.obj, standalone_mode=False)
+        return
+    if ctx.args:
+        raise typer.BadParameter(f"unexpected options {' '.join(ctx.args)}")
+    if format_name is not None and format_name not in SOURCES:
+        raise typer.BadParameter(f"unknown format {format_name!r}; choose from {', '.join(SOURCES)}")
+    paths = [Path(name) for name in files]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        console.print(f"[red]no such file: {', '.join(missing)}[/red]")
+        raise typer.Exit(2)
+    store = store_for(ctx)
+    report = ImportReport()
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
+        for path in paths:
+            task = progress.add_task(path.name, total=path.stat().st_size)
+            try:
+                records = read_file(path, format_name, lambda n, t=task: progress.advance(t, n))
+                ingest_records(store, records, report)
+            except UnknownFormat as error:
+                console.print(f"[red]{error}[/red]")
+                raise typer.Exit(2) from error
+    print_report(report)
+
+
+def print_report(report: ImportReport) -> None:
+    out = Console()
+    out.print(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"skipped {len(report.skipped)}"
+    )
+    for skip in report.skipped[:200]:
+        out.print(f"  skipped {skip}", markup=False, highlight=False)
+    if len(report.skipped) > 200:
+        out.print(f"  … and {len(report.skipped) - 200} more skipped")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    output: Path | None = typer.Argument(None, help="file to write (default: standard output)"),
+    format_name: str = typer.Option("jsonl", "--format", help="jsonl: paperwire's own JSON lines"),
+) -> None:
+    """Write every paper in paperwire's own JSON lines (read back by `ingest` losslessly)."""
+    if format_name != "jsonl":
+        raise typer.BadParameter("only jsonl is supported")
+    store = store_for(ctx)
+    stream = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        count = 0
+        for paper in store.iter_papers():
+            stream.write(orjson.dumps(paper.to_record()) + b"\n")
+            count += 1
+    finally:
+        if output:
+            stream.close()
+    console.print(f"exported {count} papers")
+
+
+@app.command("status")
+def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many recent runs")) -> None:
+    """Papers stored, the last job runs and how they ended."""
+    store = store_for(ctx)
+    out = Console()
+    out.print(f"database: {store.url.split('@')[-1]}  papers: {store.count_papers()}")
+    table = Table("job", "started", "finished", "status", "summary", title="recent runs")
+    for run in store.recent_job_runs(limit):
+        table.add_row(run["job"], run["started_at"], run["finished_at"] or "", run["status"], run["summary"])
+    out.print(table)
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    no_jobs: bool = typer.Option(False, "--no-jobs", help="web only: leave scheduled jobs to a worker"),
+    sample: bool = typer.Option(False, "--sample", help="load the bundled sample when the database is empty"),
+) -> None:
+    """Serve the web pages and the API (and run the scheduled jobs unless --no-jobs)."""
+    import uvicorn
+
+    from paperwire.app import create_app
+
+    settings = settings_of(ctx)
+    store = store_for(ctx)
+    if sample and store.count_papers() == 0:
+        load_sample_into(store)
+    application = create_app(settings, store=store, run_jobs=not no_jobs)
+    console.print(f"paperwire serving {store.count_papers()} papers at http://{host}:{port}/")
+    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=True)
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+) -> None:
+    """Load the bundled sample (arXiv CC0 metadata) into the data directory, then serve it."""
+    store = store_for(ctx)
+    load_sample_into(store)
+    ctx.invoke(serve, ctx=ctx, host=host, port=port, no_jobs=False, sample=False)
+
+
+def load_sample_into(store: Store) -> None:
+    from paperwire.sample import load_sample
+
+    report = load_sample(store)
+    console.print(f"sample: added {report.added}, updated {report.updated}, unchanged {report.unchanged}")

@@ -1,0 +1,132 @@
+"""paperwire's own JSON lines (SPEC section 2 field names; also the shared arXiv listing files)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+
+from paperwire.models import (
+    InvalidRecord, Paper, Skip, check_sizes, clean_text, parse_arxiv_id, parse_day, parse_timestamp,
+    title_id,
+)  # fmt: skip
+
+NAME = "jsonl"
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
+
+def detect(first_record: dict | None) -> bool:
+    return first_record is not None and "title" in first_record
+
+
+def decode_object(line: bytes) -> dict:
+    """One JSON object from one line, or InvalidRecord saying what is wrong with it."""
+    if len(line) > MAX_LINE_BYTES:
+        raise InvalidRecord(f"line longer than {MAX_LINE_BYTES:,} bytes: rejected")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidRecord(f"invalid UTF-8 at byte {error.start}") from error
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise InvalidRecord(f"invalid JSON ({error.msg} at column {error.colno})") from error
+    if not isinstance(value, dict):
+        raise InvalidRecord(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def read_objects(lines: Iterator[tuple[int, bytes]], source: str, convert) -> Iterator[Paper | Skip]:  # noqa: ANN001
+    """The shared loop of JSON-lines sources: decode, convert, or name the line and the reason."""
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield check_sizes(convert(decode_object(line)))
+        except InvalidRecord as error:
+            yield Skip(source, number, str(error))
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            yield Skip(source, number, f"unexpected record shape ({type(error).__name__}: {error})")
+
+
+def text_list(value: object, field: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part for part in value.split() if part)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidRecord(f"{field} must be a list of strings")
+    return tuple(clean_text(item) for item in value if item.strip())
+
+
+def optional_int(value: object, field: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidRecord(f"{field} must be a number")
+    try:
+        return int(value)
+    except ValueError as error:
+        raise InvalidRecord(f"{field} must be a number, got {value!r}") from error
+
+
+def optional_text(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRecord(f"{field} must be a string")
+    return value.strip() or None
+
+
+def paper_identity(raw_id: object, title: str) -> tuple[str, int | None]:
+    if raw_id is None or raw_id == "":
+        return title_id(title), None
+    if not isinstance(raw_id, str):
+        raise InvalidRecord("id must be a string")
+    if raw_id.startswith("t-"):
+        return raw_id, None
+    return parse_arxiv_id(raw_id)
+
+
+def to_paper(record: dict) -> Paper:
+    title = record.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidRecord("missing title")
+    title = clean_text(title)
+    paper_id, id_version = paper_identity(record.get("id"), title)
+    version = optional_int(record.get("version"), "version") or id_version
+    listed_on = record.get("listed_on") or record.get("first_seen")
+    listed_from = record.get("listed_from") or ("arxiv" if record.get("first_seen") else "import")
+    if listed_from not in ("hf", "arxiv", "import"):
+        raise InvalidRecord(f"unknown listed_from {listed_from!r}")
+    published_at = record.get("published_at")
+    updated_at = record.get("updated_at")
+    observed_at = record.get("observed_at")
+    abstract = record.get("abstract") or ""
+    if not isinstance(abstract, str):
+        raise InvalidRecord("abstract must be a string")
+    return Paper(
+        id=paper_id,
+        title=title,
+        abstract=clean_text(abstract),
+        version=version,
+        authors=text_list(record.get("authors"), "authors"),
+        categories=text_list(record.get("categories"), "categories"),
+        published_at=parse_timestamp(published_at) if published_at else None,
+        updated_at=parse_timestamp(updated_at) if updated_at else None,
+        listed_on=parse_day(listed_on) if listed_on else None,
+        listed_from=listed_from if listed_on else "import",
+        submitted_by=optional_text(record.get("submitted_by"), "submitted_by"),
+        upvotes=optional_int(record.get("upvotes"), "upvotes") or 0,
+        comments=optional_int(record.get("comments"), "comments") or 0,
+        github_repo=optional_text(record.get("github_repo"), "github_repo"),
+        github_stars=optional_int(record.get("github_stars"), "github_stars"),
+        project_page=optional_text(record.get("project_page"), "project_page"),
+        keywords=text_list(record.get("keywords"), "keywords") if isinstance(record.get("keywords"), list) else (),
+        comment=optional_text(record.get("comment"), "comment"),
+        observed_at=parse_timestamp(observed_at) if observed_at else None,
+    )
+
+
+def read(lines: Iterator[tuple[int, bytes]], source: str) -> Iterator[Paper | Skip]:
+    return read_objects(lines, source, to_paper)

@@ -1,0 +1,53 @@
+"""Job runs and checkpoints: what ran when and how it ended; where a resumable job stopped."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from paperwire.models import utc_now_iso
+from paperwire.storage.schema import checkpoints, job_runs
+
+
+class JobQueries:
+    """Mixed into Store."""
+
+    def start_job_run(self, job: str) -> int:
+        with self.write() as connection:
+            result = connection.execute(
+                job_runs.insert().values(job=job, started_at=utc_now_iso(), status="running")
+            )
+            return result.inserted_primary_key[0]
+
+    def finish_job_run(self, run_id: int, status: str, summary: str) -> None:
+        with self.write() as connection:
+            connection.execute(
+                job_runs.update()
+                .where(job_runs.c.id == run_id)
+                .values(finished_at=utc_now_iso(), status=status, summary=summary)
+            )
+
+    def recent_job_runs(self, limit: int = 20, job: str | None = None) -> list[dict]:
+        query = sa.select(job_runs).order_by(job_runs.c.id.desc()).limit(limit)
+        if job:
+            query = query.where(job_runs.c.job == job)
+        with self.read() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def get_checkpoint(self, name: str) -> str | None:
+        with self.read() as connection:
+            return connection.execute(
+                sa.select(checkpoints.c.value).where(checkpoints.c.name == name)
+            ).scalar_one_or_none()
+
+    def set_checkpoint(self, name: str, value: str, connection: sa.Connection | None = None) -> None:
+        """Store a checkpoint; pass `connection` to make it part of a larger transaction."""
+        statement = self.insert(checkpoints).values(name=name, value=value, updated_at=utc_now_iso())
+        statement = statement.on_conflict_do_update(
+            index_elements=[checkpoints.c.name],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        )
+        if connection is not None:
+            connection.execute(statement)
+            return
+        with self.write() as own:
+            own.execute(statement)

@@ -1,0 +1,192 @@
+"""Paper queries: upsert with the identity and update rules, listings by period, export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import orjson
+import sqlalchemy as sa
+
+from paperwire.models import ImportReport, Paper, merge_papers, normalise_title, utc_now_iso
+from paperwire.storage.schema import paper_signals, papers
+
+PAPER_COLUMNS = (
+    "id", "version", "title", "abstract", "authors", "categories", "published_at", "updated_at",
+    "listed_on", "listed_from", "submitted_by", "upvotes", "comments", "github_repo", "github_stars",
+    "project_page", "keywords", "comment", "observed_at",
+)  # fmt: skip
+LIST_COLUMNS = ("authors", "categories", "keywords")
+ORDER_BY_VOTES = (papers.c.upvotes.desc(), papers.c.published_at.desc(), papers.c.id)
+
+
+@dataclass(slots=True)
+class PaperPage:
+    papers: list[Paper]
+    total: int
+
+
+def paper_to_row(paper: Paper, changed_at: str) -> dict:
+    row = {name: getattr(paper, name) for name in PAPER_COLUMNS}
+    for name in LIST_COLUMNS:
+        row[name] = orjson.dumps(list(row[name])).decode()
+    row["primary_category"] = paper.categories[0] if paper.categories else None
+    row["title_key"] = normalise_title(paper.title)
+    row["changed_at"] = changed_at
+    return row
+
+
+def row_to_paper(row: sa.RowMapping) -> Paper:
+    values = {name: row[name] for name in PAPER_COLUMNS}
+    for name in LIST_COLUMNS:
+        values[name] = tuple(orjson.loads(values[name]))
+    return Paper(**values)
+
+
+SELECT_PAPERS = sa.select(*(papers.c[name] for name in PAPER_COLUMNS))
+
+
+class PaperQueries:
+    """Mixed into Store."""
+
+    def upsert_papers(self, batch: Sequence[Paper], report: ImportReport | None = None) -> ImportReport:
+        """Insert new papers and merge known ones, in one transaction (all or nothing)."""
+        report = report if report is not None else ImportReport()
+        with self.write() as connection:
+            incoming = self._resolve_identities(connection, batch)
+            stored = self._papers_by_id(connection, {paper.id for paper in incoming})
+            merged: dict[str, Paper] = {}
+            for paper in incoming:
+                base = merged.get(paper.id) or stored.get(paper.id)
+                merged[paper.id] = merge_papers(base, paper) if base is not None else paper
+            changed_at = utc_now_iso()
+            new_rows, changed_rows = [], []
+            for paper_id, paper in merged.items():
+                before = stored.get(paper_id)
+                if before is None:
+                    new_rows.append(paper_to_row(paper, changed_at))
+                elif before != paper:
+                    changed_rows.append(paper_to_row(paper, changed_at))
+            if new_rows:
+                # A concurrent importer may have added the same paper meanwhile: its row stands,
+                # and a rerun merges ours into it.
+                connection.execute(self.insert(papers).on_conflict_do_nothing(), new_rows)
+            if changed_rows:
+                update = (
+                    papers.update()
+                    .where(papers.c.id == sa.bindparam("key"))
+                    .values({name: sa.bindparam(name) for name in changed_rows[0] if name != "id"})
+                )
+                connection.execute(update, [{**row, "key": row["id"]} for row in changed_rows])
+            signal_rows = [
+                {"paper_id": p.id, "observed_at": p.observed_at, "upvotes": p.upvotes,
+                 "comments": p.comments, "github_stars": p.github_stars}
+                for p in incoming if p.observed_at
+            ]  # fmt: skip
+            if signal_rows:
+                connection.execute(self.insert(paper_signals).on_conflict_do_nothing(), signal_rows)
+        report.added += len(new_rows)
+        report.updated += len(changed_rows)
+        report.unchanged += len(batch) - len(new_rows) - len(changed_rows)
+        return report
+
+    def _resolve_identities(self, connection: sa.Connection, batch: Sequence[Paper]) -> list[Paper]:
+        """Papers known only by title take the id of a stored paper with the same normalised title."""
+        untitled_ids = {normalise_title(p.title): p for p in batch if p.id.startswith("t-")}
+        if not untitled_ids:
+            return list(batch)
+        found = dict(
+            connection.execute(
+                sa.select(papers.c.title_key, papers.c.id).where(papers.c.title_key.in_(untitled_ids))
+            ).all()
+        )
+        resolved = []
+        for paper in batch:
+            key = normalise_title(paper.title) if paper.id.startswith("t-") else None
+            if key in found and found[key] != paper.id:
+                paper = Paper(**{**{n: getattr(paper, n) for n in PAPER_COLUMNS}, "id": found[key]})
+            resolved.append(paper)
+        return resolved
+
+    def _papers_by_id(self, connection: sa.Connection, ids: Iterable[str]) -> dict[str, Paper]:
+        result: dict[str, Paper] = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            for row in connection.execute(SELECT_PAPERS.where(papers.c.id.in_(chunk))).mappings():
+                result[row["id"]] = row_to_paper(row)
+        return result
+
+    def get_paper(self, paper_id: str) -> Paper | None:
+        with self.read() as connection:
+            row = connection.execute(SELECT_PAPERS.where(papers.c.id == paper_id)).mappings().first()
+        return row_to_paper(row) if row else None
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[Paper]:
+        """The papers with these ids, in the given order (unknown ids left out)."""
+        with self.read() as connection:
+            found = self._papers_by_id(connection, paper_ids)
+        return [found[paper_id] for paper_id in paper_ids if paper_id in found]
+
+    def papers_listed_between(
+        self, first_day: str, last_day: str, *, limit: int = 50, offset: int = 0,
+        submitter: str | None = None, order: str = "upvotes",
+    ) -> PaperPage:  # fmt: skip
+        """Papers whose listed_on falls in [first_day, last_day], most upvoted first."""
+        condition = papers.c.listed_on.between(first_day, last_day)
+        if submitter:
+            condition = sa.and_(condition, papers.c.submitted_by == submitter)
+        order_by = ORDER_BY_VOTES if order == "upvotes" else (papers.c.published_at.desc(), papers.c.id)
+        with self.read() as connection:
+            total = connection.execute(sa.select(sa.func.count()).where(condition)).scalar_one()
+            rows = connection.execute(
+                SELECT_PAPERS.where(condition).order_by(*order_by).limit(limit).offset(offset)
+            ).mappings()
+            return PaperPage([row_to_paper(row) for row in rows], total)
+
+    def latest_listed_day(self, on_or_before: str | None = None) -> str | None:
+        query = sa.select(sa.func.max(papers.c.listed_on))
+        if on_or_before:
+            query = query.where(papers.c.listed_on <= on_or_before)
+        with self.read() as connection:
+            return connection.execute(query).scalar_one()
+
+    def neighbour_listed_days(self, first_day: str, last_day: str) -> tuple[str | None, str | None]:
+        """The nearest days with papers before `first_day` and after `last_day`."""
+        with self.read() as connection:
+            before = connection.execute(
+                sa.select(sa.func.max(papers.c.listed_on)).where(papers.c.listed_on < first_day)
+            ).scalar_one()
+            after = connection.execute(
+                sa.select(sa.func.min(papers.c.listed_on)).where(papers.c.listed_on > last_day)
+            ).scalar_one()
+        return before, after
+
+    def count_papers(self) -> int:
+        with self.read() as connection:
+            return connection.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+
+    def iter_papers(self, batch_size: int = 1000) -> Iterator[Paper]:
+        """Every paper in id order, read in keyset pages (constant memory)."""
+        last_id = ""
+        while True:
+            with self.read() as connection:
+                rows = list(
+                    connection.execute(
+                        SELECT_PAPERS.where(papers.c.id > last_id).order_by(papers.c.id).limit(batch_size)
+                    ).mappings()
+                )
+            if not rows:
+                return
+            for row in rows:
+                yield row_to_paper(row)
+            last_id = rows[-1]["id"]
+
+    def signal_history(self, paper_id: str) -> list[dict]:
+        with self.read() as connection:
+            rows = connection.execute(
+                sa.select(paper_signals)
+                .where(paper_signals.c.paper_id == paper_id)
+                .order_by(paper_signals.c.observed_at)
+            ).mappings()
+            return [dict(row) for row in rows]

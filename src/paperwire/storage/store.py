@@ -1,0 +1,99 @@
+"""The Store: the one interface to the database. Callers speak use cases; only storage speaks SQL."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from importlib import resources
+from types import ModuleType
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from paperwire.storage import sqlite
+from paperwire.storage.jobs import JobQueries
+from paperwire.storage.papers import PaperQueries
+
+
+def backend_for(url: str) -> ModuleType:
+    """The dialect module for a database URL."""
+    name = sa.make_url(url).get_backend_name()
+    if name == "sqlite":
+        return sqlite
+    if name == "postgresql":
+        from paperwire.storage import postgres
+
+        return postgres
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgresql://…")
+
+
+class Store(PaperQueries, JobQueries):
+    """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.backend = backend_for(url)
+        self.engine = self.backend.create_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One transaction that commits on success and rolls back whole on any error."""
+        with self.engine.connect() as connection:
+            if self.dialect == "sqlite":
+                sqlite.write_options(connection)
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                connection.info.pop("write", None)
+
+    def insert(self, table: sa.Table):  # noqa: ANN201 - dialect-specific Insert with on_conflict_*
+        return self.backend.insert(table)
+
+    # ---- migrations ----------------------------------------------------------------------
+
+    def _alembic_config(self, connection: sa.Connection) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("paperwire.storage") / "migrations"))
+        config.attributes["connection"] = connection
+        return config
+
+    def upgrade(self) -> list[str]:
+        """Apply every pending migration; returns the revisions applied (empty when up to date)."""
+        with self.engine.connect() as connection:
+            before = set(MigrationContext.configure(connection).get_current_heads())
+            if self.dialect == "postgresql":
+                # One migrator at a time when several nodes start together.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7061706572)")
+            config = self._alembic_config(connection)
+            command.upgrade(config, "heads")
+            connection.commit()
+            after = set(MigrationContext.configure(connection).get_current_heads())
+        return sorted(after - before)
+
+    def pending_migrations(self) -> list[str]:
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+            script = ScriptDirectory.from_config(self._alembic_config(connection))
+            heads = set(script.get_heads())
+        return sorted(heads - current)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, upgrade: bool = True) -> Store:
+    """A Store on `url`; an empty or older database is upgraded first unless told otherwise."""
+    store = Store(url)
+    if upgrade:
+        store.upgrade()
+    return store
