@@ -13,7 +13,7 @@ from paperwire.models import ImportReport, Paper, Skip
 from paperwire.sources import SOURCES, detect_format, numbered_lines, open_binary
 from paperwire.storage import Store
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 Progress = Callable[[int], None]  # called with the number of input bytes consumed since last call
 
 

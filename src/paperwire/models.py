@@ -119,7 +119,8 @@ def is_arxiv_id(text: str) -> bool:
 
 def normalise_title(title: str) -> str:
     """Case-, accent-, space- and punctuation-insensitive form of a title, for matching."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    folded = unicodedata.normalize("NFKD", title.replace("\u2019", "").replace("'", ""))
+    folded = folded.encode("ascii", "ignore").decode().lower()
     return " ".join(re.findall(r"[a-z0-9]+", folded))
 
 
@@ -131,6 +132,8 @@ def title_id(title: str) -> str:
 
 def clean_text(text: str) -> str:
     """Collapse the hard line wraps of arXiv metadata; keep the text (LaTeX and all) as written."""
+    if "\n" not in text and "  " not in text and "\t" not in text and "\r" not in text:
+        return text.strip()
     return " ".join(text.split())
 
 

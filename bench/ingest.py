@@ -1,0 +1,92 @@
+"""Import speed and memory of `paperwire ingest` against a bare sqlite3 executemany, same run.
+
+    .venv/bin/python bench/ingest.py [--shared ../shared]
+
+Candidate: the whole `paperwire ingest` process (start-up, parsing, normalising, dedupe, upsert,
+indexes, progress bar) on a fresh data directory. Baseline: a bare script that parses the same files
+with json and inserts the same rows with one `sqlite3` executemany into one table. Memory: peak RSS of
+each process (getrusage of the child), for one month of input and for all twelve months, to show
+that memory stays flat as the input grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BASELINE = r"""
+import gzip, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("CREATE TABLE papers (id TEXT PRIMARY KEY, title TEXT, abstract TEXT, authors TEXT,"
+           " categories TEXT, listed_on TEXT, comment TEXT)")
+for path in sys.argv[2:]:
+    rows = []
+    for line in gzip.open(path, "rt", encoding="utf-8"):
+        r = json.loads(line)
+        rows.append((r["id"], r["title"], r["abstract"], json.dumps(r["authors"]),
+                     json.dumps(r["categories"]), r["first_seen"], r.get("comment")))
+    db.executemany("INSERT OR REPLACE INTO papers VALUES (?,?,?,?,?,?,?)", rows)
+    db.commit()
+print(db.execute("SELECT count(*) FROM papers").fetchone()[0])
+"""
+
+
+def run(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MiB, stdout) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    output = process.stdout.read()
+    process.stdout.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{command[:3]} failed: {output}")
+    return elapsed, usage.ru_maxrss / 1024, output.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
+    args = parser.parse_args()
+    files = sorted(str(p) for p in (args.shared / "data" / "arxiv_cs").glob("*.jsonl.gz"))
+    papers = 47_919
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    paperwire = [str(Path(sys.executable).parent / "paperwire"), "ingest"]
+    rows = []
+    for label, command_of, inputs in (
+        ("bare sqlite3 executemany (baseline)", lambda d: [sys.executable, "-c", BASELINE, f"{d}/b.db"], files),
+        ("paperwire ingest, 1 month", lambda d: paperwire, files[:1]),
+        ("paperwire ingest, 12 months", lambda d: paperwire, files),
+    ):
+        best = None
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as home:
+                run_env = {**env, "PAPERWIRE_HOME": home}
+                result = run([*command_of(home), *inputs], run_env)
+                best = result if best is None or result[0] < best[0] else best
+        rows.append((label, len(inputs), *best))
+    print(f"# ingest benchmark — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, best of {args.repeat}")
+    print(f"{'run':40} {'files':>5} {'seconds':>8} {'papers/s':>9} {'peak RSS MiB':>12}")
+    for label, count, seconds, rss, _out in rows:
+        n = papers if count == len(files) else None
+        rate = f"{n / seconds:9,.0f}" if n else f"{'':>9}"
+        print(f"{label:40} {count:5d} {seconds:8.2f} {rate} {rss:12.0f}")
+    baseline, _one, full = rows[0], rows[1], rows[2]
+    print(f"\npaperwire / bare time ratio: {full[2] / baseline[2]:.2f}x (goal <= 3x); "
+          f"papers/s: {papers / full[2]:,.0f} (goal >= 10,000)")
+    print(f"peak RSS 12 months / 1 month: {full[3] / rows[1][3]:.2f} (flat memory means close to 1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Importing the real shared data and hostile files into a real SQLite database."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_PAGE, SHARED_DATA
+from paperwire.ingest import ingest_files, read_file
+from paperwire.models import Paper, Skip
+from paperwire.sources import detect_format
+
+HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
+KAGGLE = SHARED_DATA / "fixtures" / "kaggle_snapshot_sample.jsonl"
+ARXIV_MONTH = SHARED_DATA / "arxiv_cs" / "arxiv_cs_2025-06.jsonl.gz"
+
+
+def test_formats_are_detected_from_content() -> None:
+    assert detect_format(SEED_PAGE) == "listing"
+    assert detect_format(HF_2025) == "hf"
+    assert detect_format(KAGGLE) == "kaggle"
+    assert detect_format(ARXIV_MONTH) == "jsonl"
+
+
+def test_the_seed_page_gives_232_papers_once(store) -> None:
+    first = ingest_files(store, [SEED_PAGE])
+    assert (first.added, first.updated, first.unchanged, first.skipped) == (232, 0, 0, [])
+    papers = list(read_file(SEED_PAGE))
+    assert papers[0].title == "Cross-Episodic Curriculum for Transformer Agents"
+    assert papers[0].abstract.startswith("We present a new algorithm, Cross-Episodic Curriculum (CEC)")
+    assert papers[-1].abstract  # the last line has no newline and still counts
+    again = ingest_files(store, [SEED_PAGE])
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 232)
+    assert store.count_papers() == 232
+
+
+def test_hf_items_keep_their_signals_and_listing_day(store) -> None:
+    report = ingest_files(store, [HF_2025])
+    assert report.skipped == [] and report.added > 3000
+    paper = store.get_paper("2506.08007")
+    assert paper.title == "Reinforcement Pre-Training"
+    assert paper.listed_on == "2025-06-10" and paper.listed_from == "hf"
+    assert paper.upvotes > 0 and paper.submitted_by
+    assert "next-token prediction" in paper.keywords
+    assert store.signal_history("2506.08007")[0]["upvotes"] == paper.upvotes
+    with_repo = [p for p in store.iter_papers() if p.github_repo and p.github_stars is not None]
+    assert with_repo, "GitHub repos and stars are kept"
+    assert ingest_files(store, [HF_2025]).unchanged == report.added + report.updated + report.unchanged
+
+
+def test_kaggle_snapshot_records_become_papers(store) -> None:
+    report = ingest_files(store, [KAGGLE])
+    assert report.added == 49 and not report.skipped
+    paper = store.get_paper("2212.11867")
+    assert paper.authors == ("Marcus Michelen", "Xuan-Truong Vu")
+    assert paper.categories == ("math.PR", "math.CA", "math.CV")
+    assert paper.published_at == "2022-12-22T17:01:56Z" and paper.version == 1
+    assert "$X_1,X_2,\\ldots$" in paper.abstract
+
+
+def test_arxiv_listing_then_hf_merges_into_one_paper(store) -> None:
+    ingest_files(store, [ARXIV_MONTH])
+    before = store.get_paper("2506.08007")
+    assert before.listed_from == "arxiv" and before.categories == ("cs.CL",)
+    ingest_files(store, [HF_2025])
+    after = store.get_paper("2506.08007")
+    assert after.categories == ("cs.CL",), "HF items carry no categories: the arXiv ones stay"
+    assert after.listed_from == "hf" and after.upvotes > 0
+
+
+def write_lines(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def good_record(n: int) -> bytes:
+    return json.dumps({"id": f"2501.{n:05d}", "title": f"Good paper {n}", "abstract": "<b>&</b> $x$"}).encode()
+
+
+def test_hostile_jsonl_keeps_the_good_records_and_names_each_bad_line(store, tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "mixed.jsonl",
+        [
+            good_record(1),
+            b'{"id": "2501.00002", "title": "Trunc',  # truncated line
+            json.dumps({"id": "2501.00003", "abstract": "no title"}).encode(),
+            b'{"id": "2501.00004", "title": "bad \xff\xfe utf8"}',
+            json.dumps({"id": "2501.00005", "title": "Huge", "abstract": "a" * (10 * 1024 * 1024)}).encode(),
+            json.dumps({"id": "2501.00006", "title": "Impossible", "listed_on": "2025-02-30"}).encode(),
+            good_record(7),
+        ],
+    )
+    report = ingest_files(store, [path])
+    assert report.added == 2
+    reasons = {skip.line: skip.reason for skip in report.skipped}
+    assert set(reasons) == {2, 3, 4, 5, 6}
+    assert "invalid JSON" in reasons[2]
+    assert reasons[3] == "missing title"
+    assert "invalid UTF-8" in reasons[4]
+    assert "rejected" in reasons[5]
+    assert "2025-02-30" in reasons[6]
+    assert all(skip.source == str(path) for skip in report.skipped)
+    assert [p.id for p in store.iter_papers()] == ["2501.00001", "2501.00007"]
+    assert store.get_paper("2501.00001").abstract == "<b>&</b> $x$"
+
+
+def test_gzip_input_is_read_directly_and_format_can_be_forced(store, tmp_path: Path) -> None:
+    path = tmp_path / "papers.data.gz"
+    with gzip.open(path, "wb") as out:
+        out.write(good_record(1) + b"\n" + good_record(2))
+    assert ingest_files(store, [path], "jsonl").added == 2
+
+
+def test_export_then_import_is_lossless(store, tmp_path: Path, settings) -> None:
+    from paperwire.storage import open_store
+
+    ingest_files(store, [SEED_PAGE, HF_2025, KAGGLE])
+    exported = tmp_path / "export.jsonl"
+    with exported.open("wb") as out:
+        for paper in store.iter_papers():
+            out.write(json.dumps(paper.to_record()).encode() + b"\n")
+    copy = open_store(f"sqlite:///{tmp_path / 'copy.db'}")
+    report = ingest_files(copy, [exported])
+    assert report.skipped == []
+    assert list(copy.iter_papers()) == list(store.iter_papers())
+    copy.close()
+
+
+def test_hf_json_array_pages_stream_item_by_item(store, tmp_path: Path) -> None:
+    items = [json.loads(line)["item"] for line in gzip.open(HF_2025, "rt").readlines()[:5]]
+    items.insert(2, {"paper": {"id": "2501.99999"}})  # no title anywhere
+    page = tmp_path / "daily_papers.json"
+    page.write_text(json.dumps(items, indent=2))
+    records = list(read_file(page))
+    assert sum(isinstance(r, Paper) for r in records) == 5
+    skips = [r for r in records if isinstance(r, Skip)]
+    assert len(skips) == 1 and "item 3" in skips[0].reason and "missing title" in skips[0].reason
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"only one line with no pair"])
+def test_degenerate_listing_files_import_nothing_without_error(store, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "listing.txt"
+    path.write_bytes(content)
+    report = ingest_files(store, [path], "listing")
+    assert report.added == 0

@@ -1,0 +1,88 @@
+"""Identity and update rules of papers (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from paperwire.models import (
+    InvalidRecord, Paper, check_sizes, merge_papers, normalise_title, parse_arxiv_id, parse_day,
+    parse_timestamp, title_id,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2501.12948", ("2501.12948", None)),
+        ("2501.12948v3", ("2501.12948", 3)),
+        ("arXiv:2501.12948v2", ("2501.12948", 2)),
+        ("https://arxiv.org/abs/2501.12948v2", ("2501.12948", 2)),
+        ("https://arxiv.org/pdf/2501.12948.pdf", ("2501.12948", None)),
+        ("hep-th/9901001v2", ("hep-th/9901001", 2)),
+        ("math.CA/0611800", ("math.CA/0611800", None)),
+    ],
+)
+def test_arxiv_ids_are_parsed_to_bare_id_and_version(text: str, expected: tuple) -> None:
+    assert parse_arxiv_id(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "2501", "hello", "2501.12948; DROP TABLE papers", "../etc/passwd"])
+def test_garbage_is_not_an_arxiv_id(text: str) -> None:
+    with pytest.raises(InvalidRecord):
+        parse_arxiv_id(text)
+
+
+def test_title_ids_ignore_case_spacing_and_punctuation() -> None:
+    assert title_id("Mind's Eye:  Grounded  reasoning") == title_id("minds eye grounded REASONING")
+    assert title_id("Mind's Eye") != title_id("Mind's Ear")
+    assert normalise_title("Théorie  de l’esprit!") == "theorie de lesprit"
+
+
+def test_impossible_dates_are_rejected_with_the_value() -> None:
+    with pytest.raises(InvalidRecord, match="2025-02-30"):
+        parse_day("2025-02-30")
+    with pytest.raises(InvalidRecord):
+        parse_timestamp("yesterday")
+    assert parse_timestamp("2025-06-10T12:00:00.123+02:00") == "2025-06-10T10:00:00Z"
+
+
+def test_a_newer_version_replaces_the_text_and_an_older_one_does_not() -> None:
+    v1 = Paper(id="2501.00001", title="Old title", abstract="old", version=1)
+    v2 = Paper(id="2501.00001", title="New title", abstract="new", version=2)
+    assert merge_papers(v1, v2).title == "New title"
+    assert merge_papers(v2, v1).title == "New title"
+    assert merge_papers(v2, v1).version == 2
+
+
+def test_signals_take_the_newest_observation_whatever_the_import_order() -> None:
+    monday = Paper(id="2501.00001", title="T", upvotes=10, observed_at="2025-06-09T00:00:00Z")
+    tuesday = Paper(id="2501.00001", title="T", upvotes=25, github_stars=7, observed_at="2025-06-10T00:00:00Z")
+    assert merge_papers(monday, tuesday).upvotes == 25
+    assert merge_papers(tuesday, monday).upvotes == 25
+    assert merge_papers(tuesday, monday).github_stars == 7
+
+
+def test_a_record_without_signals_keeps_the_stored_ones() -> None:
+    stored = Paper(id="2501.00001", title="T", upvotes=40, submitted_by="ada", observed_at="2025-06-10T00:00:00Z")
+    bare = Paper(id="2501.00001", title="T", abstract="now with an abstract")
+    merged = merge_papers(stored, bare)
+    assert (merged.upvotes, merged.submitted_by, merged.abstract) == (40, "ada", "now with an abstract")
+
+
+def test_listed_on_prefers_hf_then_arxiv_then_import_day_and_is_idempotent() -> None:
+    imported = Paper(id="2501.00001", title="T", listed_on="2026-01-05", listed_from="import")
+    arxiv = Paper(id="2501.00001", title="T", listed_on="2025-06-11", listed_from="arxiv")
+    hf = Paper(id="2501.00001", title="T", listed_on="2025-06-12", listed_from="hf")
+    merged = merge_papers(merge_papers(imported, arxiv), hf)
+    assert (merged.listed_on, merged.listed_from) == ("2025-06-12", "hf")
+    assert merge_papers(merged, arxiv) == merged
+    assert merge_papers(merged, imported) == merged
+    later_import = Paper(id="2501.00001", title="T", listed_on="2026-02-01", listed_from="import")
+    assert merge_papers(imported, later_import) == imported
+
+
+def test_oversized_text_is_rejected_not_truncated() -> None:
+    with pytest.raises(InvalidRecord, match="abstract of 10,485,760 characters"):
+        check_sizes(Paper(id="t-1", title="T", abstract="x" * 10 * 1024 * 1024))
+    with pytest.raises(InvalidRecord, match="missing title"):
+        check_sizes(Paper(id="t-1", title=""))
