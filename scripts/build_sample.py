@@ -14,8 +14,8 @@ from pathlib import Path
 
 import orjson
 
-from paperwire.sources import hf_daily, jsonl, numbered_lines, open_binary
 from paperwire.models import Paper
+from paperwire.sources import hf_daily, jsonl, numbered_lines, open_binary
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "paperwire" / "sample" / "papers.jsonl.gz"
 

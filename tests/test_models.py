@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from paperwire.models import (
-    InvalidRecord, Paper, check_sizes, merge_papers, normalise_title, parse_arxiv_id, parse_day,
-    parse_timestamp, title_id,
+    InvalidRecord,
+    Paper,
+    check_sizes,
+    merge_papers,
+    normalise_title,
+    parse_arxiv_id,
+    parse_day,
+    parse_timestamp,
+    title_id,
 )  # fmt: skip
 
 

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 import ijson
 
 from paperwire.models import (
-    InvalidRecord, Paper, Skip, check_sizes, clean_text, parse_arxiv_id, parse_day, parse_timestamp,
+    InvalidRecord,
+    Paper,
+    Skip,
+    check_sizes,
+    clean_text,
+    parse_arxiv_id,
+    parse_day,
+    parse_timestamp,
 )  # fmt: skip
 from paperwire.sources.jsonl import optional_int, optional_text, read_objects
 

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 import orjson
 
 from paperwire.models import (
-    InvalidRecord, Paper, Skip, check_sizes, clean_text, parse_arxiv_id, parse_day, parse_timestamp,
+    InvalidRecord,
+    Paper,
+    Skip,
+    check_sizes,
+    clean_text,
+    parse_arxiv_id,
+    parse_day,
+    parse_timestamp,
     title_id,
 )  # fmt: skip
 

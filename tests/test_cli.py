@@ -1,0 +1,81 @@
+"""The command line as an operator runs it: real processes on a real data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SEED_PAGE, SHARED_DATA
+
+
+def paperwire(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    environment.update({"PAPERWIRE_HOME": str(home), "COLUMNS": "200"}, **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "paperwire", *args], env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_ingest_the_seed_page_twice(tmp_path: Path) -> None:
+    first = paperwire(tmp_path, "ingest", str(SEED_PAGE))
+    assert first.returncode == 0, first.stderr
+    assert "added 232, updated 0, unchanged 0, skipped 0" in first.stdout
+    second = paperwire(tmp_path, "ingest", str(SEED_PAGE))
+    assert "added 0, updated 0, unchanged 232, skipped 0" in second.stdout
+    assert (tmp_path / "paperwire.db").exists(), "the default database lives in the data directory"
+
+
+def test_bad_records_are_reported_with_file_and_line_and_exit_zero(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "Fine"}\n{"title": \n{"abstract": "x"}\n')
+    result = paperwire(tmp_path, "ingest", str(bad))
+    assert result.returncode == 0
+    assert "added 1" in result.stdout and "skipped 2" in result.stdout
+    assert f"{bad}:2: invalid JSON" in result.stdout
+    assert f"{bad}:3: missing title" in result.stdout
+
+
+def test_missing_files_and_unknown_formats_fail_clearly(tmp_path: Path) -> None:
+    missing = paperwire(tmp_path, "ingest", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode != 0 and "no such file" in missing.stderr
+    wrong = paperwire(tmp_path, "ingest", str(SEED_PAGE), "--format", "csv")
+    assert wrong.returncode != 0 and "unknown format" in wrong.stderr
+
+
+def test_export_writes_what_ingest_reads_back(tmp_path: Path) -> None:
+    source = SHARED_DATA / "fixtures" / "kaggle_snapshot_sample.jsonl"
+    assert paperwire(tmp_path / "a", "ingest", str(source)).returncode == 0
+    exported = tmp_path / "papers.jsonl"
+    assert paperwire(tmp_path / "a", "export", str(exported)).returncode == 0
+    records = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert len(records) == 49 and {"id", "title", "authors", "categories", "listed_on"} <= set(records[0])
+    reimport = paperwire(tmp_path / "b", "ingest", str(exported))
+    assert "added 49, updated 0, unchanged 0, skipped 0" in reimport.stdout
+    second = tmp_path / "again.jsonl"
+    paperwire(tmp_path / "b", "export", str(second))
+    assert second.read_bytes() == exported.read_bytes()
+
+
+def test_config_masks_secrets(tmp_path: Path) -> None:
+    result = paperwire(
+        tmp_path,
+        "config",
+        env={
+            "PAPERWIRE_SECRET_KEY": "hunter2-very-secret",
+            "PAPERWIRE_SMTP_URL": "smtp+starttls://mailer:p4ssw0rd@mail.example.org:587",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout and "p4ssw0rd" not in result.stdout
+    assert "mailer:********@mail.example.org" in result.stdout
+    assert str(tmp_path) in result.stdout
+
+
+def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
+    first = paperwire(tmp_path, "db", "upgrade")
+    assert first.returncode == 0 and "applied" in first.stderr
+    second = paperwire(tmp_path, "db", "upgrade")
+    assert "up to date" in second.stderr
