@@ -9,6 +9,7 @@ from paperwire import __version__
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.web import api, pages
+from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
 
 # Each concern contributes one router; the table of all routes is the union of these.
@@ -29,6 +30,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     application.state.store = store
     application.state.templates = make_templates(settings)
     application.state.run_jobs = run_jobs
+    install_security(application, settings)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         application.include_router(router)

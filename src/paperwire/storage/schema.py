@@ -65,3 +65,69 @@ checkpoints = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", sa.String(27), nullable=False),
 )
+
+# ---- social: users, sign-in, votes, submissions, trending, rate limits (issue 6) ----------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # stored lower-cased
+    sa.Column("name", sa.String(64), nullable=False, unique=True),  # display name: "Submitted by"
+    sa.Column("created_at", sa.String(27), nullable=False),
+)
+
+login_tokens = sa.Table(
+    "login_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # SHA-256 of the emailed token
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("created_at", sa.String(27), nullable=False),
+    sa.Column("expires_at", sa.String(27), nullable=False),
+    sa.Column("used_at", sa.String(27)),
+)
+
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # SHA-256 of the id in the signed cookie
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.String(27), nullable=False),
+    sa.Column("expires_at", sa.String(27), nullable=False),
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", sa.String(27), nullable=False),
+)
+sa.Index("ix_votes_user", votes.c.user_id)
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("submitted_at", sa.String(27), nullable=False),
+)
+
+trending_scores = sa.Table(
+    "trending_scores",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    # log2 of the score scaled to a fixed epoch: time alone never reorders papers (see ranking.py)
+    sa.Column("rank_key", sa.Float, nullable=False),
+    sa.Column("computed_at", sa.String(27), nullable=False),
+)
+sa.Index("ix_trending_scores_rank_key", trending_scores.c.rank_key)
+
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("bucket", sa.String(200), primary_key=True),  # limiter name + keyed hash of the key
+    sa.Column("window", sa.BigInteger, primary_key=True),  # fixed window number
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),  # unix seconds: row can be deleted after
+)

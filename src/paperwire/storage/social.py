@@ -1,0 +1,329 @@
+"""Social queries: users and sign-in, sessions, votes, submissions, stored trending scores, rate limits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from paperwire.models import Paper, utc_now_iso
+from paperwire.storage.papers import SELECT_PAPERS, PaperPage, row_to_paper
+from paperwire.storage.schema import (
+    login_tokens, paper_signals, papers, rate_limits, submissions, trending_scores, user_sessions, users, votes,
+)  # fmt: skip
+
+
+class AlreadySubmitted(ValueError):
+    """The paper is already on the daily list with a submitter."""
+
+
+def signal_time(moment: datetime | None = None) -> str:
+    """`YYYY-MM-DDTHH:MM:SSZ`: the form of paper_signals.observed_at."""
+    return (moment or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _name_from_email(email: str) -> str:
+    local = email.split("@", 1)[0]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "", local)[:40]
+    return name or "reader"
+
+
+class SocialQueries:
+    """Mixed into Store."""
+
+    # ---- rate limits ------------------------------------------------------------------------
+
+    def count_rate_hit(self, bucket: str, window: int, *, expires_at: int) -> int:
+        """Add one hit to (bucket, window) and return the window's count, atomically."""
+        statement = self.insert(rate_limits).values(bucket=bucket, window=window, hits=1, expires_at=expires_at)
+        statement = statement.on_conflict_do_update(
+            index_elements=[rate_limits.c.bucket, rate_limits.c.window],
+            set_={"hits": rate_limits.c.hits + 1},
+        )
+        with self.write() as connection:
+            connection.execute(statement)
+            hits = connection.execute(
+                sa.select(rate_limits.c.hits).where(rate_limits.c.bucket == bucket, rate_limits.c.window == window)
+            ).scalar_one()
+            if hits == 1:  # a new window: forget the expired ones (cheap, bounded by the number of keys)
+                connection.execute(rate_limits.delete().where(rate_limits.c.expires_at < expires_at - 86400))
+        return hits
+
+    # ---- users and sign-in ------------------------------------------------------------------
+
+    def get_user(self, user_id: int) -> dict | None:
+        with self.read() as connection:
+            row = connection.execute(sa.select(users).where(users.c.id == user_id)).mappings().first()
+        return dict(row) if row else None
+
+    def get_user_by_email(self, email: str) -> dict | None:
+        with self.read() as connection:
+            row = connection.execute(sa.select(users).where(users.c.email == email.lower())).mappings().first()
+        return dict(row) if row else None
+
+    def ensure_user(self, email: str, name: str | None = None) -> dict:
+        """The user with this address, created on first sign-in with a unique display name."""
+        email = email.strip().lower()
+        existing = self.get_user_by_email(email)
+        if existing:
+            return existing
+        base = (name or _name_from_email(email))[:40]
+        with self.write() as connection:
+            taken = set(
+                connection.execute(sa.select(users.c.name).where(users.c.name.like(f"{base}%"))).scalars()
+            )
+            candidate, suffix = base, 1
+            while candidate in taken:
+                suffix += 1
+                candidate = f"{base}{suffix}"
+            connection.execute(
+                self.insert(users)
+                .values(email=email, name=candidate, created_at=utc_now_iso())
+                .on_conflict_do_nothing()
+            )
+        return self.get_user_by_email(email)
+
+    def set_user_name(self, user_id: int, name: str) -> bool:
+        """Rename a user; False when another user has the name."""
+        with self.write() as connection:
+            clash = connection.execute(
+                sa.select(users.c.id).where(users.c.name == name, users.c.id != user_id)
+            ).first()
+            if clash:
+                return False
+            connection.execute(users.update().where(users.c.id == user_id).values(name=name))
+        return True
+
+    def create_login_token(self, token_hash: str, email: str, expires_at: str) -> None:
+        with self.write() as connection:
+            connection.execute(
+                login_tokens.insert().values(
+                    token_hash=token_hash, email=email.strip().lower(), created_at=utc_now_iso(), expires_at=expires_at
+                )
+            )
+
+    def consume_login_token(self, token_hash: str, now: str) -> str | None:
+        """Mark an unexpired, unused token used and return its address; None otherwise (single use)."""
+        with self.write() as connection:
+            result = connection.execute(
+                login_tokens.update()
+                .where(
+                    login_tokens.c.token_hash == token_hash,
+                    login_tokens.c.used_at.is_(None),
+                    login_tokens.c.expires_at > now,
+                )
+                .values(used_at=now)
+            )
+            if result.rowcount != 1:
+                return None
+            return connection.execute(
+                sa.select(login_tokens.c.email).where(login_tokens.c.token_hash == token_hash)
+            ).scalar_one()
+
+    def create_session(self, id_hash: str, user_id: int, expires_at: str) -> None:
+        with self.write() as connection:
+            connection.execute(
+                user_sessions.insert().values(
+                    id_hash=id_hash, user_id=user_id, created_at=utc_now_iso(), expires_at=expires_at
+                )
+            )
+
+    def session_user(self, id_hash: str, now: str) -> dict | None:
+        query = (
+            sa.select(users)
+            .join(user_sessions, user_sessions.c.user_id == users.c.id)
+            .where(user_sessions.c.id_hash == id_hash, user_sessions.c.expires_at > now)
+        )
+        with self.read() as connection:
+            row = connection.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def delete_session(self, id_hash: str) -> None:
+        with self.write() as connection:
+            connection.execute(user_sessions.delete().where(user_sessions.c.id_hash == id_hash))
+
+    # ---- votes ------------------------------------------------------------------------------
+
+    def set_vote(self, paper_id: str, user_id: int, up: bool) -> tuple[bool, int]:
+        """Add (up) or withdraw a user's vote; returns (voted now, the paper's upvotes).
+
+        The paper's count moves in the same transaction, and a signal row records the new count so
+        trending sees local votes like imported ones."""
+        with self.write() as connection:
+            if up:
+                changed = connection.execute(
+                    self.insert(votes)
+                    .values(paper_id=paper_id, user_id=user_id, created_at=utc_now_iso())
+                    .on_conflict_do_nothing()
+                ).rowcount
+                delta = 1 if changed else 0
+            else:
+                changed = connection.execute(
+                    votes.delete().where(votes.c.paper_id == paper_id, votes.c.user_id == user_id)
+                ).rowcount
+                delta = -1 if changed else 0
+            if delta:
+                connection.execute(
+                    papers.update()
+                    .where(papers.c.id == paper_id)
+                    .values(
+                        upvotes=sa.case((papers.c.upvotes + delta < 0, 0), else_=papers.c.upvotes + delta),
+                        changed_at=utc_now_iso(),
+                    )
+                )
+            row = connection.execute(
+                sa.select(papers.c.upvotes, papers.c.comments, papers.c.github_stars).where(papers.c.id == paper_id)
+            ).first()
+            if delta and row is not None:
+                statement = self.insert(paper_signals).values(
+                    paper_id=paper_id, observed_at=signal_time(), upvotes=row.upvotes,
+                    comments=row.comments, github_stars=row.github_stars,
+                )  # fmt: skip
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[paper_signals.c.paper_id, paper_signals.c.observed_at],
+                        set_={"upvotes": statement.excluded.upvotes},
+                    )
+                )
+        return up, row.upvotes if row is not None else 0
+
+    def voted_paper_ids(self, user_id: int, paper_ids: Iterable[str]) -> set[str]:
+        ids = list(paper_ids)
+        if not ids:
+            return set()
+        with self.read() as connection:
+            return set(
+                connection.execute(
+                    sa.select(votes.c.paper_id).where(votes.c.user_id == user_id, votes.c.paper_id.in_(ids))
+                ).scalars()
+            )
+
+    def count_votes(self, paper_id: str) -> int:
+        """Votes cast on this instance (the paper's upvotes also include imported ones)."""
+        with self.read() as connection:
+            return connection.execute(
+                sa.select(sa.func.count()).select_from(votes).where(votes.c.paper_id == paper_id)
+            ).scalar_one()
+
+    # ---- submissions ------------------------------------------------------------------------
+
+    def submit_paper(self, paper: Paper, user: dict, day: str) -> Paper:
+        """Put `paper` on the daily list of `day`, submitted by `user`; a paper is submitted once."""
+        self.upsert_papers([paper])
+        with self.write() as connection:
+            row = connection.execute(
+                sa.select(papers.c.submitted_by).where(papers.c.id == paper.id)
+            ).first()
+            submitted = connection.execute(
+                sa.select(submissions.c.paper_id).where(submissions.c.paper_id == paper.id)
+            ).first()
+            if submitted or (row and row.submitted_by):
+                raise AlreadySubmitted(
+                    f"{paper.id} is already on the daily list"
+                    + (f", submitted by {row.submitted_by}." if row and row.submitted_by else ".")
+                )
+            connection.execute(
+                submissions.insert().values(paper_id=paper.id, user_id=user["id"], submitted_at=utc_now_iso())
+            )
+            connection.execute(
+                papers.update()
+                .where(papers.c.id == paper.id)
+                .values(submitted_by=user["name"], listed_on=day, listed_from="hf", changed_at=utc_now_iso())
+            )
+        return self.get_paper(paper.id)
+
+    # ---- trending ---------------------------------------------------------------------------
+
+    def papers_changed_since(self, changed_at: str) -> list[tuple[str, str]]:
+        """(id, changed_at) of papers whose row changed after `changed_at`, oldest change first."""
+        with self.read() as connection:
+            return [
+                tuple(row)
+                for row in connection.execute(
+                    sa.select(papers.c.id, papers.c.changed_at)
+                    .where(papers.c.changed_at > changed_at)
+                    .order_by(papers.c.changed_at)
+                ).all()
+            ]
+
+    def signals_of(self, paper_ids: Sequence[str]) -> dict[str, list[dict]]:
+        """The signal history of each paper, oldest observation first."""
+        history: dict[str, list[dict]] = {paper_id: [] for paper_id in paper_ids}
+        ids = list(paper_ids)
+        with self.read() as connection:
+            for start in range(0, len(ids), 500):
+                rows = connection.execute(
+                    sa.select(paper_signals)
+                    .where(paper_signals.c.paper_id.in_(ids[start : start + 500]))
+                    .order_by(paper_signals.c.paper_id, paper_signals.c.observed_at)
+                ).mappings()
+                for row in rows:
+                    history[row["paper_id"]].append(dict(row))
+        return history
+
+    def save_trending_scores(self, scores: dict[str, float | None]) -> None:
+        """Store rank keys; None removes a paper from trending (no growth at all)."""
+        now = utc_now_iso()
+        keep = [{"paper_id": k, "rank_key": v, "computed_at": now} for k, v in scores.items() if v is not None]
+        drop = [k for k, v in scores.items() if v is None]
+        with self.write() as connection:
+            if keep:
+                statement = self.insert(trending_scores)
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[trending_scores.c.paper_id],
+                        set_={"rank_key": statement.excluded.rank_key, "computed_at": statement.excluded.computed_at},
+                    ),
+                    keep,
+                )
+            for start in range(0, len(drop), 500):
+                connection.execute(trending_scores.delete().where(trending_scores.c.paper_id.in_(drop[start : start + 500])))
+
+    def trending_papers(
+        self, *, limit: int = 50, offset: int = 0, first_day: str | None = None, last_day: str | None = None,
+        submitter: str | None = None,
+    ) -> tuple[list[tuple[Paper, float]], int]:  # fmt: skip
+        """Papers by stored trending rank, best first, optionally within listed days; with the total."""
+        condition = sa.true()
+        if first_day and last_day:
+            condition = sa.and_(condition, papers.c.listed_on.between(first_day, last_day))
+        if submitter:
+            condition = sa.and_(condition, papers.c.submitted_by == submitter)
+        joined = papers.join(trending_scores, trending_scores.c.paper_id == papers.c.id)
+        query = (
+            SELECT_PAPERS.add_columns(trending_scores.c.rank_key)
+            .select_from(joined)
+            .where(condition)
+            .order_by(trending_scores.c.rank_key.desc(), papers.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.read() as connection:
+            total = connection.execute(sa.select(sa.func.count()).select_from(joined).where(condition)).scalar_one()
+            rows = connection.execute(query).mappings().all()
+        return [(row_to_paper(row), row["rank_key"]) for row in rows], total
+
+    def papers_listed_between_by_trending(
+        self, first_day: str, last_day: str, *, limit: int, offset: int, submitter: str | None = None
+    ) -> PaperPage:
+        """A period's papers, trending first, then the rest most upvoted first."""
+        condition = papers.c.listed_on.between(first_day, last_day)
+        if submitter:
+            condition = sa.and_(condition, papers.c.submitted_by == submitter)
+        joined = papers.outerjoin(trending_scores, trending_scores.c.paper_id == papers.c.id)
+        query = (
+            SELECT_PAPERS.select_from(joined)
+            .where(condition)
+            .order_by(
+                trending_scores.c.rank_key.is_(None), trending_scores.c.rank_key.desc(),
+                papers.c.upvotes.desc(), papers.c.id,
+            )  # fmt: skip
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.read() as connection:
+            total = connection.execute(sa.select(sa.func.count()).select_from(papers).where(condition)).scalar_one()
+            rows = connection.execute(query).mappings().all()
+        return PaperPage([row_to_paper(row) for row in rows], total)

@@ -1,0 +1,230 @@
+"""Web security shared by every form and sign-in: CSRF tokens, database-backed rate limits, session cookies.
+
+CSRF uses a signed double submit: the browser holds a random value in an HttpOnly cookie
+(`pw_csrf`); each form carries that value signed with the site's secret key (hidden field
+`csrf_token`), and JavaScript sends the same token in the `X-CSRF-Token` header (read it from
+`<meta name="csrf-token">`). A POST passes only when the signed token matches the cookie, so another
+site can neither read nor forge it.
+
+Rate limits are counters in the database (fixed windows), so they hold across several web nodes.
+
+Usage from other modules:
+    install_security(app, settings)             # once, in create_app
+    {{ csrf_field(request) }} / csrf_token(request)   # in templates (Jinja globals)
+    @router.post(..., dependencies=[Depends(require_csrf)])
+    RateLimiter(store, settings, "login-ip", limit=10, window_seconds=3600).hit(client_ip(request))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+
+from fastapi import HTTPException, Request, Response
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+from markupsafe import Markup, escape
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperwire.settings import Settings
+
+CSRF_COOKIE = "pw_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SESSION_COOKIE = "pw_session"
+SESSION_MAX_AGE = 30 * 24 * 3600
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class CSRFError(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(
+            status_code=403,
+            detail="This form has expired or did not come from this site. Reload the page and try again.",
+        )
+
+
+def new_token(nbytes: int = 32) -> str:
+    """An unguessable token for links and cookies."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def hash_token(token: str) -> str:
+    """What the database keeps of a link token: its SHA-256 (a leaked table signs nobody in)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def keyed_hash(settings: Settings, purpose: str, value: str) -> str:
+    """A stable, non-reversible key for `value` (an address, an IP) scoped to one purpose."""
+    key = f"{settings.effective_secret_key()}:{purpose}".encode()
+    return hmac.new(key, value.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+def _secure_cookies(settings: Settings) -> bool:
+    return settings.base_url.startswith("https://")
+
+
+# ---- CSRF -----------------------------------------------------------------------------------
+
+
+def _csrf_signer(settings: Settings) -> Signer:
+    return Signer(settings.effective_secret_key(), salt="paperwire.csrf")
+
+
+def _csrf_secret(request: Request) -> str:
+    """The browser's CSRF cookie value, or a fresh one that the middleware will set."""
+    state = request.scope.setdefault("state", {})
+    if "csrf_secret" not in state:
+        current = request.cookies.get(CSRF_COOKIE, "")
+        if 20 <= len(current) <= 100 and current.replace("-", "").replace("_", "").isalnum():
+            state["csrf_secret"] = current
+        else:
+            state["csrf_secret"] = new_token()
+            state["csrf_new"] = True
+    return state["csrf_secret"]
+
+
+def csrf_token(request: Request) -> str:
+    """The token to put into a form (or the X-CSRF-Token header) for this browser."""
+    settings: Settings = request.app.state.settings
+    return _csrf_signer(settings).sign(_csrf_secret(request)).decode()
+
+
+def csrf_field(request: Request) -> Markup:
+    """`<input type="hidden" name="csrf_token" value="…">` for templates."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(csrf_token(request)))
+
+
+def check_csrf_token(request: Request, token: str | None) -> bool:
+    settings: Settings = request.app.state.settings
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not token or not cookie:
+        return False
+    try:
+        value = _csrf_signer(settings).unsign(token).decode()
+    except BadSignature:
+        return False
+    return hmac.compare_digest(value, cookie)
+
+
+async def require_csrf(request: Request) -> None:
+    """FastAPI dependency for every state-changing route: header or form field must match the cookie."""
+    if request.method in SAFE_METHODS:
+        return
+    token = request.headers.get(CSRF_HEADER)
+    if not token:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()  # Starlette caches it: the route can still read its fields
+            value = form.get(CSRF_FIELD)
+            token = value if isinstance(value, str) else None
+    if not check_csrf_token(request, token):
+        raise CSRFError()
+
+
+class CSRFCookieMiddleware:
+    """Sets the CSRF cookie on responses to browsers that got a fresh token during the request."""
+
+    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            state = scope.get("state") or {}
+            if message["type"] == "http.response.start" and state.get("csrf_new"):
+                headers = MutableHeaders(scope=message)
+                cookie = f"{CSRF_COOKIE}={state['csrf_secret']}; Path=/; HttpOnly; SameSite=Lax"
+                if self.secure:
+                    cookie += "; Secure"
+                headers.append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def install_security(application, settings: Settings) -> None:  # noqa: ANN001 - a FastAPI app
+    """Add the CSRF cookie middleware and expose `csrf_token` / `csrf_field` to templates."""
+    application.add_middleware(CSRFCookieMiddleware, secure=_secure_cookies(settings))
+    templates = getattr(application.state, "templates", None)
+    if templates is not None:
+        templates.env.globals["csrf_token"] = csrf_token
+        templates.env.globals["csrf_field"] = csrf_field
+
+
+# ---- rate limits ----------------------------------------------------------------------------
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address as the server saw it (a proxy in front should set the peer correctly)."""
+    return request.client.host if request.client else "unknown"
+
+
+class RateLimiter:
+    """At most `limit` hits per key per fixed window, counted in the database (shared by all nodes)."""
+
+    def __init__(
+        self, store, settings: Settings, name: str, *, limit: int, window_seconds: int,  # noqa: ANN001
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.settings = settings
+        self.name = name
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.clock = clock
+
+    def hit(self, key: str) -> bool:
+        """Count one attempt for `key`; True while the key is within its limit."""
+        now = self.clock()
+        window = int(now // self.window_seconds)
+        bucket = f"{self.name}:{keyed_hash(self.settings, 'rate', key)}"
+        count = self.store.count_rate_hit(bucket, window, expires_at=int((window + 2) * self.window_seconds))
+        return count <= self.limit
+
+    def enforce(self, key: str) -> None:
+        if not self.hit(key):
+            raise HTTPException(status_code=429, detail="Too many attempts. Please wait a while and try again.")
+
+
+# ---- session cookies ------------------------------------------------------------------------
+
+
+def _session_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.effective_secret_key(), salt="paperwire.session")
+
+
+def set_session_cookie(response: Response, settings: Settings, session_id: str) -> None:
+    """Store the (server-side) session id in a signed, HttpOnly, SameSite=Lax cookie."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        _session_serializer(settings).dumps(session_id),
+        max_age=SESSION_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure_cookies(settings),
+    )
+
+
+def read_session_cookie(request: Request, settings: Settings) -> str | None:
+    """The session id from a valid, unexpired cookie; None when absent or tampered with."""
+    value = request.cookies.get(SESSION_COOKIE)
+    if not value:
+        return None
+    try:
+        session_id = _session_serializer(settings).loads(value, max_age=SESSION_MAX_AGE)
+    except BadSignature:
+        return None
+    return session_id if isinstance(session_id, str) else None
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure_cookies(settings))
