@@ -79,3 +79,25 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     assert first.returncode == 0 and "applied" in first.stderr
     second = paperwire(tmp_path, "db", "upgrade")
     assert "up to date" in second.stderr
+
+
+def test_an_import_killed_midway_and_rerun_ends_in_the_same_state(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    months = sorted(str(p) for p in (SHARED_DATA / "arxiv_cs").glob("arxiv_cs_2025-0[3-6].jsonl.gz"))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    environment["PAPERWIRE_HOME"] = str(tmp_path / "killed")
+    process = subprocess.Popen([sys.executable, "-m", "paperwire", "ingest", *months], env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    database = tmp_path / "killed" / "paperwire.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (database.exists() and database.stat().st_size > 4_000_000):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the import was killed before it finished"
+    assert paperwire(tmp_path / "killed", "ingest", *months).returncode == 0
+    assert paperwire(tmp_path / "clean", "ingest", *months).returncode == 0
+    paperwire(tmp_path / "killed", "export", str(tmp_path / "killed.jsonl"))
+    paperwire(tmp_path / "clean", "export", str(tmp_path / "clean.jsonl"))
+    assert (tmp_path / "killed.jsonl").read_bytes() == (tmp_path / "clean.jsonl").read_bytes()

@@ -34,11 +34,52 @@ class Settings(BaseSettings):
     contact: str = Field("", description="operator contact put into the User-Agent of fetchers")
     log_json: bool = Field(False, description="structured JSON logs")
     embedder: str = Field("all-MiniLM-L6-v2", description="embedding model name, or 'none' to disable")
+    # Live sources and the scheduler (issue 7). Every base URL is a setting so tests use a local server.
+    arxiv_rss_url: str = Field("https://rss.arxiv.org", description="arXiv announcement feeds (/atom/<cats>)")
+    arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv API query endpoint")
+    arxiv_oai_url: str = Field("https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint")
+    hf_api_url: str = Field("https://huggingface.co", description="Hugging Face (/api/daily_papers)")
+    arxiv_categories: str = Field("cs.AI,cs.CL,cs.LG", description="categories of the scheduled arXiv ingest")
+    arxiv_request_interval: float = Field(3.0, ge=0, description="seconds between requests to an arXiv host")
+    hf_request_interval: float = Field(1.0, ge=0, description="seconds between requests to Hugging Face")
+    http_timeout: float = Field(30.0, gt=0, description="seconds before a fetch times out")
+    http_retries: int = Field(4, ge=0, description="retries of a failed fetch (429, 5xx, timeouts)")
+    http_backoff: float = Field(2.0, ge=0, description="first retry delay in seconds, doubled each retry")
+    http_max_wait: float = Field(600.0, ge=0, description="longest Retry-After honoured, in seconds")
+    schedule_time_zone: str = Field("America/New_York", description="time zone of the daily schedules")
+    arxiv_daily_at: str = Field("00:30", description="HH:MM when the arXiv daily ingest runs (after the announcement)")
+    hf_refresh_minutes: int = Field(60, ge=1, description="minutes between Hugging Face refreshes of the week")
 
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("arxiv_rss_url", "arxiv_api_url", "arxiv_oai_url", "hf_api_url")
+    @classmethod
+    def _strip_source_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("schedule_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from error
+        return value
+
+    @field_validator("arxiv_daily_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        from datetime import time
+
+        try:
+            return time.fromisoformat(value.strip()).strftime("%H:%M")
+        except ValueError as error:
+            raise ValueError(f"expected a time of day HH:MM, got {value!r}") from error
 
     @classmethod
     def load(cls, toml_file: Path | None = None, **overrides: Any) -> "Settings":

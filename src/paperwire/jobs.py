@@ -1,0 +1,335 @@
+"""The scheduler: one registry of jobs (name, schedule, function), run by one leader across processes.
+
+Registering a job is one line at the bottom of this module (the REGISTRY section):
+
+    register("digest-daily", lambda s: Daily(s.digest_daily_at, s.schedule_time_zone), send_daily_digests)
+    register("outbox", Every(seconds=30), send_outbox_batch, quiet=True)
+
+- the schedule is a `Daily(at="HH:MM", zone=…)` or `Every(seconds=…)`, or a function of the Settings
+  returning one (so hours and time zones stay settings);
+- the function is `fn(settings, store)` and must be exactly what the matching CLI command calls;
+  it returns None, a summary string, or an object with `status` ("ok" | "empty") and `summary`;
+  raising marks the run "failed" with the error as its summary (the next run comes as scheduled);
+- `quiet=True` (for frequent loops such as an outbox sender) records only runs that failed or
+  returned something, so `paperwire status` is not flooded with idle runs.
+
+Every run is recorded in job_runs (start_job_run / finish_job_run). `paperwire serve` runs the
+scheduler in a background thread unless `--no-jobs`; `paperwire worker` runs it in the foreground.
+Only the holder of the leadership (`acquire_leadership`) runs jobs, so any number of web nodes and
+workers can run a scheduler: at most one of them runs jobs at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from paperwire.models import utc_now_iso
+from paperwire.settings import Settings
+from paperwire.storage import Store
+
+log = logging.getLogger("paperwire.jobs")
+
+LEADER_LEASE = "scheduler"
+
+
+# ---- schedules ------------------------------------------------------------------------------
+
+
+class Schedule(Protocol):
+    def next_after(self, moment: datetime) -> datetime: ...
+
+    def first_after(self, moment: datetime) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Daily:
+    """Once a day at a wall-clock time of a time zone (daylight saving time handled by zoneinfo)."""
+
+    at: str  # HH:MM
+    zone: str = "UTC"
+
+    def next_after(self, moment: datetime) -> datetime:
+        zone = ZoneInfo(self.zone)
+        clock = time.fromisoformat(self.at)
+        local_day = moment.astimezone(zone).date()
+        for offset in range(3):
+            candidate = datetime.combine(local_day + timedelta(days=offset), clock, tzinfo=zone)
+            if candidate > moment:
+                return candidate.astimezone(timezone.utc)
+        raise AssertionError("unreachable: a day later is always after")
+
+    def first_after(self, moment: datetime) -> datetime:
+        return self.next_after(moment)
+
+    def __str__(self) -> str:
+        return f"daily at {self.at} {self.zone}"
+
+
+@dataclass(frozen=True)
+class Every:
+    """At a fixed interval after the previous run ended; a job never run is due at once."""
+
+    seconds: float
+
+    def next_after(self, moment: datetime) -> datetime:
+        return moment + timedelta(seconds=self.seconds)
+
+    def first_after(self, moment: datetime) -> datetime:
+        return moment
+
+    def __str__(self) -> str:
+        if self.seconds % 3600 == 0:
+            return f"every {int(self.seconds // 3600)} h"
+        if self.seconds % 60 == 0:
+            return f"every {int(self.seconds // 60)} min"
+        return f"every {self.seconds:g} s"
+
+
+# ---- the registry ---------------------------------------------------------------------------
+
+JobFunction = Callable[[Settings, Store], object]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    schedule: Schedule | Callable[[Settings], Schedule]
+    run: JobFunction
+    quiet: bool = False
+
+    def schedule_for(self, settings: Settings) -> Schedule:
+        schedule = self.schedule
+        if hasattr(schedule, "next_after"):
+            return schedule  # type: ignore[return-value]
+        return schedule(settings)  # type: ignore[operator]
+
+
+JOBS: dict[str, Job] = {}
+
+
+def register(
+    name: str, schedule: Schedule | Callable[[Settings], Schedule], run: JobFunction, *, quiet: bool = False
+) -> Job:
+    """Add (or replace) a job in the registry; see the module docstring."""
+    job = Job(name, schedule, run, quiet)
+    JOBS[name] = job
+    return job
+
+
+# ---- running one job ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JobResult:
+    job: str
+    status: str  # ok | empty | failed
+    summary: str
+
+
+def outcome_of(result: object) -> tuple[str, str]:
+    """(status, summary) of what a job function returned."""
+    if result is None:
+        return "ok", ""
+    if isinstance(result, str):
+        return "ok", result
+    status = getattr(result, "status", "ok")
+    summary = getattr(result, "summary", "")
+    summary = summary() if callable(summary) else summary
+    return str(status), str(summary)
+
+
+def run_job(job: Job, settings: Settings, store: Store) -> JobResult:
+    """Run one job now, recording the run; failures are recorded, never raised."""
+    started_at = utc_now_iso()
+    run_id = None if job.quiet else store.start_job_run(job.name)
+    try:
+        result = job.run(settings, store)
+        status, summary = outcome_of(result)
+    except Exception as error:  # noqa: BLE001 - a failed job must not stop the scheduler
+        log.exception("job %s failed", job.name)
+        status, summary = "failed", f"{type(error).__name__}: {error}"
+    if run_id is not None:
+        store.finish_job_run(run_id, status, summary)
+    elif status == "failed" or summary:
+        store.record_job_run(job.name, started_at, status, summary)
+    log.info("job %s: %s %s", job.name, status, summary)
+    return JobResult(job.name, status, summary)
+
+
+# ---- leadership -----------------------------------------------------------------------------
+
+
+def acquire_leadership(store: Store, owner: str, ttl_seconds: float) -> bool:
+    """True while `owner` may run jobs; call again (at least every ttl) to keep it.
+
+    The hook for the database backends: on SQLite (and, until backed otherwise, PostgreSQL) a lease
+    row in the checkpoints table, taken over when its holder has not renewed it for `ttl_seconds`.
+    The PostgreSQL backend may back this with `pg_try_advisory_lock` on a connection it keeps.
+    """
+    return store.try_acquire_lease(LEADER_LEASE, owner, ttl_seconds)
+
+
+def release_leadership(store: Store, owner: str) -> None:
+    store.release_lease(LEADER_LEASE, owner)
+
+
+def new_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+# ---- the scheduler --------------------------------------------------------------------------
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def planned_runs(settings: Settings, store: Store, now: datetime | None = None) -> list[dict]:
+    """Each job with its schedule, last run and next planned time (for `paperwire status`)."""
+    now = now or datetime.now(timezone.utc)
+    plan = []
+    for job in JOBS.values():
+        schedule = job.schedule_for(settings)
+        last = store.recent_job_runs(1, job=job.name)
+        if last:
+            next_at = max(schedule.next_after(parse_iso(last[0]["started_at"])), now)
+        else:
+            next_at = schedule.first_after(now)
+        plan.append({
+            "job": job.name, "schedule": str(schedule), "next_at": next_at,
+            "last_status": last[0]["status"] if last else None,
+        })  # fmt: skip
+    return sorted(plan, key=lambda item: item["next_at"])
+
+
+class Scheduler:
+    """Runs due jobs one after another while this process holds the leadership."""
+
+    def __init__(
+        self, settings: Settings, store: Store, jobs: dict[str, Job] | None = None, *,
+        tick_seconds: float = 30.0, lease_seconds: float = 600.0, owner: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.store = store
+        self.jobs = jobs if jobs is not None else JOBS
+        self.tick_seconds = tick_seconds
+        self.lease_seconds = lease_seconds
+        self.owner = owner or new_owner_id()
+        self.clock = clock
+        self.next_at: dict[str, datetime] = {}
+        self.leader = False
+
+    def _plan(self, now: datetime) -> None:
+        """Next times of jobs not yet planned, from their last recorded run (a missed run is due)."""
+        for job in self.jobs.values():
+            if job.name in self.next_at:
+                continue
+            schedule = job.schedule_for(self.settings)
+            last = self.store.recent_job_runs(1, job=job.name)
+            if last:
+                self.next_at[job.name] = schedule.next_after(parse_iso(last[0]["started_at"]))
+            else:
+                self.next_at[job.name] = schedule.first_after(now)
+
+    def run_due(self) -> list[JobResult]:
+        """If leader: run every job whose time has come; returns what ran."""
+        self.leader = acquire_leadership(self.store, self.owner, self.lease_seconds)
+        if not self.leader:
+            self.next_at.clear()  # the leader's runs change the plan: re-read it when we lead again
+            return []
+        now = self.clock()
+        self._plan(now)
+        results = []
+        for name in sorted(self.next_at, key=self.next_at.__getitem__):
+            if self.next_at[name] > now or name not in self.jobs:
+                continue
+            if not acquire_leadership(self.store, self.owner, self.lease_seconds):
+                self.leader = False
+                break
+            job = self.jobs[name]
+            results.append(run_job(job, self.settings, self.store))
+            now = self.clock()
+            self.next_at[name] = job.schedule_for(self.settings).next_after(now)
+        return results
+
+    def seconds_to_next(self) -> float:
+        if not self.leader or not self.next_at:
+            return self.tick_seconds
+        wait = (min(self.next_at.values()) - self.clock()).total_seconds()
+        return max(0.0, min(wait, self.tick_seconds))
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Until `stop` is set: run due jobs, sleep until the next one (or the next lease renewal)."""
+        log.info("scheduler %s started with jobs %s", self.owner, ", ".join(self.jobs))
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_due()
+                except Exception:  # noqa: BLE001 - e.g. the database briefly unavailable
+                    log.exception("scheduler tick failed")
+                stop.wait(self.seconds_to_next())
+        finally:
+            try:
+                release_leadership(self.store, self.owner)
+            except Exception:  # noqa: BLE001 - shutting down; the lease expires by itself
+                log.exception("could not release the scheduler lease")
+            log.info("scheduler %s stopped", self.owner)
+
+
+class SchedulerThread:
+    """A Scheduler in a background thread (for `paperwire serve`), stopped by `stop()`."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(
+            target=scheduler.run_forever, args=(self.stop_event,), name="paperwire-scheduler", daemon=True
+        )
+
+    def start(self) -> SchedulerThread:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Ask the scheduler to stop after the running job; True when it stopped within `timeout`."""
+        self.stop_event.set()
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            log.warning("scheduler still finishing a job after %.0f s; leaving it to end with the process", timeout)
+        return not self.thread.is_alive()
+
+
+def start_scheduler(settings: Settings, store: Store, **options: float) -> SchedulerThread:
+    return SchedulerThread(Scheduler(settings, store, **options)).start()
+
+
+# ---- REGISTRY: one line per job -------------------------------------------------------------
+
+
+def arxiv_daily(settings: Settings, store: Store) -> object:
+    """`paperwire ingest arxiv` with the configured categories, for today's announcement."""
+    from paperwire.sources.arxiv import ingest_arxiv_daily
+
+    return ingest_arxiv_daily(settings, store, categories=None, day=None)
+
+
+def hf_refresh_week(settings: Settings, store: Store) -> object:
+    """`paperwire ingest hf --since <Monday>`: this week's papers and their current signals."""
+    from paperwire.sources.hf_api import ingest_hf_since
+
+    today = date.today()
+    return ingest_hf_since(settings, store, today - timedelta(days=today.weekday()))
+
+
+register("arxiv-daily", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), arxiv_daily)
+register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), hf_refresh_week)
