@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from pathlib import Path
 
 import pytest
+from postgres_cluster import Cluster, find_binaries
 
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
@@ -15,13 +18,57 @@ SEED_PAGE = SHARED / "seeds" / "000_30f4a9989de039ab.txt"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key")
+# ---- PostgreSQL: one throw-away cluster per session, a fresh database per test ----------------
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+POSTGRES_TEMPLATE = "paperwire_template"
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Cluster:
+    binaries = find_binaries()
+    if binaries is None:
+        message = "PostgreSQL server binaries (initdb, pg_ctl) not found: PostgreSQL variants skipped"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI is set, so they must run")
+        pytest.skip(message)
+    cluster = Cluster(binaries).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: Cluster) -> str:
+    """A migrated database that each test's database is copied from (CREATE DATABASE … TEMPLATE)."""
+    open_store(postgres_cluster.create_database(POSTGRES_TEMPLATE)).close()
+    return POSTGRES_TEMPLATE
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> str:
+    """"" (SQLite in the test's home) or the URL of a fresh, migrated PostgreSQL database."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    cluster: Cluster = request.getfixturevalue("postgres_cluster")
+    template = request.getfixturevalue("postgres_template")
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    yield cluster.create_database(name, template)
+    cluster.drop_database(name)
 
 
 @pytest.fixture
-def store(settings: Settings) -> Store:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    # Tests that use `store` (or `client`, or `database_url`) run on each backend; others on SQLite.
+    database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
+    return Settings(
+        home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+        database_url=database_url,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def store(settings: Settings, database_url: str) -> Store:
     store = open_store(settings.effective_database_url)
     yield store
     store.close()

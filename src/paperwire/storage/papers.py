@@ -70,6 +70,7 @@ class PaperQueries:
         moves exactly when its batch lands."""
         report = report if report is not None else ImportReport()
         with self.write() as connection:
+            self.backend.lock_for_upsert(connection)
             if checkpoint is not None:
                 self.set_checkpoint(*checkpoint, connection=connection)
             incoming = self._resolve_identities(connection, batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -38,3 +39,44 @@ def create_engine(url: str) -> sa.Engine:
 def write_options(connection: sa.Connection) -> None:
     """Mark the next transaction on this connection as a writer."""
     connection.info["write"] = True
+
+
+def lock_for_upsert(connection: sa.Connection) -> None:
+    """Nothing to do: a writer's BEGIN IMMEDIATE already serialises upserts."""
+
+
+class FileLock:
+    """A cross-process lock: flock on a file beside the database, freed when its holder exits."""
+
+    def __init__(self, handle, name: str) -> None:  # noqa: ANN001
+        self.handle = handle
+        self.name = name
+
+    def held(self) -> bool:
+        return not self.handle.closed
+
+    def release(self) -> None:
+        if not self.handle.closed:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+    def __enter__(self) -> FileLock:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+def try_lock(engine: sa.Engine, name: str) -> FileLock | None:
+    """Take the named lock if no other process holds it; None when one does."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise ValueError("cross-process locks need a database file")
+    path = Path(f"{database}.{name}.lock")
+    handle = open(path, "a+")  # noqa: SIM115 - held open for as long as the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return FileLock(handle, name)

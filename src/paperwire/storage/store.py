@@ -50,8 +50,7 @@ class Store(PaperQueries, JobQueries, SocialQueries, LiveQueries):
     def write(self) -> Iterator[sa.Connection]:
         """One transaction that commits on success and rolls back whole on any error."""
         with self.engine.connect() as connection:
-            if self.dialect == "sqlite":
-                sqlite.write_options(connection)
+            self.backend.write_options(connection)
             try:
                 with connection.begin():
                     yield connection
@@ -60,6 +59,13 @@ class Store(PaperQueries, JobQueries, SocialQueries, LiveQueries):
 
     def insert(self, table: sa.Table):  # noqa: ANN201 - dialect-specific Insert with on_conflict_*
         return self.backend.insert(table)
+    def try_lock(self, name: str):  # noqa: ANN201 - the backend's lock object, or None
+        """Take the named cross-process lock (e.g. scheduler leadership) if nobody holds it, else None.
+
+        The lock has `held()` and `release()`; it is freed when its holder exits or is killed.
+        """
+        return self.backend.try_lock(self.engine, name)
+
 
     # ---- migrations ----------------------------------------------------------------------
 

@@ -1,0 +1,108 @@
+"""What is particular to PostgreSQL: the psycopg 3 engine and its pool, upsert, and advisory locks."""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+insert = postgresql_insert
+
+# Connections per process: a web node runs sync routes on a thread pool (40 threads by default),
+# so 10 kept open plus 20 on demand covers it; PostgreSQL's default max_connections is 100.
+POOL_SIZE = 10
+MAX_OVERFLOW = 20
+UPSERT_LOCK = "papers.upsert"
+
+
+def engine_url(url: str) -> sa.URL:
+    """postgresql://… (any driver named or none) as the psycopg 3 driver URL."""
+    return sa.make_url(url).set(drivername="postgresql+psycopg")
+
+
+def create_engine(url: str) -> sa.Engine:
+    # SQLAlchemy's QueuePool over psycopg 3 connections; pre-ping replaces connections that a
+    # restarted server or a proxy closed, so a web node survives a database restart.
+    return sa.create_engine(
+        engine_url(url),
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"application_name": "paperwire"},
+    )
+
+
+def write_options(connection: sa.Connection) -> None:
+    """Nothing to do: PostgreSQL's row locks let writers run side by side."""
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a lock name."""
+    return int.from_bytes(hashlib.sha256(f"paperwire:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def lock_for_upsert(connection: sa.Connection) -> None:
+    """Serialise paper upserts until the transaction ends.
+
+    An upsert reads the stored papers, merges, then writes; two importers reading the same rows
+    at READ COMMITTED would each write their own merge and one would be lost. Holding this lock for
+    the transaction makes concurrent imports of the same papers behave as if run one after another.
+    """
+    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(UPSERT_LOCK)})
+
+
+class AdvisoryLock:
+    """A session-level advisory lock held on one dedicated connection until released.
+
+    PostgreSQL drops the lock when that connection ends, so a killed leader frees it at once; a
+    live leader should call `held()` before each round of work to notice a lost connection.
+    """
+
+    def __init__(self, connection: sa.Connection, name: str) -> None:
+        self.connection = connection
+        self.name = name
+        self.key = lock_key(name)
+
+    def held(self) -> bool:
+        """True while the connection that holds the lock is alive (only it could unlock)."""
+        try:
+            self.connection.execute(sa.text("SELECT 1")).scalar_one()
+            self.connection.commit()
+        except sa.exc.DBAPIError:
+            return False
+        return True
+
+    def release(self) -> None:
+        try:
+            self.connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+            self.connection.commit()
+        except sa.exc.DBAPIError:
+            pass
+        finally:
+            self.connection.close()
+
+    def __enter__(self) -> AdvisoryLock:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+def try_lock(engine: sa.Engine, name: str) -> AdvisoryLock | None:
+    """Take the named lock if no other process holds it; None when one does."""
+    connection = engine.connect()
+    try:
+        taken = connection.execute(
+            sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(name)}
+        ).scalar_one()
+        # Session-level locks outlive the transaction; end it so the connection is not idle in one.
+        connection.commit()
+    except BaseException:
+        connection.close()
+        raise
+    if not taken:
+        connection.close()
+        return None
+    return AdvisoryLock(connection, name)
