@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     schedule_time_zone: str = Field("America/New_York", description="time zone of the daily schedules")
     arxiv_daily_at: str = Field("00:30", description="HH:MM when the arXiv daily ingest runs (after the announcement)")
     hf_refresh_minutes: int = Field(60, ge=1, description="minutes between Hugging Face refreshes of the week")
+    # Mail (issue 5).
+    mail_rate: float = Field(20.0, ge=0, description="most mails sent per second by one sender (0: no limit)")
+    digest_at: str = Field("07:00", description="HH:MM (in schedule_time_zone) when digests are composed and sent")
 
     @field_validator("base_url")
     @classmethod

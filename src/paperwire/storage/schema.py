@@ -131,3 +131,64 @@ rate_limits = sa.Table(
     sa.Column("hits", sa.Integer, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False),  # unix seconds: row can be deleted after
 )
+
+# ---- mail (subscribers, outbox, per-subscriber paper history) ------------------------------------
+
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False),  # as validated (ASCII form)
+    sa.Column("email_key", sa.String(320), nullable=False, unique=True),  # lower-cased, for lookups
+    sa.Column("status", sa.String(16), nullable=False),  # pending | confirmed | unsubscribed | bouncing
+    sa.Column("cadence", sa.String(8), nullable=False),  # daily | weekly | monthly
+    sa.Column("interests", sa.Text, nullable=False, server_default="{}"),  # JSON: topics, categories …
+    sa.Column("max_papers", sa.Integer, nullable=False, server_default="10"),
+    sa.Column("nonce", sa.String(32), nullable=False),  # in every token: a new nonce revokes old links
+    sa.Column("created_at", sa.String(27), nullable=False),
+    sa.Column("updated_at", sa.String(27), nullable=False),
+    sa.Column("consent_at", sa.String(27)),
+    sa.Column("consent_source", sa.String(32)),  # double-opt-in | import --confirmed
+    sa.Column("confirmation_sent_at", sa.String(27)),
+    sa.Column("unsubscribed_at", sa.String(27)),
+    sa.Column("bounce_count", sa.Integer, nullable=False, server_default="0"),
+    sqlite_autoincrement=True,
+)
+sa.Index("ix_subscribers_status_cadence", subscribers.c.status, subscribers.c.cadence, subscribers.c.id)
+
+mail_outbox = sa.Table(
+    "mail_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # digest | transactional
+    sa.Column("subscriber_id", sa.Integer),
+    sa.Column("cadence", sa.String(8)),
+    sa.Column("period_label", sa.String(16)),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: the digest's selection, or the mail's text
+    sa.Column("message_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # queued | sending | sent | failed | expired
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.String(27), nullable=False),
+    sa.Column("deadline_at", sa.String(27), nullable=False),
+    sa.Column("lease_until", sa.String(27)),
+    sa.Column("claimed_by", sa.String(40)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("created_at", sa.String(27), nullable=False),
+    sa.Column("sent_at", sa.String(27)),
+    # Exactly one digest per subscriber, cadence and period (transactional rows have NULLs: no clash).
+    sa.UniqueConstraint("subscriber_id", "cadence", "period_label", name="uq_mail_outbox_digest"),
+    sqlite_autoincrement=True,
+)
+sa.Index("ix_mail_outbox_status_next", mail_outbox.c.status, mail_outbox.c.kind, mail_outbox.c.next_attempt_at)
+sa.Index("ix_mail_outbox_run", mail_outbox.c.run_id)
+
+mail_paper_history = sa.Table(
+    "mail_paper_history",
+    metadata,
+    sa.Column("subscriber_id", sa.Integer, primary_key=True),
+    sa.Column("paper_id", sa.String(64), primary_key=True),
+    sa.Column("period_label", sa.String(16), nullable=False),
+)

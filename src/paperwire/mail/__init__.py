@@ -1,0 +1,1 @@
+"""Mail: subscribers (lifecycle), digest (pure selection), render (Jinja, autoescape), outbox, sender."""
