@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from postgres_cluster import Cluster, find_binaries
 
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
+from postgres_cluster import Cluster, find_binaries
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = SHARED / "data"

@@ -94,9 +94,7 @@ def try_lock(engine: sa.Engine, name: str) -> AdvisoryLock | None:
     """Take the named lock if no other process holds it; None when one does."""
     connection = engine.connect()
     try:
-        taken = connection.execute(
-            sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(name)}
-        ).scalar_one()
+        taken = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(name)}).scalar_one()
         # Session-level locks outlive the transaction; end it so the connection is not idle in one.
         connection.commit()
     except BaseException:

@@ -1,0 +1,103 @@
+"""Operations: copying an instance between databases, online backups, metrics and structured logs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import SEED_PAGE, SHARED_DATA
+from paperwire.ingest import ingest_files
+from paperwire.storage import Store, open_store
+from paperwire.storage.transfer import backup_sqlite, compare_databases, copy_database, summarise_tables
+from test_cli import paperwire
+
+HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
+ARXIV_MONTH = SHARED_DATA / "arxiv_cs" / "arxiv_cs_2025-06.jsonl.gz"
+
+
+@pytest.fixture
+def loaded_sqlite(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'source' / 'paperwire.db'}"
+    source = open_store(url)
+    try:
+        ingest_files(source, [SEED_PAGE, HF_2025, ARXIV_MONTH])
+        source.start_job_run("ingest")
+    finally:
+        source.close()
+    return url
+
+
+@pytest.mark.postgres
+def test_a_loaded_sqlite_instance_copies_to_postgresql_and_compares_equal(
+    loaded_sqlite: str, postgres_cluster, tmp_path: Path
+) -> None:
+    destination = postgres_cluster.create_database(f"copy_{tmp_path.name}"[:60])
+    progress: dict[str, int] = {}
+    copied = copy_database(
+        loaded_sqlite, destination, lambda t, n, _total: progress.update({t: progress.get(t, 0) + n})
+    )
+    assert {"papers", "paper_signals", "job_runs"} <= set(copied)
+    assert progress["papers"] > 5_000
+    comparisons = compare_databases(loaded_sqlite, destination)
+    assert all(item.equal for item in comparisons), [c for c in comparisons if not c.equal]
+    copy, original = Store(destination), Store(loaded_sqlite)
+    try:
+        assert copy.pending_migrations() == []
+        assert copy.start_job_run("next") == 2, "sequences continue after the copied ids"
+        assert copy.get_paper("2506.08007") == original.get_paper("2506.08007")
+    finally:
+        copy.close()
+        original.close()
+    with pytest.raises(ValueError, match="not empty"):
+        copy_database(loaded_sqlite, destination)
+
+
+def test_a_changed_row_changes_the_checksum(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    store = open_store(url)
+    ingest_files(store, [SEED_PAGE])
+    before = summarise_tables(url)["papers"]
+    with store.write() as connection:
+        connection.execute(sa.text("UPDATE papers SET upvotes = upvotes + 1 WHERE id = (SELECT min(id) FROM papers)"))
+    store.close()
+    after = summarise_tables(url)["papers"]
+    assert before.rows == after.rows and before.checksum != after.checksum
+
+
+def test_db_copy_command_between_sqlite_files(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert paperwire(home, "ingest", str(SEED_PAGE)).returncode == 0
+    source = f"sqlite:///{home / 'paperwire.db'}"
+    destination = f"sqlite:///{tmp_path / 'copy.db'}"
+    result = paperwire(home, "db", "copy", source, destination)
+    assert result.returncode == 0, result.stderr
+    assert "every table has the same rows" in result.stderr
+    assert all(item.equal for item in compare_databases(source, destination))
+    again = paperwire(home, "db", "copy", source, destination)
+    assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_backup_of_a_live_sqlite_database(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert paperwire(home, "ingest", str(SEED_PAGE)).returncode == 0
+    result = paperwire(home, "backup", str(tmp_path / "backup.db"))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "backup.db") as connection:
+        assert connection.execute("SELECT count(*) FROM papers").fetchone()[0] == 232
+    connection.close()
+    default = paperwire(home, "backup")
+    assert default.returncode == 0 and list((home / "backups").glob("paperwire-*.db"))
+    direct = backup_sqlite(f"sqlite:///{home / 'paperwire.db'}", tmp_path / "b" / "direct.db")
+    assert direct.stat().st_size > 0
+
+
+def test_backup_on_postgresql_gives_pg_dump_advice(tmp_path: Path) -> None:
+    result = paperwire(
+        tmp_path, "backup", env={"PAPERWIRE_DATABASE_URL": "postgresql://paperwire:s3cret@db.example/paperwire"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pg_dump --format=custom" in result.stdout
+    assert "s3cret" not in result.stdout + result.stderr
