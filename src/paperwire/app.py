@@ -34,4 +34,5 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         application.include_router(router)
+    pages.install_error_pages(application)
     return application

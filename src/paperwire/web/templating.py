@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi.templating import Jinja2Templates
 
@@ -17,4 +19,51 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     templates.env.autoescape = True
     templates.env.globals["site_name"] = settings.site_name
     templates.env.globals["base_url"] = settings.base_url
+    templates.env.filters.update(
+        compact=compact_number, http_url=http_url, github_url=github_url, github_name=github_name, day=format_day
+    )
     return templates
+
+
+def compact_number(value: int | None) -> str:
+    """1234 → 1.2k, 2_500_000 → 2.5M: counts as HF shows them."""
+    if value is None:
+        return ""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}".rstrip("0").rstrip(".") + suffix
+    return str(value)
+
+
+def http_url(value: str | None) -> str | None:
+    """The URL if it is http(s), else None: imported links never become javascript: or data: hrefs."""
+    if value and urlsplit(value.strip()).scheme.lower() in ("http", "https"):
+        return value.strip()
+    return None
+
+
+def github_url(repo: str | None) -> str | None:
+    """`owner/name` or a GitHub URL → the repository's https URL."""
+    if not repo:
+        return None
+    if "://" not in repo and repo.count("/") == 1:
+        return f"https://github.com/{repo}"
+    return http_url(repo)
+
+
+def github_name(repo: str | None) -> str:
+    """https://github.com/owner/name → owner/name, for display."""
+    if not repo:
+        return ""
+    parts = urlsplit(repo if "://" in repo else f"https://github.com/{repo}")
+    return parts.path.strip("/").removesuffix(".git") or repo
+
+
+def format_day(value: str | None) -> str:
+    """An ISO date or timestamp → `Jun 10, 2025`."""
+    if not value:
+        return ""
+    try:
+        return date.fromisoformat(value[:10]).strftime("%b %-d, %Y")
+    except ValueError:
+        return value

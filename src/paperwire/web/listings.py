@@ -1,0 +1,102 @@
+"""The service calls behind both the listing pages and their JSON twins: which period, its papers, its neighbours."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from starlette.convertors import Convertor, register_url_convertor
+
+from paperwire.models import InvalidRecord, Paper, parse_arxiv_id
+from paperwire.periods import InvalidPeriod, Period, parse_day, parse_month, parse_week, period_containing
+from paperwire.storage import Store
+
+MAX_LIMIT = 200
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_OFFSET = 1_000_000
+
+
+class PaperIdConvertor(Convertor):
+    """`{paper_id:paper_id}` in a route: new-style (2501.12948) and old-style (hep-th/9901001) arXiv ids,
+    with an optional version, and title ids (t-…). Fixed paths such as /papers/trending or
+    /api/papers/search never match it, whatever order the routers are included in."""
+
+    regex = r"(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}|t-[0-9a-f]{16})(?:v\d+)?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("paper_id", PaperIdConvertor())
+
+
+@dataclass(slots=True)
+class PeriodListing:
+    """One page of a period's papers, most upvoted first, with the nearest periods that have papers."""
+
+    period: Period
+    papers: list[Paper]
+    total: int
+    limit: int
+    offset: int
+    previous: Period | None
+    next: Period | None
+
+
+def today_utc() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def default_day(store: Store, today: date | None = None) -> date:
+    """Today if papers were listed today, else the latest day with papers (today on an empty catalogue)."""
+    today = today or today_utc()
+    latest = store.latest_listed_day(today.isoformat()) or store.latest_listed_day()
+    return date.fromisoformat(latest) if latest else today
+
+
+def parse_period(kind: str, text: str) -> Period:
+    """`day` + YYYY-MM-DD, `week` + YYYY-Www or `month` + YYYY-MM → Period; InvalidPeriod says what is wrong."""
+    try:
+        if kind == "day":
+            if not DAY.match(text):  # date.fromisoformat would also take 20250610 and 2025-W24
+                raise InvalidPeriod(f"not a date: {text[:40]!r} (expected YYYY-MM-DD)")
+            return period_containing("day", parse_day(text))
+        if kind == "week":
+            return parse_week(text)
+        if kind == "month":
+            return parse_month(text)
+    except OverflowError as error:
+        raise InvalidPeriod(f"{text!r} is out of range") from error
+    raise InvalidPeriod(f"unknown period {kind!r}; use day, week or month")
+
+
+def period_of_day(kind: str, day: date) -> Period:
+    """The period of `kind` that contains `day` (InvalidPeriod at the edges of the calendar)."""
+    try:
+        return period_containing(kind, day)
+    except OverflowError as error:
+        raise InvalidPeriod(f"no {kind} contains {day.isoformat()}") from error
+
+
+def list_period(store: Store, period: Period, *, limit: int, offset: int = 0) -> PeriodListing:
+    """The period's papers (most upvoted first) and the nearest periods before and after it that have papers."""
+    page = store.papers_listed_between(period.first.isoformat(), period.last.isoformat(), limit=limit, offset=offset)
+    before, after = store.neighbour_listed_days(period.first.isoformat(), period.last.isoformat())
+    previous = period_of_day(period.kind, date.fromisoformat(before)) if before else None
+    following = period_of_day(period.kind, date.fromisoformat(after)) if after else None
+    return PeriodListing(period, page.papers, page.total, limit, offset, previous, following)
+
+
+def find_paper(store: Store, paper_id: str) -> tuple[Paper | None, str]:
+    """The paper named by `paper_id` (versions such as `v2` are ignored) and its canonical id."""
+    canonical = paper_id
+    if not paper_id.startswith("t-"):
+        try:
+            canonical, _ = parse_arxiv_id(paper_id)
+        except InvalidRecord:
+            return None, paper_id
+    return store.get_paper(canonical), canonical
