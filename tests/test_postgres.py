@@ -132,3 +132,46 @@ def test_reopening_an_upgraded_postgresql_database_applies_nothing(store: Store)
         assert again.upgrade() == []
     finally:
         again.close()
+
+
+def test_scheduler_lease_is_exclusive_and_freed_at_once_when_its_holder_is_killed(
+    store: Store, settings: Settings
+) -> None:
+    holder = textwrap.dedent(
+        f"""
+        import time
+        from paperwire.storage import Store
+        store = Store({settings.effective_database_url!r})
+        print("leader" if store.try_acquire_lease("scheduler", "killed-node", 600) else "follower", flush=True)
+        time.sleep(60)
+        """
+    )
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True, env=environment)
+    try:
+        assert process.stdout.readline().strip() == "leader"
+        assert not store.try_acquire_lease("scheduler", "this-node", 600)
+        assert store.lease_holder("scheduler")[0] == "killed-node"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        if store.dialect == "postgresql":
+            # The advisory lock died with the holder's connection: no need to wait out the lease.
+            taken = False
+            for _ in range(50):
+                taken = store.try_acquire_lease("scheduler", "this-node", 600)
+                if taken:
+                    break
+                threading.Event().wait(0.1)
+            assert taken
+        else:
+            assert not store.try_acquire_lease("scheduler", "this-node", 600)
+            assert store.try_acquire_lease("scheduler", "this-node", 0.0), "taken over once the lease expired"
+        assert store.lease_holder("scheduler")[0] == "this-node"
+        assert store.try_acquire_lease("scheduler", "this-node", 600), "the holder renews"
+        assert not store.try_acquire_lease("scheduler", "same-process-other-owner", 600)
+        store.release_lease("scheduler", "this-node")
+        assert store.try_acquire_lease("scheduler", "same-process-other-owner", 600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

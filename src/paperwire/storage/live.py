@@ -25,9 +25,31 @@ class LiveQueries:
         A lease row in the checkpoints table: value is the owner, updated_at the last renewal. It
         is free when missing, ours, or not renewed for `ttl_seconds` (its holder died). The insert
         and the guarded update are each atomic, so two contenders never both win.
+
+        On PostgreSQL a session advisory lock, kept on its own connection, decides between
+        processes: a killed holder frees it at once instead of after `ttl_seconds`; the row then
+        only names the holder (and arbitrates between owners inside one process).
         """
         now = datetime.now(timezone.utc)
         key = LEASE_PREFIX + name
+        if self.dialect == "postgresql":
+            held = self.held_locks.get(key)
+            if held is None or not held[1].held():
+                if held is not None:
+                    held[1].release()  # its connection broke: the lock is gone with it
+                    del self.held_locks[key]
+                lock = self.try_lock(key)
+                if lock is None:
+                    return False
+                self.held_locks[key] = [owner, lock]
+                self.set_checkpoint(key, owner)
+                return True
+        granted = self._take_lease_row(key, owner, now, ttl_seconds)
+        if granted and key in self.held_locks:
+            self.held_locks[key][0] = owner
+        return granted
+
+    def _take_lease_row(self, key: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
         expired_before = _iso(now - timedelta(seconds=ttl_seconds))
         with self.write() as connection:
             inserted = connection.execute(
@@ -52,6 +74,10 @@ class LiveQueries:
                 .where(checkpoints.c.name == LEASE_PREFIX + name)
                 .where(checkpoints.c.value == owner)
             )
+        held = self.held_locks.get(LEASE_PREFIX + name)
+        if held is not None and held[0] == owner:
+            held[1].release()
+            del self.held_locks[LEASE_PREFIX + name]
 
     def lease_holder(self, name: str) -> tuple[str, str] | None:
         """(owner, last renewal) of the lease, or None."""

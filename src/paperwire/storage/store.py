@@ -41,6 +41,7 @@ class Store(PaperQueries, JobQueries, SocialQueries, LiveQueries, MailQueries):
         self.backend = backend_for(url)
         self.engine = self.backend.create_engine(url)
         self.dialect = self.engine.dialect.name
+        self.held_locks: dict[str, list] = {}  # lock name -> [owner, lock] (see LiveQueries)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -97,6 +98,9 @@ class Store(PaperQueries, JobQueries, SocialQueries, LiveQueries, MailQueries):
         return sorted(heads - current)
 
     def close(self) -> None:
+        for _owner, lock in self.held_locks.values():
+            lock.release()
+        self.held_locks.clear()
         self.engine.dispose()
 
 
