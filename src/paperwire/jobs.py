@@ -21,19 +21,22 @@ workers can run a scheduler: at most one of them runs jobs at a time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from paperwire.models import utc_now_iso
 from paperwire.settings import Settings
+from paperwire.sources.arxiv import ingest_arxiv_daily
+from paperwire.sources.hf_api import refresh_hf_week
 from paperwire.storage import Store
 
 log = logging.getLogger("paperwire.jobs")
@@ -313,23 +316,21 @@ def start_scheduler(settings: Settings, store: Store, **options: float) -> Sched
     return SchedulerThread(Scheduler(settings, store, **options)).start()
 
 
+@contextlib.contextmanager
+def scheduler_running(settings: Settings, store: Store, *, enabled: bool = True) -> Iterator[SchedulerThread | None]:
+    """The scheduler in a background thread for the duration of the block (the web app's lifespan)."""
+    if not enabled:
+        yield None
+        return
+    handle = start_scheduler(settings, store)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
 # ---- REGISTRY: one line per job -------------------------------------------------------------
 
 
-def arxiv_daily(settings: Settings, store: Store) -> object:
-    """`paperwire ingest arxiv` with the configured categories, for today's announcement."""
-    from paperwire.sources.arxiv import ingest_arxiv_daily
-
-    return ingest_arxiv_daily(settings, store, categories=None, day=None)
-
-
-def hf_refresh_week(settings: Settings, store: Store) -> object:
-    """`paperwire ingest hf --since <Monday>`: this week's papers and their current signals."""
-    from paperwire.sources.hf_api import ingest_hf_since
-
-    today = date.today()
-    return ingest_hf_since(settings, store, today - timedelta(days=today.weekday()))
-
-
-register("arxiv-daily", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), arxiv_daily)
-register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), hf_refresh_week)
+register("arxiv-daily", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), ingest_arxiv_daily)
+register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), refresh_hf_week)

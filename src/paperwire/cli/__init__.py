@@ -37,6 +37,7 @@ def settings_of(ctx: typer.Context) -> Settings:
 def register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     from paperwire.cli import catalogue  # noqa: F401
+    from paperwire.cli import live  # noqa: F401
     from paperwire.cli import ops  # noqa: F401
 
 

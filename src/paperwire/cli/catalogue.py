@@ -62,7 +62,9 @@ def ingest(
 ) -> None:
     """Import papers from files, or fetch them from a live source (`ingest arxiv|oai|hf …`)."""
     if files[0] in LIVE_INGEST:
-        LIVE_INGEST[files[0]](args=[*files[1:], *ctx.args], obj=ctx.obj, standalone_mode=False)
+        exit_code = LIVE_INGEST[files[0]](args=[*files[1:], *ctx.args], obj=ctx.obj, standalone_mode=False)
+        if exit_code:  # without standalone mode, click returns the sub-command's exit code
+            raise typer.Exit(exit_code)
         return
     if ctx.args:
         raise typer.BadParameter(f"unexpected options {' '.join(ctx.args)}")
@@ -133,6 +135,12 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
     for run in store.recent_job_runs(limit):
         table.add_row(run["job"], run["started_at"], run["finished_at"] or "", run["status"], run["summary"])
     out.print(table)
+    from paperwire.jobs import planned_runs
+
+    planned = Table("job", "schedule", "next run (UTC)", "last status", title="scheduled jobs")
+    for plan in planned_runs(settings_of(ctx), store):
+        planned.add_row(plan["job"], plan["schedule"], plan["next_at"].strftime("%Y-%m-%d %H:%M"), plan["last_status"] or "")
+    out.print(planned)
 
 
 @app.command("serve")
