@@ -8,12 +8,12 @@ from fastapi.staticfiles import StaticFiles
 from paperwire import __version__
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
-from paperwire.web import api, pages
+from paperwire.web import api, feeds, hf_api, pages, social, trending
 from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
 
 # Each concern contributes one router; the table of all routes is the union of these.
-ROUTERS = [pages.router, api.router]
+ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router]
 
 
 def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool = False) -> FastAPI:
@@ -31,6 +31,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     application.state.templates = make_templates(settings)
     application.state.run_jobs = run_jobs
     install_security(application, settings)
+    social.install_template_helpers(application)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         application.include_router(router)

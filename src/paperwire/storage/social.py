@@ -236,7 +236,7 @@ class SocialQueries:
 
     # ---- trending ---------------------------------------------------------------------------
 
-    def papers_changed_since(self, changed_at: str) -> list[tuple[str, str]]:
+    def trending_papers_changed_since(self, changed_at: str) -> list[tuple[str, str]]:
         """(id, changed_at) of papers whose row changed after `changed_at`, oldest change first."""
         with self.read() as connection:
             return [
@@ -327,3 +327,32 @@ class SocialQueries:
             total = connection.execute(sa.select(sa.func.count()).select_from(papers).where(condition)).scalar_one()
             rows = connection.execute(query).mappings().all()
         return PaperPage([row_to_paper(row) for row in rows], total)
+
+    def papers_listed_latest_first(
+        self, first_day: str, last_day: str, *, limit: int, offset: int, submitter: str | None = None
+    ) -> PaperPage:
+        """A period's papers, the latest listed day first, most upvoted first within a day."""
+        condition = papers.c.listed_on.between(first_day, last_day)
+        if submitter:
+            condition = sa.and_(condition, papers.c.submitted_by == submitter)
+        query = (
+            SELECT_PAPERS.where(condition)
+            .order_by(papers.c.listed_on.desc(), papers.c.upvotes.desc(), papers.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.read() as connection:
+            total = connection.execute(sa.select(sa.func.count()).select_from(papers).where(condition)).scalar_one()
+            rows = connection.execute(query).mappings().all()
+        return PaperPage([row_to_paper(row) for row in rows], total)
+
+    def papers_with_title_like(self, text: str, *, limit: int) -> list[Paper]:
+        """Papers whose title contains `text` (case-insensitive), most upvoted first: the fallback search."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = (
+            SELECT_PAPERS.where(papers.c.title.ilike(pattern, escape="\\"))
+            .order_by(papers.c.upvotes.desc(), papers.c.id)
+            .limit(limit)
+        )
+        with self.read() as connection:
+            return [row_to_paper(row) for row in connection.execute(query).mappings()]

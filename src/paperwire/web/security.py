@@ -22,6 +22,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
@@ -37,6 +38,13 @@ CSRF_HEADER = "x-csrf-token"
 SESSION_COOKIE = "pw_session"
 SESSION_MAX_AGE = 30 * 24 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+# The request being served, for template helpers called without one (macros imported without context).
+_current_request: ContextVar[Request | None] = ContextVar("paperwire_request", default=None)
+
+
+def current_request() -> Request | None:
+    return _current_request.get()
 
 
 class CSRFError(HTTPException):
@@ -87,13 +95,16 @@ def _csrf_secret(request: Request) -> str:
     return state["csrf_secret"]
 
 
-def csrf_token(request: Request) -> str:
+def csrf_token(request: Request | None = None) -> str:
     """The token to put into a form (or the X-CSRF-Token header) for this browser."""
+    request = request or _current_request.get()
+    if request is None:
+        raise RuntimeError("csrf_token() needs the request outside of a request being served")
     settings: Settings = request.app.state.settings
     return _csrf_signer(settings).sign(_csrf_secret(request)).decode()
 
 
-def csrf_field(request: Request) -> Markup:
+def csrf_field(request: Request | None = None) -> Markup:
     """`<input type="hidden" name="csrf_token" value="…">` for templates."""
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(csrf_token(request)))
 
@@ -147,7 +158,11 @@ class CSRFCookieMiddleware:
                 headers.append("set-cookie", cookie)
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+        token = _current_request.set(Request(scope, receive))
+        try:
+            await self.app(scope, receive, send_with_cookie)
+        finally:
+            _current_request.reset(token)
 
 
 def install_security(application, settings: Settings) -> None:  # noqa: ANN001 - a FastAPI app

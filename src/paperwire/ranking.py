@@ -1,0 +1,133 @@
+"""Trending: a score from the growth of upvotes and GitHub stars with exponential time decay.
+
+The score of a paper at time `now` (formula and rationale in docs/trending.md):
+
+    score(now) = sum over observations i with t_i <= now of
+                 (Δupvotes_i + STAR_WEIGHT · Δstars_i) · 2 ** (-(now - t_i) / HALF_LIFE)
+
+where Δ is the growth over the highest count seen before (the first observation counts from
+zero: the paper entered the feed with those votes); drops count as zero and are not re-counted. Only growth
+counts, never totals, and every unit of growth loses half its weight per HALF_LIFE.
+
+Because every term decays at the same rate, time alone never reorders papers: the ranking changes
+only when signals change. So a stored `rank_key = log2(score(now)) + (now - EPOCH) / HALF_LIFE`
+(constant between signal changes) orders papers, and only papers whose signals changed need a new
+key (`refresh_trending_scores`). `score_trending` and `explain_trending` are pure functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+
+HALF_LIFE = timedelta(hours=48)
+STAR_WEIGHT = 0.2  # five new GitHub stars count as one new upvote
+EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+REASON_WINDOWS = (("today", timedelta(days=1)), ("this week", timedelta(days=7)), ("this month", timedelta(days=30)))
+CHECKPOINT = "trending:changed_at"
+RESCAN = timedelta(minutes=2)  # re-read recent changes: a slow concurrent writer may commit late
+
+Signal = Mapping[str, object]  # observed_at (ISO 8601 or datetime), upvotes, github_stars
+
+
+def parse_moment(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value).replace("Z", "+00:00")
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def growth_events(signals: Sequence[Signal], now: datetime) -> list[tuple[datetime, int, int]]:
+    """(time, new upvotes, new stars) per observation up to `now`, oldest first."""
+    ordered = sorted(((parse_moment(s["observed_at"]), s) for s in signals), key=lambda pair: pair[0])
+    events: list[tuple[datetime, int, int]] = []
+    # Growth is measured against the highest count seen so far, so withdrawing and re-casting a
+    # vote (or a star) never counts twice.
+    most_votes, most_stars = 0, 0
+    for moment, signal in ordered:
+        if moment > now:
+            break
+        votes = int(signal.get("upvotes") or 0)
+        stars = int(signal.get("github_stars") or 0)
+        new_votes, new_stars = max(0, votes - most_votes), max(0, stars - most_stars)
+        most_votes, most_stars = max(most_votes, votes), max(most_stars, stars)
+        if new_votes or new_stars:
+            events.append((moment, new_votes, new_stars))
+    return events
+
+
+def score_trending(signals: Sequence[Signal], now: datetime) -> float:
+    """The trending score at `now`: decayed growth of upvotes and stars (0.0 without growth)."""
+    now = parse_moment(now)
+    half_life = HALF_LIFE.total_seconds()
+    total = 0.0
+    for moment, new_votes, new_stars in growth_events(signals, now):
+        age = (now - moment).total_seconds()
+        total += (new_votes + STAR_WEIGHT * new_stars) * 2.0 ** (-age / half_life)
+    return total
+
+
+def rank_key(signals: Sequence[Signal], now: datetime) -> float | None:
+    """log2 of the score scaled back to EPOCH: equal for all `now` until the signals change.
+
+    Computed as a log-sum so that neither old nor recent signals overflow a float."""
+    now = parse_moment(now)
+    half_life = HALF_LIFE.total_seconds()
+    exponents = [
+        (math.log2(new_votes + STAR_WEIGHT * new_stars), (moment - EPOCH).total_seconds() / half_life)
+        for moment, new_votes, new_stars in growth_events(signals, now)
+    ]
+    if not exponents:
+        return None
+    terms = [weight_log + offset for weight_log, offset in exponents]
+    top = max(terms)
+    return top + math.log2(sum(2.0 ** (term - top) for term in terms))
+
+
+def score_from_rank_key(key: float, now: datetime) -> float:
+    """The score at `now` of a paper whose stored rank key is `key`."""
+    elapsed = (parse_moment(now) - EPOCH).total_seconds() / HALF_LIFE.total_seconds()
+    exponent = key - elapsed
+    return 0.0 if exponent < -1000 else 2.0**exponent
+
+
+def explain_trending(signals: Sequence[Signal], now: datetime) -> list[str]:
+    """Why a paper trends: its growth in the shortest window that has some ("+34 upvotes today")."""
+    now = parse_moment(now)
+    events = growth_events(signals, now)
+    reasons = []
+    for index, noun in ((1, "upvote"), (2, "star")):
+        for label, window in REASON_WINDOWS:
+            gained = sum(event[index] for event in events if now - event[0] < window)
+            if gained:
+                reasons.append(f"+{gained} {noun}{'' if gained == 1 else 's'} {label}")
+                break
+    return reasons
+
+
+def refresh_trending_scores(store, now: datetime, *, full: bool = False) -> int:  # noqa: ANN001 - a Store
+    """Recompute the stored rank keys of papers whose signals changed since the last run.
+
+    Returns how many papers were rescored. Idempotent: several nodes may run it at once."""
+    since = "" if full else (store.get_checkpoint(CHECKPOINT) or "")
+    if since:
+        since = (parse_moment(since) - RESCAN).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    changed = store.trending_papers_changed_since(since)
+    if not changed:
+        return 0
+    for start in range(0, len(changed), 1000):
+        chunk = [paper_id for paper_id, _ in changed[start : start + 1000]]
+        history = store.signals_of(chunk)
+        store.save_trending_scores({paper_id: rank_key(history[paper_id], now) for paper_id in chunk})
+    latest = changed[-1][1]
+    if latest > (store.get_checkpoint(CHECKPOINT) or ""):
+        store.set_checkpoint(CHECKPOINT, latest)
+    return len(changed)
+
+
+def rescore_papers(store, paper_ids: Sequence[str], now: datetime) -> None:  # noqa: ANN001 - a Store
+    """Recompute the rank keys of these papers now (after a vote, a submission)."""
+    history = store.signals_of(list(paper_ids))
+    store.save_trending_scores({paper_id: rank_key(history[paper_id], now) for paper_id in paper_ids})

@@ -1,0 +1,196 @@
+"""The Hugging Face–compatible papers API: GET /api/daily_papers and /api/papers/search, and the HF keys of
+/api/papers/{id} — same paths, parameters and camelCase keys as huggingface.co, so that
+`huggingface_hub.HfApi(endpoint=…)` and `hf papers …` work against paperwire.
+
+Never exposes avatar URLs or other HF-hosted media: users are shown by name only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from paperwire.models import Paper
+from paperwire.periods import InvalidPeriod, parse_month, parse_week, period_containing
+from paperwire.periods import parse_day as parse_period_day
+from paperwire.storage import Store
+from paperwire.web.trending import ensure_fresh, now_utc
+
+router = APIRouter(tags=["Hugging Face compatible"])
+
+DAILY_MAX_LIMIT = 100
+DAILY_DEFAULT_LIMIT = 50
+SEARCH_MAX_LIMIT = 120
+SEARCH_DEFAULT_LIMIT = 50
+SEARCH_MAX_QUERY = 250
+SORTS = ("publishedAt", "trending")
+ALL_DAYS = ("0001-01-01", "9999-12-31")
+
+
+def hf_time(value: str | None) -> str | None:
+    """Our `YYYY-MM-DDTHH:MM:SSZ` (or a day) → HF's `YYYY-MM-DDTHH:MM:SS.000Z`."""
+    if not value:
+        return None
+    if len(value) == 10:
+        return f"{value}T00:00:00.000Z"
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def hf_user(name: str) -> dict[str, Any]:
+    """A submitter as HF shows one, minus the avatar: `user` is what the hub client reads as username."""
+    return {"user": name, "name": name, "fullname": name, "type": "user"}
+
+
+def hf_authors(paper: Paper) -> list[dict[str, Any]]:
+    return [{"name": name, "hidden": False} for name in paper.authors]
+
+
+def hf_paper_json(paper: Paper) -> dict[str, Any]:
+    """The paper object of huggingface.co (`GET /api/papers/{id}`, and `paper` in daily items)."""
+    body: dict[str, Any] = {
+        "id": paper.id,
+        "authors": hf_authors(paper),
+        "publishedAt": hf_time(paper.published_at),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "upvotes": paper.upvotes,
+        "discussionId": paper.id,
+        "ai_keywords": list(paper.keywords),
+    }
+    if paper.listed_on:
+        body["submittedOnDailyAt"] = hf_time(paper.listed_on)
+    if paper.submitted_by:
+        body["submittedOnDailyBy"] = hf_user(paper.submitted_by)
+    for key, value in (("githubRepo", paper.github_repo), ("githubStars", paper.github_stars),
+                       ("projectPage", paper.project_page)):  # fmt: skip
+        if value is not None:
+            body[key] = value
+    return body
+
+
+def hf_daily_item(paper: Paper) -> dict[str, Any]:
+    """One item of `GET /api/daily_papers` (and of `/api/papers/search`)."""
+    item: dict[str, Any] = {
+        "paper": hf_paper_json(paper),
+        "publishedAt": hf_time(paper.listed_on or paper.published_at),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "numComments": paper.comments,
+        "isAuthorParticipating": False,
+    }
+    if paper.submitted_by:
+        item["submittedBy"] = hf_user(paper.submitted_by)
+    return item
+
+
+def with_hf_keys(ours: dict[str, Any], paper: Paper) -> dict[str, Any]:
+    """Our paper JSON plus HF's camelCase keys, for the one `/api/papers/{id}` route both clients read.
+
+    Where the two disagree (`authors`: names here, objects at HF) ours stays at the top level and HF's
+    goes into `paper`, which the hub client reads first, as it does in daily-papers items."""
+    hf = hf_paper_json(paper)
+    combined = {**{k: v for k, v in hf.items() if k not in ours}, **ours}
+    combined["numComments"] = paper.comments
+    combined["paper"] = {"id": paper.id, "authors": hf["authors"]}
+    return combined
+
+
+def hf_json(content: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+def hf_error(status_code: int, message: str) -> Response:
+    """HF's error shape (`error`, which the hub client prints), with our `detail` beside it."""
+    return hf_json({"error": message, "detail": message}, status_code)
+
+
+def parse_int(name: str, text: str | None, default: int, low: int, high: int) -> int:
+    if text is None or text == "":
+        return default
+    if not text.lstrip("-").isdigit() or not low <= int(text) <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high:,} (got {text[:40]!r})")
+    return int(text)
+
+
+def daily_range(date: str | None, week: str | None, month: str | None) -> tuple[str, str]:
+    chosen = [name for name, value in (("date", date), ("week", week), ("month", month)) if value]
+    if len(chosen) > 1:
+        raise InvalidPeriod(f"give one of date, week or month (got {' and '.join(chosen)})")
+    if date:
+        period = period_containing("day", parse_period_day(date))
+    elif week:
+        period = parse_week(week)
+    elif month:
+        period = parse_month(month)
+    else:
+        return ALL_DAYS
+    return period.first.isoformat(), period.last.isoformat()
+
+
+def daily_papers(
+    store: Store, *, first_day: str, last_day: str, limit: int, offset: int, submitter: str | None, sort: str
+) -> list[Paper]:
+    if sort == "trending":
+        ensure_fresh(store, now_utc())
+        page = store.papers_listed_between_by_trending(
+            first_day, last_day, limit=limit, offset=offset, submitter=submitter
+        )
+    else:
+        page = store.papers_listed_latest_first(first_day, last_day, limit=limit, offset=offset, submitter=submitter)
+    return page.papers
+
+
+@router.get("/api/daily_papers", summary="Daily papers, as huggingface.co/api/daily_papers")
+def api_daily_papers(
+    request: Request, p: str | None = None, limit: str | None = None, date: str | None = None,
+    week: str | None = None, month: str | None = None, submitter: str | None = None, sort: str | None = None,
+) -> Response:  # fmt: skip
+    """Parameters as at huggingface.co: `p` (page from 0), `limit` (≤ 100), one of `date` (YYYY-MM-DD),
+    `week` (YYYY-Www) or `month` (YYYY-MM), `submitter` (user name), `sort` (publishedAt | trending)."""
+    try:
+        page = parse_int("p", p, 0, 0, 100_000)
+        size = parse_int("limit", limit, DAILY_DEFAULT_LIMIT, 1, DAILY_MAX_LIMIT)
+        first_day, last_day = daily_range(date, week, month)
+    except (ValueError, InvalidPeriod) as error:
+        return hf_error(400, str(error))
+    if sort and sort not in SORTS:
+        return hf_error(400, f"sort must be publishedAt or trending (got {sort[:40]!r})")
+    papers = daily_papers(
+        request.app.state.store, first_day=first_day, last_day=last_day, limit=size, offset=page * size,
+        submitter=submitter or None, sort=sort or "publishedAt",
+    )  # fmt: skip
+    return hf_json([hf_daily_item(paper) for paper in papers])
+
+
+def search_papers(request: Request, query: str, limit: int) -> list[Paper]:
+    """Hybrid search when the search engine is wired in (app.state.search), else a title match."""
+    store: Store = request.app.state.store
+    engine = getattr(request.app.state, "search", None)
+    if engine is not None:
+        return [hit.paper for hit in engine.search(query, limit=limit).hits]
+    return store.papers_with_title_like(query.strip(), limit=limit)
+
+
+@router.get("/api/papers/search", summary="Search papers, as huggingface.co/api/papers/search")
+def api_papers_search(request: Request, q: str | None = None, limit: str | None = None) -> Response:
+    """`q` (≤ 250 characters) and `limit` (≤ 120), as at huggingface.co."""
+    try:
+        size = parse_int("limit", limit, SEARCH_DEFAULT_LIMIT, 1, SEARCH_MAX_LIMIT)
+    except ValueError as error:
+        return hf_error(400, str(error))
+    query = (q or "").strip()
+    if len(query) > SEARCH_MAX_QUERY:
+        return hf_error(400, f"q is {len(query)} characters long; the limit is {SEARCH_MAX_QUERY}")
+    if not query:
+        papers = daily_papers(
+            request.app.state.store, first_day=ALL_DAYS[0], last_day=ALL_DAYS[1], limit=size, offset=0,
+            submitter=None, sort="publishedAt",
+        )  # fmt: skip
+    else:
+        papers = search_papers(request, query, size)
+    return hf_json([hf_daily_item(paper) for paper in papers])

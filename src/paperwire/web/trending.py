@@ -1,0 +1,106 @@
+"""Trending: the service call behind /papers/trending, GET /api/trending and the trending feeds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from paperwire.models import Paper
+from paperwire.ranking import HALF_LIFE, STAR_WEIGHT, explain_trending, refresh_trending_scores, score_from_rank_key
+from paperwire.storage import Store
+
+router = APIRouter()
+
+MAX_LIMIT = 200
+REFRESH_EVERY_SECONDS = 15.0  # how stale a node's view of imported signals may get (votes rescore at once)
+_refresh_lock = threading.Lock()
+_last_refresh: dict[int, float] = {}
+
+
+@dataclass(slots=True)
+class TrendingEntry:
+    paper: Paper
+    score: float
+    reasons: list[str]
+
+    @property
+    def reason(self) -> str:
+        return " · ".join(self.reasons)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def ensure_fresh(store: Store, now: datetime) -> None:
+    """Rescore papers whose signals changed since the last run, at most every few seconds per process."""
+    key = id(store)
+    if time.monotonic() - _last_refresh.get(key, -1e9) < REFRESH_EVERY_SECONDS:
+        return
+    with _refresh_lock:
+        if time.monotonic() - _last_refresh.get(key, -1e9) < REFRESH_EVERY_SECONDS:
+            return
+        refresh_trending_scores(store, now)
+        _last_refresh[key] = time.monotonic()
+
+
+def list_trending(store: Store, *, limit: int = 50, offset: int = 0, now: datetime | None = None) -> tuple[list[TrendingEntry], int]:
+    """The top trending papers with their score now and the reasons; and how many papers trend."""
+    now = now or now_utc()
+    ensure_fresh(store, now)
+    ranked, total = store.trending_papers(limit=limit, offset=offset)
+    history = store.signals_of([paper.id for paper, _ in ranked])
+    entries = [
+        TrendingEntry(paper, score_from_rank_key(key, now), explain_trending(history[paper.id], now))
+        for paper, key in ranked
+    ]
+    return entries, total
+
+
+def trending_entry_json(entry: TrendingEntry) -> dict:
+    from paperwire.web.api import paper_json  # the one paper → JSON shape
+
+    return {"paper": paper_json(entry.paper), "score": round(entry.score, 6), "reasons": entry.reasons}
+
+
+@router.get("/api/trending", tags=["papers"], summary="Trending papers with the reason for each, best first")
+def api_trending(
+    request: Request,
+    limit: int = Query(50, description=f"papers per page, 1 to {MAX_LIMIT}"),
+    offset: int = Query(0, ge=0, le=1_000_000, description="papers to skip, for paging"),
+) -> Response:
+    from paperwire.web.api import json_error, json_response
+
+    if not 1 <= limit <= MAX_LIMIT:
+        return json_error(422, f"limit must be between 1 and {MAX_LIMIT} (got {limit}); page with offset")
+    entries, total = list_trending(request.app.state.store, limit=limit, offset=offset)
+    return json_response(
+        {
+            "half_life_hours": HALF_LIFE.total_seconds() / 3600,
+            "star_weight": STAR_WEIGHT,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "papers": [trending_entry_json(entry) for entry in entries],
+        }
+    )
+
+
+@router.get("/papers/trending", response_class=HTMLResponse, include_in_schema=False)
+def trending_page(request: Request, page: int = Query(1, ge=1, le=10_000)) -> HTMLResponse:
+    page_size = 30
+    entries, total = list_trending(request.app.state.store, limit=page_size, offset=(page - 1) * page_size)
+    context = {
+        "entries": entries,
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // page_size)),
+        "active_tab": "trending",
+        "half_life_hours": round(HALF_LIFE.total_seconds() / 3600),
+    }
+    return request.app.state.templates.TemplateResponse(request, "trending.html", context)
