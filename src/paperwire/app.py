@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from paperwire import __version__
+from paperwire.mail.outbox import transactional_sender_running
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.web import api, feeds, hf_api, pages, social, trending
@@ -14,6 +18,13 @@ from paperwire.web.templating import STATIC_DIR, make_templates
 
 # Each concern contributes one router; the table of all routes is the union of these.
 ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router]
+
+
+@contextlib.asynccontextmanager
+async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+    # Transactional mail (confirmations, sign-in links) leaves from every web process, also under --no-jobs.
+    with transactional_sender_running(application.state.store, application.state.settings):
+        yield
 
 
 def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool = False) -> FastAPI:
@@ -25,6 +36,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
         description="Daily papers, trending, hybrid search and digests. Also answers the Hugging Face papers API.",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     application.state.settings = settings
     application.state.store = store

@@ -261,7 +261,8 @@ class TransactionalSender:
             if self._stop.is_set():
                 return
             try:
-                send_outbox(self.store, self.settings, kinds=("transactional",))
+                if self.store.has_due_mail(iso(now_utc()), ("transactional",)):
+                    send_outbox(self.store, self.settings, kinds=("transactional",))
                 failures = 0
             except TransportUnavailable as error:
                 failures += 1

@@ -92,8 +92,12 @@ class MailQueries:
             ).all()
         return {status: count for status, count in rows}
 
-    def digest_subscribers_after(self, cadence: str, after_id: int, limit: int) -> list[dict]:
-        """Confirmed subscribers of `cadence` with id > after_id, in id order (keyset pages)."""
+    def digest_subscribers_after(
+        self, cadence: str, after_id: int, limit: int, *, shard: tuple[int, int] | None = None
+    ) -> list[dict]:
+        """Confirmed subscribers of `cadence` with id > after_id, in id order (keyset pages).
+
+        `shard=(index, count)` keeps ids with id % count == index, so composers can split the work."""
         query = (
             sa.select(subscribers)
             .where(subscribers.c.status == "confirmed", subscribers.c.cadence == cadence,
@@ -101,6 +105,8 @@ class MailQueries:
             .order_by(subscribers.c.id)
             .limit(limit)
         )  # fmt: skip
+        if shard is not None:
+            query = query.where(subscribers.c.id % shard[1] == shard[0])
         with self.read() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
 
@@ -268,6 +274,27 @@ class MailQueries:
                 .where(mail_outbox.c.claimed_by == worker, mail_outbox.c.status == "sending")
                 .values(status="queued", lease_until=None, claimed_by=None)
             ).rowcount
+
+    def cancel_queued_digests(self, subscriber_id: int) -> int:
+        """Digests not sent yet are cancelled (one in flight loses its lease and is dropped)."""
+        with self.write() as connection:
+            return connection.execute(
+                mail_outbox.update()
+                .where(mail_outbox.c.subscriber_id == subscriber_id, mail_outbox.c.kind == "digest",
+                       mail_outbox.c.status.in_(CLAIMABLE))
+                .values(status="cancelled", lease_until=None, claimed_by=None)
+            ).rowcount  # fmt: skip
+
+    def has_due_mail(self, now: str, kinds: Sequence[str] | None = None) -> bool:
+        """A cheap read: is anything due? (Lets idle senders poll without taking a write lock.)"""
+        due = sa.or_(
+            sa.and_(mail_outbox.c.status == "queued", mail_outbox.c.next_attempt_at <= now),
+            sa.and_(mail_outbox.c.status == "sending", mail_outbox.c.lease_until < now),
+        )
+        if kinds:
+            due = sa.and_(due, mail_outbox.c.kind.in_(kinds))
+        with self.read() as connection:
+            return connection.execute(sa.select(mail_outbox.c.id).where(due).limit(1)).first() is not None
 
     def outbox_counts(self, *, run_id: int | None = None, kind: str | None = None) -> dict[str, int]:
         query = sa.select(mail_outbox.c.status, sa.func.count()).group_by(mail_outbox.c.status)

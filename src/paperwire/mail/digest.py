@@ -1,0 +1,218 @@
+"""What goes into a digest: pure functions of the period's papers, a subscriber's interests and history.
+
+- trending: the period's top papers (by trending rank where there is one, else upvotes);
+- matches: the period's papers scored against the interests — topic relevance (a swappable
+  `TopicRelevance`: hybrid search when available, else the keyword scorer here), plus boosts for
+  categories, authors and keywords — each with a one-line reason;
+- a paper a subscriber already received is never selected again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from paperwire.mail.subscribers import Interests
+from paperwire.models import Paper
+
+# topic → {paper id: relevance in [0, 1]} over the period's papers (0 or absent: no match).
+TopicRelevance = Callable[[str], dict[str, float]]
+
+MIN_MATCH_SCORE = 0.35
+CATEGORY_BOOST = 0.5
+AUTHOR_BOOST = 0.9
+KEYWORD_BOOST = 0.45
+STOPWORDS = frozenset(
+    "a an and are as at be by for from in into is it its of on or over that the their this to towards "
+    "under using via we what when which with without".split()
+)
+WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A trending paper of the period and why it trends."""
+
+    paper: Paper
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    paper_id: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    paper_id: str
+    section: str  # trending | match
+    reason: str
+
+
+# ---- text ---------------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def stem(word: str) -> str:
+    """A light plural/verb-ending stemmer: 'models' → 'model', 'agents' → 'agent'."""
+    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("s", "")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2 and not word.endswith("ss"):
+            return word[: -len(suffix)] + keep
+    return word
+
+
+def terms(text: str) -> list[str]:
+    return [stem(word) for word in WORD.findall(fold(text)) if word not in STOPWORDS]
+
+
+# ---- the default topic relevance ----------------------------------------------------------------
+
+
+def keyword_relevance(papers: Sequence[Paper]) -> TopicRelevance:
+    """Relevance of each paper to a topic by the topic's words in title (double weight) and abstract.
+
+    Score = idf-weighted share of the topic's words the paper contains (title counts twice), plus a
+    bonus when the whole topic appears as a phrase. Results are cached per topic.
+    """
+    postings: dict[str, dict[str, float]] = {}
+    texts: dict[str, str] = {}
+    for paper in papers:
+        weights: Counter[str] = Counter()
+        for term in set(terms(paper.title)):
+            weights[term] += 2.0
+        for term in set(terms(paper.abstract)):
+            weights[term] += 1.0
+        for term, weight in weights.items():
+            postings.setdefault(term, {})[paper.id] = weight / 3.0
+        texts[paper.id] = " ".join(WORD.findall(fold(f"{paper.title} {paper.abstract}")))
+    count = max(len(texts), 1)
+    idf = {term: math.log(1 + count / len(hits)) for term, hits in postings.items()}
+
+    @lru_cache(maxsize=4096)
+    def relevance(topic: str) -> dict[str, float]:
+        words = list(dict.fromkeys(terms(topic)))
+        if not words:
+            return {}
+        total = sum(idf.get(word, math.log(1 + count)) for word in words)
+        scores: dict[str, float] = {}
+        for word in words:
+            for paper_id, weight in postings.get(word, {}).items():
+                scores[paper_id] = scores.get(paper_id, 0.0) + weight * idf[word] / total
+        phrase = " ".join(WORD.findall(fold(topic)))
+        if len(words) > 1 and phrase:
+            for paper_id in scores:
+                if phrase in texts[paper_id]:
+                    scores[paper_id] = min(1.0, scores[paper_id] + 0.3)
+        return {paper_id: round(min(score, 1.0), 4) for paper_id, score in scores.items() if score > 0}
+
+    return relevance
+
+
+# ---- matching interests ------------------------------------------------------------------------
+
+
+def name_key(name: str) -> str:
+    return " ".join(WORD.findall(fold(name)))
+
+
+class PeriodMatcher:
+    """Scores the period's papers against interests; built once per digest run, cached per interest."""
+
+    def __init__(self, papers: Sequence[Paper], topic_relevance: TopicRelevance | None = None) -> None:
+        self.papers = list(papers)
+        self.topic_relevance = topic_relevance or keyword_relevance(self.papers)
+        self._by_category: dict[str, list[str]] = {}
+        self._by_author: dict[str, list[tuple[str, str]]] = {}
+        self._words: dict[str, set[str]] = {}
+        for paper in self.papers:
+            for category in paper.categories:
+                self._by_category.setdefault(category.lower(), []).append(paper.id)
+            for author in paper.authors:
+                self._by_author.setdefault(name_key(author), []).append((paper.id, author))
+            self._words[paper.id] = set(terms(" ".join((paper.title, paper.abstract, *paper.keywords))))
+        self._cache: dict[Interests, list[Match]] = {}
+
+    def matches(self, interests: Interests) -> list[Match]:
+        """Papers that match, best first, each with the strongest reason."""
+        if not interests:
+            return []
+        found = self._cache.get(interests)
+        if found is None:
+            found = self._score(interests)
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[interests] = found
+        return found
+
+    def _score(self, interests: Interests) -> list[Match]:
+        scores: dict[str, float] = {}
+        reasons: dict[str, tuple[float, str]] = {}
+
+        def add(paper_id: str, value: float, reason: str) -> None:
+            scores[paper_id] = scores.get(paper_id, 0.0) + value
+            if value > reasons.get(paper_id, (0.0, ""))[0]:
+                reasons[paper_id] = (value, reason)
+
+        for topic in interests.topics:
+            for paper_id, value in self.topic_relevance(topic).items():
+                if value > 0:
+                    add(paper_id, value, f"matches your topic ‘{topic}’")
+        for category in interests.categories:
+            for paper_id in self._by_category.get(category.lower(), ()):
+                add(paper_id, CATEGORY_BOOST, f"in your category {category}")
+        for author in interests.authors:
+            for paper_id, written in self._by_author.get(name_key(author), ()):
+                add(paper_id, AUTHOR_BOOST, f"by {written}, an author you follow")
+        for keyword in interests.keywords:
+            wanted = set(terms(keyword))
+            if not wanted:
+                continue
+            for paper_id, words in self._words.items():
+                if wanted <= words:
+                    add(paper_id, KEYWORD_BOOST, f"mentions your keyword ‘{keyword}’")
+        ranked = sorted(
+            (Match(paper_id, round(score, 4), reasons[paper_id][1])
+             for paper_id, score in scores.items() if score >= MIN_MATCH_SCORE),
+            key=lambda match: (-match.score, match.paper_id),
+        )  # fmt: skip
+        return ranked
+
+
+# ---- the selection -------------------------------------------------------------------------------
+
+
+def select_digest(
+    trending: Sequence[Candidate], matches: Sequence[Match], already_sent: set[str] | frozenset[str],
+    max_papers: int,
+) -> list[DigestItem]:  # fmt: skip
+    """The digest of one subscriber: best matches and top trending papers, none received before.
+
+    With matches, up to half of the places go to them (the rest to trending; unused places go to
+    the other list); without interests every place is trending. A paper appears once.
+    """
+    fresh_matches = [m for m in matches if m.paper_id not in already_sent]
+    fresh_trending = [c for c in trending if c.paper.id not in already_sent]
+    match_places = min(len(fresh_matches), max(max_papers - max_papers // 2, max_papers - len(fresh_trending)))
+    chosen_matches = fresh_matches[:match_places]
+    taken = {m.paper_id for m in chosen_matches}
+    chosen_trending = [c for c in fresh_trending if c.paper.id not in taken][: max_papers - len(chosen_matches)]
+    items = [DigestItem(c.paper.id, "trending", c.reason) for c in chosen_trending]
+    items += [DigestItem(m.paper_id, "match", m.reason) for m in chosen_matches]
+    return items
+
+
+def trending_reason(paper: Paper) -> str:
+    parts = [f"▲ {paper.upvotes} upvote{'' if paper.upvotes == 1 else 's'}"] if paper.upvotes else []
+    if paper.github_stars:
+        parts.append(f"★ {paper.github_stars} GitHub stars")
+    return " · ".join(parts) or "new this period"
