@@ -168,7 +168,7 @@ mail_outbox = sa.Table(
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # JSON: the digest's selection, or the mail's text
     sa.Column("message_id", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(12), nullable=False),  # queued | sending | sent | failed | expired
+    sa.Column("status", sa.String(12), nullable=False),  # queued | sending | sent | failed | expired | cancelled
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", sa.String(27), nullable=False),
     sa.Column("deadline_at", sa.String(27), nullable=False),
