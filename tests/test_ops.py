@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -101,3 +102,56 @@ def test_backup_on_postgresql_gives_pg_dump_advice(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "pg_dump --format=custom" in result.stdout
     assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_metrics_count_requests_by_route_template_and_read_jobs_from_the_database(client, store: Store) -> None:
+    run = store.start_job_run("digest-daily")
+    store.finish_job_run(run, "failed", "SMTP down")
+    assert client.get("/healthz").status_code == 200
+    client.get("/definitely/not/here")
+    client.get("/api/papers/2501.00001")
+    client.get("/api/papers/2501.00002")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = response.text
+    assert 'paperwire_http_requests_total{method="GET",route="/healthz",status="200"} 1' in text
+    assert 'route="/api/papers/{paper_id}"' in text and "2501.00001" not in text, "templates, not raw paths"
+    assert 'paperwire_http_request_duration_seconds_bucket{route="/healthz",le="+Inf"} 1' in text
+    assert 'route="(unmatched)",status="404"' in text
+    assert "paperwire_search_duration_seconds_count 0" in text
+    assert 'paperwire_job_runs_total{job="digest-daily",status="failed"} 1' in text
+    assert 'paperwire_job_failures_total{job="digest-daily"} 1' in text
+    assert "# TYPE paperwire_outbox_messages gauge" in text
+
+
+def test_json_logs_are_one_object_per_line_with_secrets_masked(tmp_path: Path) -> None:
+    import io
+    import logging
+
+    from paperwire.logs import make_handler
+    from paperwire.settings import Settings
+
+    settings = Settings(home=tmp_path, log_json=True, secret_key="a-very-secret-signing-key")
+    handler = make_handler(settings)
+    handler.stream = io.StringIO()
+    logger = logging.getLogger("paperwire.test.logs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("connecting to %s", "postgresql://paperwire:hunter22@db/paperwire", extra={"job": "digest"})
+        logger.error("key is a-very-secret-signing-key")
+    finally:
+        logger.removeHandler(handler)
+    lines = handler.stream.getvalue().splitlines()
+    first, second = (json.loads(line) for line in lines)
+    assert first["level"] == "warning" and first["logger"] == "paperwire.test.logs" and first["job"] == "digest"
+    assert first["message"] == "connecting to postgresql://paperwire:********@db/paperwire"
+    assert "hunter22" not in lines[0] and "a-very-secret-signing-key" not in lines[1]
+
+
+def test_a_one_shot_command_logs_json_when_asked(tmp_path: Path) -> None:
+    result = paperwire(tmp_path, "db", "upgrade", env={"PAPERWIRE_LOG_JSON": "1", "PAPERWIRE_LOG_LEVEL": "INFO"})
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert records and all({"time", "level", "logger", "message"} <= set(record) for record in records)

@@ -15,6 +15,7 @@ from paperwire.storage import Store, open_store
 from paperwire.web import api, feeds, hf_api, pages, social, trending
 from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
+from paperwire.web import metrics as web_metrics
 
 # Each concern contributes one router; the table of all routes is the union of these.
 ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router]
@@ -47,5 +48,6 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         application.include_router(router)
+    web_metrics.install(application)  # last: its middleware times everything inside it
     pages.install_error_pages(application)
     return application

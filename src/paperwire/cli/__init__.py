@@ -10,7 +10,10 @@ from pathlib import Path
 
 import typer
 
+from paperwire.logs import configure_logging
 from paperwire.settings import Settings
+
+LONG_RUNNING = {"serve", "worker", "demo"}
 
 app = typer.Typer(
     name="paperwire",
@@ -28,6 +31,8 @@ def main_options(
     home: Path | None = typer.Option(None, "--home", help="data directory (PAPERWIRE_HOME)"),
 ) -> None:
     ctx.obj = Settings.load(config_file, home=home)
+    # Long-running processes log what they do; one-shot commands only warnings (their output is the report).
+    configure_logging(ctx.obj, "INFO" if ctx.invoked_subcommand in LONG_RUNNING else "WARNING")
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from paperwire.cli import app, settings_of
 from paperwire.ingest import ingest_records, read_file
+from paperwire.logs import uvicorn_log_config
 from paperwire.models import ImportReport
 from paperwire.sources import SOURCES, UnknownFormat
 from paperwire.storage import Store, open_store
@@ -162,7 +163,9 @@ def serve(
         load_sample_into(store)
     application = create_app(settings, store=store, run_jobs=not no_jobs)
     console.print(f"paperwire serving {store.count_papers()} papers at http://{host}:{port}/")
-    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=True)
+    uvicorn.run(
+        application, host=host, port=port, log_level="warning", proxy_headers=True, log_config=uvicorn_log_config()
+    )
 
 
 @app.command("demo")

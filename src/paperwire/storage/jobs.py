@@ -33,6 +33,12 @@ class JobQueries:
         with self.read() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
 
+    def job_run_counts(self) -> dict[tuple[str, str], int]:
+        """How many runs each job has had, by outcome: {(job, status): count} (for /metrics)."""
+        query = sa.select(job_runs.c.job, job_runs.c.status, sa.func.count()).group_by(job_runs.c.job, job_runs.c.status)
+        with self.read() as connection:
+            return {(job, status): count for job, status, count in connection.execute(query)}
+
     def get_checkpoint(self, name: str) -> str | None:
         with self.read() as connection:
             return connection.execute(
