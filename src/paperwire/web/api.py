@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, Period
-from paperwire.web.hf_api import with_hf_keys
+from paperwire.web.hf_api import is_hub_client, with_hf_keys
 from paperwire.web.listings import (
     MAX_LIMIT, MAX_OFFSET, PeriodListing, default_day, find_paper, list_period, parse_period, period_of_day,
 )  # fmt: skip
@@ -169,4 +169,5 @@ def get_paper(request: Request, paper_id: str) -> Response:
     paper, canonical = find_paper(request.app.state.store, paper_id)
     if paper is None:
         return json_error(404, f"no paper {canonical!r} in this catalogue; GET /api/papers lists what is here")
-    return json_response(with_hf_keys(paper_json(paper), paper))  # the hub client's paper_info reads it too
+    # The same route answers huggingface_hub's paper_info: HF's keys ride along (see hf_api.with_hf_keys).
+    return json_response(with_hf_keys(paper_json(paper), paper, hub_client=is_hub_client(request)))

@@ -88,12 +88,29 @@ def hf_daily_item(paper: Paper) -> dict[str, Any]:
     return item
 
 
-def with_hf_keys(ours: dict[str, Any], paper: Paper) -> dict[str, Any]:
-    """Our paper JSON plus HF's camelCase keys, for the one `/api/papers/{id}` route both clients read.
+def is_hub_client(request: Request) -> bool:
+    """Whether `huggingface_hub` (or `hf papers`) sent this request, or the caller asked for HF's shape.
 
-    Where the two disagree (`authors`: names here, objects at HF) ours stays at the top level and HF's
-    goes into `paper`, which the hub client reads first, as it does in daily-papers items."""
+    The hub client sends no User-Agent of its own, but its transport adds `X-Amzn-Trace-Id` to every
+    request; `?shape=hf` asks for the HF shape explicitly. (Behind a proxy that adds that header to
+    all requests, such as an AWS load balancer, every caller gets HF's author objects.)"""
+    return (
+        request.query_params.get("shape") == "hf"
+        or "x-amzn-trace-id" in request.headers
+        or "huggingface_hub" in request.headers.get("user-agent", "")
+    )
+
+
+def with_hf_keys(ours: dict[str, Any], paper: Paper, *, hub_client: bool = False) -> dict[str, Any]:
+    """The JSON of the one `/api/papers/{id}` route that both our clients and the hub client read.
+
+    Hub clients get exactly HF's paper object: huggingface_hub copies every unknown key onto its
+    PaperInfo, so our snake_case keys (`published_at`, `submitted_by`, `authors` as names) would
+    overwrite its parsed fields. Everyone else gets our paper JSON with HF's camelCase keys alongside
+    (HF's author objects under `paper.authors`, since `authors` holds our names)."""
     hf = hf_paper_json(paper)
+    if hub_client:
+        return {**hf, "numComments": paper.comments}
     combined = {**{k: v for k, v in hf.items() if k not in ours}, **ours}
     combined["numComments"] = paper.comments
     combined["paper"] = {"id": paper.id, "authors": hf["authors"]}

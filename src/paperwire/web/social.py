@@ -6,6 +6,7 @@ scanners that prefetch links cannot use up the token.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
 
@@ -251,11 +252,22 @@ def api_remove_upvote(request: Request, paper_id: str) -> Response:
 # ---- submissions ------------------------------------------------------------------------------
 
 
-def fetch_from_arxiv(settings: Settings, paper_id: str, version: int | None) -> Paper | None:
-    """The paper's metadata from the arXiv API (None when arXiv does not know the id)."""
-    from paperwire.sources.arxiv import fetch_arxiv_papers
+_arxiv_client_lock = threading.Lock()
 
-    papers = fetch_arxiv_papers([f"{paper_id}v{version}" if version else paper_id], settings)
+
+def fetch_from_arxiv(request: Request, paper_id: str, version: int | None) -> Paper | None:
+    """The paper's metadata from the arXiv API (None when arXiv does not know the id).
+
+    One polite client per app, so submissions from many users still respect arXiv's request spacing."""
+    from paperwire.sources.arxiv import fetch_arxiv_papers
+    from paperwire.sources.http import PoliteClient
+
+    settings = settings_of(request)
+    with _arxiv_client_lock:
+        client = getattr(request.app.state, "arxiv_client", None)
+        if client is None:
+            client = request.app.state.arxiv_client = PoliteClient(settings)
+    papers = fetch_arxiv_papers([f"{paper_id}v{version}" if version else paper_id], settings, client=client)
     return next((paper for paper in papers if paper.id == paper_id), None)
 
 
@@ -287,7 +299,7 @@ def submit(request: Request, paper: str = Form("")) -> Response:
     found = store.get_paper(paper_id)
     if found is None:
         try:
-            found = fetch_from_arxiv(settings, paper_id, version)
+            found = fetch_from_arxiv(request, paper_id, version)
         except ImportError:
             return submit_error(request, value, f"{paper_id} is not in this catalogue, and this instance cannot "
                                                 "fetch from arXiv.", 404)  # fmt: skip

@@ -1,0 +1,98 @@
+"""Trending: the score as a pure function of signals and time, its reasons, and the incremental stored ranking."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from paperwire.models import Paper
+from paperwire.ranking import (
+    HALF_LIFE, explain_trending, rank_key, refresh_trending_scores, score_from_rank_key, score_trending,
+)  # fmt: skip
+
+NOW = datetime(2025, 6, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def at(hours_ago: float) -> str:
+    return (NOW - timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def signal(hours_ago: float, upvotes: int, stars: int | None = None) -> dict:
+    return {"observed_at": at(hours_ago), "upvotes": upvotes, "github_stars": stars}
+
+
+def test_fast_growing_paper_outranks_an_older_paper_with_more_upvotes() -> None:
+    older = [signal(24 * 14, 150), signal(24 * 10, 300), signal(24 * 3, 310)]
+    rising = [signal(30, 5), signal(2, 45)]
+    assert score_trending(rising, NOW) > score_trending(older, NOW)
+
+
+def test_growth_counts_not_totals() -> None:
+    steady = [signal(24 * 20, 500), signal(1, 500)]  # a big total, no growth for twenty days
+    small_but_growing = [signal(48, 0), signal(1, 20)]
+    assert score_trending(small_but_growing, NOW) > score_trending(steady, NOW)
+
+
+def test_score_halves_over_the_half_life() -> None:
+    signals = [signal(30, 10, 100), signal(5, 42, 180)]
+    now_score = score_trending(signals, NOW)
+    assert now_score > 0
+    assert score_trending(signals, NOW + HALF_LIFE) == pytest.approx(now_score / 2)
+    assert score_trending(signals, NOW + 3 * HALF_LIFE) == pytest.approx(now_score / 8)
+
+
+def test_score_is_pure_and_ignores_signals_from_the_future() -> None:
+    signals = [signal(10, 3), signal(-5, 900)]  # the second observation is after `now`
+    assert score_trending(signals, NOW) == score_trending(list(signals), NOW)
+    assert score_trending(signals, NOW) == pytest.approx(3 * 2 ** (-10 / HALF_LIFE.total_seconds() * 3600))
+
+
+def test_stars_count_with_their_weight_and_undo_redo_is_not_counted_twice() -> None:
+    with_stars = [signal(1, 0, 0), signal(0, 0, 50)]
+    assert score_trending(with_stars, NOW) == pytest.approx(10.0)
+    flip_flop = [signal(3, 1), signal(2, 0), signal(1, 1)]
+    assert score_trending(flip_flop, NOW) == pytest.approx(score_trending([signal(3, 1)], NOW))
+
+
+def test_no_signals_or_no_growth_scores_zero() -> None:
+    assert score_trending([], NOW) == 0.0
+    assert score_trending([signal(5, 0, 0)], NOW) == 0.0
+    assert rank_key([], NOW) is None
+
+
+def test_reasons_name_the_growth_and_the_window() -> None:
+    signals = [signal(24 * 6, 10, 100), signal(3, 44, 220)]
+    assert explain_trending(signals, NOW) == ["+34 upvotes today", "+120 stars today"]
+    signals = [signal(24 * 6, 10, 100), signal(24 * 3, 44, 220)]
+    assert explain_trending(signals, NOW) == ["+44 upvotes this week", "+220 stars this week"]
+    assert explain_trending([signal(1, 1)], NOW) == ["+1 upvote today"]
+
+
+def test_rank_key_is_constant_in_time_and_gives_back_the_score() -> None:
+    signals = [signal(24 * 400, 3), signal(30, 10, 100), signal(5, 42, 180)]
+    key = rank_key(signals, NOW)
+    later = NOW + timedelta(days=3)
+    assert rank_key(signals, later) == pytest.approx(key)
+    assert score_from_rank_key(key, later) == pytest.approx(score_trending(signals, later))
+    assert math.isfinite(rank_key([signal(24 * 365 * 4, 10**6)], NOW))
+
+
+def test_refresh_rescores_only_papers_whose_signals_changed(store) -> None:  # noqa: ANN001
+    def paper(paper_id: str, upvotes: int, observed: str) -> Paper:
+        return Paper(id=paper_id, title=f"Paper {paper_id}", upvotes=upvotes, observed_at=observed,
+                     listed_on=observed[:10], listed_from="hf")  # fmt: skip
+
+    store.upsert_papers([paper("2506.00001", 100, "2025-05-27T00:00:00Z"), paper("2506.00002", 5, "2025-06-09T00:00:00Z")])
+    assert refresh_trending_scores(store, NOW) == 2
+    ranked, total = store.trending_papers(limit=10)
+    assert total == 2 and ranked[0][0].id == "2506.00002"  # 5 votes 1.5 days ago beat 100 votes 14.5 days ago
+    # nothing changed: only the overlap window is rescanned, the order stays
+    store.upsert_papers([paper("2506.00001", 100, "2025-05-27T00:00:00Z")])
+    refresh_trending_scores(store, NOW)
+    assert [p.id for p, _ in store.trending_papers(limit=10)[0]] == ["2506.00002", "2506.00001"]
+    # the older paper suddenly grows: it is rescored and moves up
+    store.upsert_papers([paper("2506.00001", 400, "2025-06-10T00:00:00Z")])
+    assert refresh_trending_scores(store, NOW) >= 1
+    assert [p.id for p, _ in store.trending_papers(limit=10)[0]] == ["2506.00001", "2506.00002"]
