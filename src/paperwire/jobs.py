@@ -37,6 +37,8 @@ from paperwire.models import utc_now_iso
 from paperwire.settings import Settings
 from paperwire.sources.arxiv import ingest_arxiv_daily
 from paperwire.sources.hf_api import refresh_hf_week
+from paperwire.mail.compose import run_scheduled_digests
+from paperwire.mail.outbox import send_outbox_job
 from paperwire.storage import Store
 
 log = logging.getLogger("paperwire.jobs")
@@ -334,3 +336,5 @@ def scheduler_running(settings: Settings, store: Store, *, enabled: bool = True)
 
 register("arxiv-daily", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), ingest_arxiv_daily)
 register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), refresh_hf_week)
+register("digests", lambda s: Daily(s.digest_at, s.schedule_time_zone), run_scheduled_digests)
+register("outbox", Every(seconds=30), send_outbox_job, quiet=True)

@@ -43,6 +43,7 @@ def register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     from paperwire.cli import catalogue  # noqa: F401
     from paperwire.cli import live  # noqa: F401
+    from paperwire.cli import mail  # noqa: F401
     from paperwire.cli import ops  # noqa: F401
 
 

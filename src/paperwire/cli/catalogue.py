@@ -132,6 +132,9 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
     store = store_for(ctx)
     out = Console()
     out.print(f"database: {store.url.split('@')[-1]}  papers: {store.count_papers()}")
+    from paperwire.cli.mail import mail_status
+
+    out.print(mail_status(store), markup=False, highlight=False)
     table = Table("job", "started", "finished", "status", "summary", title="recent runs")
     for run in store.recent_job_runs(limit):
         table.add_row(run["job"], run["started_at"], run["finished_at"] or "", run["status"], run["summary"])

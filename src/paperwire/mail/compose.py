@@ -239,3 +239,27 @@ def next_digest_day(cadence: str, today: date) -> date | None:
     if cadence == "monthly" and today.day == 1:
         return today - timedelta(days=1)
     return None
+
+
+@dataclass
+class ScheduledDigests:
+    status: str
+    summary: str
+
+
+def run_scheduled_digests(settings: Settings, store: Store, today: date | None = None) -> ScheduledDigests:
+    """The scheduler's digest job: yesterday's daily digest every day, last week's on Mondays and last
+    month's on the 1st (days in the schedule's time zone)."""
+    from zoneinfo import ZoneInfo
+
+    today = today or datetime.now(ZoneInfo(settings.schedule_time_zone)).date()
+    parts, statuses = [], []
+    for cadence in ("daily", "weekly", "monthly"):
+        day = next_digest_day(cadence, today)
+        if day is None:
+            continue
+        report = run_digest(store, settings, cadence, day)
+        parts.append(f"{cadence} {report.summary}")
+        statuses.append(report.status)
+    status = "ok" if "ok" in statuses else "empty"
+    return ScheduledDigests(status, "; ".join(parts))

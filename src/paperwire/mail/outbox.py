@@ -280,3 +280,11 @@ def transactional_sender_running(store: Store, settings: Settings) -> Iterator[T
         yield sender
     finally:
         sender.stop()
+
+
+def send_outbox_job(settings: Settings, store: Store) -> str:
+    """The scheduler's outbox job: retries and anything composed elsewhere; '' when idle."""
+    if not store.has_due_mail(iso(now_utc())):
+        return ""
+    report = send_outbox(store, settings)
+    return str(report) if (report.sent or report.failed or report.expired or report.retried) else ""
