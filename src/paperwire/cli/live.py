@@ -38,7 +38,7 @@ def run_live(ctx: typer.Context, job: str, fetch: Callable[..., LiveReport]) -> 
         live = fetch(settings_of(ctx), store)
     except SourceError as error:
         store.finish_job_run(run_id, "failed", str(error))
-        console.print(f"[red]{job} failed: {error}[/red]", highlight=False)
+        console.print(f"{job} failed: {error}", style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from error
     except BaseException as error:
         store.finish_job_run(run_id, "failed", f"{type(error).__name__}: {error}")
@@ -46,7 +46,7 @@ def run_live(ctx: typer.Context, job: str, fetch: Callable[..., LiveReport]) -> 
     store.finish_job_run(run_id, live.status, live.summary)
     print_report(live.report)
     for note in live.notes:
-        Console().print(note, highlight=False)
+        Console().print(note, markup=False, highlight=False, soft_wrap=True)
 
 
 def checked_day(value: str | None, option: str) -> str | None:

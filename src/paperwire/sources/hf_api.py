@@ -53,19 +53,21 @@ def observation_time() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def fetch_day(client: PoliteClient, settings: Settings, day: str) -> list[Paper | Skip]:
+def fetch_day(
+    client: PoliteClient, settings: Settings, day: str, *, page_size: int = PAGE_SIZE
+) -> list[Paper | Skip]:
     """Every item of one day, following pages until one comes back short."""
     url = f"{settings.hf_api_url}/api/daily_papers"
     records: list[Paper | Skip] = []
     previous_ids: list[str] | None = None
     for page in range(MAX_PAGES):
-        response = client.get(url, params={"date": day, "limit": str(PAGE_SIZE), "p": str(page)})
+        response = client.get(url, params={"date": day, "limit": str(page_size), "p": str(page)})
         page_records = parse_daily_papers(response.content, str(response.request.url), day, observation_time())
         ids = [record.id for record in page_records if isinstance(record, Paper)]
         if ids and ids == previous_ids:
             break  # the server ignores paging: this page is the previous one again
         records += page_records
-        if len(page_records) < PAGE_SIZE:
+        if len(page_records) < page_size:
             break
         previous_ids = ids
     return records
