@@ -86,6 +86,8 @@ def configure_logging(settings: Settings, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    if "PAPERWIRE_LOG_LEVEL" not in os.environ:
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl …" on every start
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # /metrics counts requests instead
 
 

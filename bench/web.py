@@ -1,0 +1,288 @@
+"""Web throughput: the daily page and /api/papers on SQLite (1 process) and PostgreSQL (1 and 2 processes),
+beside a bare Starlette + Jinja2 page of the same 30 paper cards, all measured in one run.
+
+Load: wrk (Debian's), 1 thread, 50 connections, loopback only; a warm-up, then a bounded measured run.
+Servers: uvicorn with uvloop + httptools (as `paperwire serve` gets them), access log off. With one
+server process it is pinned to CPU 0 and wrk to CPU 1 (as in shared/BASELINES.md section 5); with two
+processes nothing is pinned (the machine has 2 cores: servers, PostgreSQL and wrk share them).
+Data: the bundled sample (December 2025 arXiv cs with HF signals) + the shared HF 2025 items, copied
+to a throw-away PostgreSQL cluster with `paperwire db copy`'s code; the page is the busiest day.
+
+Reproduce:  .venv/bin/python bench/web.py [--duration 10] [--warmup 3] [--json results.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+EXTRA_DATA = [SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"]
+
+BARE_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Daily Papers — {{ day }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/static/style.css">
+</head><body><header><a href="/">paperwire</a></header><main><h1>Daily Papers</h1><p>{{ day }}</p>
+{% for paper in papers %}
+<article class="paper-card">
+  <form method="post" action="/api/papers/{{ paper.id }}/upvote"><button class="votes">▲ {{ paper.upvotes }}</button></form>
+  <h2><a href="/papers/{{ paper.id }}">{{ paper.title }}</a></h2>
+  <p class="authors">{{ paper.authors[:4] | join(", ") }}{% if paper.authors | length > 4 %} +{{ paper.authors | length - 4 }} authors{% endif %}</p>
+  <p class="abstract">{{ paper.abstract | truncate(400) }}</p>
+  <p class="meta">{% if paper.submitted_by %}Submitted by {{ paper.submitted_by }} {% endif %}{{ paper.categories[:1] | join("") }}
+  <a href="https://arxiv.org/abs/{{ paper.id }}">arXiv</a> <a href="https://arxiv.org/pdf/{{ paper.id }}">PDF</a></p>
+</article>
+{% endfor %}
+</main><footer>paperwire</footer></body></html>
+"""
+
+
+# ---- the two applications (uvicorn factories: `--app-dir bench web:<name> --factory`) ---------------
+
+
+def bare_app():  # noqa: ANN201
+    """Starlette + Jinja2, no database: the papers are read once from BENCH_BARE_PAPERS."""
+    import jinja2
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    data = json.loads(Path(os.environ["BENCH_BARE_PAPERS"]).read_text(encoding="utf-8"))
+    template = jinja2.Environment(autoescape=True).from_string(BARE_TEMPLATE)
+
+    async def page(_request):  # noqa: ANN001, ANN202
+        return HTMLResponse(template.render(day=data["day"], papers=data["papers"]))
+
+    return Starlette(routes=[Route("/html", page)])
+
+
+def paperwire_app():  # noqa: ANN201
+    """The real application, configured from PAPERWIRE_* like `paperwire serve --no-jobs`."""
+    from paperwire.app import create_app
+    from paperwire.settings import Settings
+
+    return create_app(Settings(), run_jobs=False)
+
+
+# ---- measurement ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@contextmanager
+def server(factory: str, workers: int, environment: dict[str, str], probe: str):  # noqa: ANN201
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", f"web:{factory}", "--factory", "--app-dir", str(ROOT / "bench"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
+        "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    if workers == 1 and shutil.which("taskset"):
+        command = ["taskset", "-c", "0", *command]
+    process = subprocess.Popen(command, env={**os.environ, **environment}, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if get(base + probe, timeout=5)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{factory} did not start (exit {process.poll()})")
+            time.sleep(0.3)
+        for _ in range(workers * 20):  # every worker process answers once before timing
+            get(base + probe)
+        yield base
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, seconds: int, connections: int, pin: bool) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if pin and shutil.which("taskset"):
+        command = ["taskset", "-c", "1", *command]
+    text = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+
+    def latency(percent: str) -> float:
+        match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+        return round(float(match.group(1)) * UNITS[match.group(2)], 2) if match else float("nan")
+
+    requests = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.MULTILINE)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    return {
+        "rps": round(float(requests.group(1)), 1) if requests else 0.0,
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+    }
+
+
+def measure(base: str, path: str, arguments: argparse.Namespace, pin: bool) -> dict:
+    status, body = get(base + path)
+    if status != 200:
+        raise RuntimeError(f"{base + path} answered {status}")
+    wrk(base + path, arguments.warmup, arguments.connections, pin)
+    result = wrk(base + path, arguments.duration, arguments.connections, pin)
+    return {**result, "bytes": len(body)}
+
+
+# ---- data ----------------------------------------------------------------------------------------
+
+
+def prepare_sqlite(home: Path) -> tuple[str, str, dict]:
+    """Load the data; returns (database URL, busiest day, the bare page's data for that day)."""
+    from paperwire.ingest import ingest_files
+    from paperwire.sample import load_sample
+    from paperwire.storage import open_store
+
+    url = f"sqlite:///{home / 'paperwire.db'}"
+    store = open_store(url)
+    try:
+        load_sample(store)
+        ingest_files(store, [path for path in EXTRA_DATA if path.exists()])
+        counts: dict[str, int] = {}
+        for paper in store.iter_papers():
+            counts[paper.listed_on] = counts.get(paper.listed_on, 0) + 1
+        day = max(counts, key=counts.__getitem__)
+        top = store.papers_listed_between(day, day, limit=30).papers
+        bare = {
+            "day": day,
+            "papers": [
+                {"id": p.id, "title": p.title, "authors": list(p.authors), "abstract": p.abstract,
+                 "upvotes": p.upvotes, "submitted_by": p.submitted_by, "categories": list(p.categories)}
+                for p in top
+            ],
+        }  # fmt: skip
+        return url, day, bare | {"papers_in_db": store.count_papers(), "papers_on_day": counts[day]}
+    finally:
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="measured seconds per URL")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per URL")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--json", type=Path, help="append one JSON line per measurement here")
+    parser.add_argument("--skip-postgresql", action="store_true")
+    arguments = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from paperwire.storage.transfer import copy_database
+    from postgres_cluster import Cluster, find_binaries
+
+    work = Path(tempfile.mkdtemp(prefix="paperwire-bench-web-"))
+    cluster = None
+    rows: list[dict] = []
+    try:
+        sqlite_home = work / "sqlite"
+        sqlite_home.mkdir()
+        sqlite_url, day, bare = prepare_sqlite(sqlite_home)
+        (work / "bare.json").write_text(json.dumps(bare), encoding="utf-8")
+        print(
+            f"data: {bare['papers_in_db']} papers; daily page of {day} ({bare['papers_on_day']} papers, 30 shown)",
+            file=sys.stderr,
+        )
+        daily = f"/papers?date={day}"
+        api = f"/api/papers?period=day&date={day}&limit=30"
+        common = {"PAPERWIRE_EMBEDDER": "none", "PAPERWIRE_SECRET_KEY": "bench-secret-key-0123456789"}
+        setups = [("bare Starlette + Jinja2", "bare_app", 1, {"BENCH_BARE_PAPERS": str(work / "bare.json")},
+                   ["/html"])]  # fmt: skip
+        setups.append(("paperwire, SQLite", "paperwire_app", 1,
+                       {**common, "PAPERWIRE_HOME": str(sqlite_home), "PAPERWIRE_DATABASE_URL": sqlite_url},
+                       [daily, api]))  # fmt: skip
+        binaries = None if arguments.skip_postgresql else find_binaries()
+        if binaries:
+            cluster = Cluster(binaries).start()
+            postgres_url = cluster.create_database("paperwire")
+            copy_database(sqlite_url, postgres_url)
+            for workers in (1, 2):
+                home = work / f"postgresql-{workers}"
+                home.mkdir()
+                environment = {**common, "PAPERWIRE_HOME": str(home), "PAPERWIRE_DATABASE_URL": postgres_url}
+                setups.append(("paperwire, PostgreSQL", "paperwire_app", workers, environment, [daily, api]))
+            setups.append(("bare Starlette + Jinja2", "bare_app", 2,
+                           {"BENCH_BARE_PAPERS": str(work / "bare.json")}, ["/html"]))  # fmt: skip
+        else:
+            print("PostgreSQL binaries not found (or skipped): PostgreSQL rows left out", file=sys.stderr)
+
+        for name, factory, workers, environment, paths in setups:
+            with server(factory, workers, environment, paths[0]) as base:
+                for path in paths:
+                    result = measure(base, path, arguments, pin=workers == 1)
+                    row = {"app": name, "processes": workers, "path": path, **result}
+                    rows.append(row)
+                    print(json.dumps(row), file=sys.stderr)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    report(rows, arguments)
+
+
+def report(rows: list[dict], arguments: argparse.Namespace) -> None:
+    bare = next((row for row in rows if row["app"].startswith("bare") and row["processes"] == 1), None)
+    print(f"\nwrk -t1 -c{arguments.connections}, {arguments.warmup} s warm-up + {arguments.duration} s, loopback")
+    print("| app | processes | path | req/s | p50 ms | p99 ms | bytes | errors | vs bare page (1 process) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        ratio = f"{bare['rps'] / row['rps']:.2f}× slower" if bare and row["rps"] else ""
+        if row is bare:
+            ratio = "baseline"
+        print(
+            f"| {row['app']} | {row['processes']} | `{row['path']}` | {row['rps']:,.0f} | {row['p50_ms']} | "
+            f"{row['p99_ms']} | {row['bytes']:,} | {row['non_2xx'] + row['socket_errors']} | {ratio} |"
+        )
+    by_key = {(row["app"], row["processes"], row["path"].split("?")[0]): row for row in rows}
+    for path in ("/papers", "/api/papers", "/html"):
+        for app in ("paperwire, PostgreSQL", "bare Starlette + Jinja2"):
+            one, two = by_key.get((app, 1, path)), by_key.get((app, 2, path))
+            if one and two and one["rps"]:
+                print(f"{app} {path}: 2 processes / 1 = {two['rps'] / one['rps']:.2f}×")
+    if arguments.json:
+        with arguments.json.open("a", encoding="utf-8") as stream:
+            for row in rows:
+                stream.write(json.dumps({**row, "duration_s": arguments.duration}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
