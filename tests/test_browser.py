@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import SHARED_DATA
 
+from conftest import SHARED_DATA
 from paperwire.ingest import ingest_files
 
 HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
@@ -32,7 +32,9 @@ def test_daily_page_then_a_paper(store, live_server, browser_page):
 
     page = browser_page
     page.goto(live_server + "/")
-    assert page.title() == "Daily Papers — " + page.locator(".period-title").inner_text().split(" ·")[0] + " · paperwire"
+    assert (
+        page.title() == "Daily Papers — " + page.locator(".period-title").inner_text().split(" ·")[0] + " · paperwire"
+    )
     assert page.get_by_role("heading", level=1).inner_text() == "Daily Papers"
     assert page.locator("a.tab.active").inner_text() == "Daily"
     latest_votes = card_votes(page)

@@ -13,7 +13,14 @@ from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, Period
 from paperwire.web.hf_api import is_hub_client, with_hf_keys
 from paperwire.web.listings import (
-    MAX_LIMIT, MAX_OFFSET, PeriodListing, default_day, find_paper, list_period, parse_period, period_of_day,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    PeriodListing,
+    default_day,
+    find_paper,
+    list_period,
+    parse_period,
+    period_of_day,
 )  # fmt: skip
 
 router = APIRouter()
@@ -46,7 +53,12 @@ def paper_json(paper: Paper) -> dict[str, Any]:
 
 
 def period_json(period: Period) -> dict[str, str]:
-    return {"kind": period.kind, "label": period.label, "first": period.first.isoformat(), "last": period.last.isoformat()}
+    return {
+        "kind": period.kind,
+        "label": period.label,
+        "first": period.first.isoformat(),
+        "last": period.last.isoformat(),
+    }
 
 
 def listing_json(listing: PeriodListing) -> dict[str, Any]:
@@ -139,7 +151,9 @@ def healthz(request: Request) -> dict:
 def list_papers(
     request: Request,
     period: str = Query("day", description="day, week (ISO week, Monday to Sunday) or month"),
-    date: str | None = Query(None, description="YYYY-MM-DD, any day inside the period; default: the latest day with papers"),
+    date: str | None = Query(
+        None, description="YYYY-MM-DD, any day inside the period; default: the latest day with papers"
+    ),
     limit: int = Query(50, description=f"papers per page, 1 to {MAX_LIMIT}"),
     offset: int = Query(0, description="papers to skip, for paging"),
 ) -> Response:

@@ -108,7 +108,10 @@ def render_period(request: Request, period: Period, page_text: str | None) -> HT
 
 
 def render_bad_period(request: Request, error: InvalidPeriod, example: str) -> HTMLResponse:
-    return render_error(request, 400, "That is not a date we understand", f"{error}. For example: {example}.")
+    message = str(error)
+    return render_error(
+        request, 400, "That is not a date we understand", f"{message[:1].upper()}{message[1:]}. For example: {example}."
+    )
 
 
 # ---- routes (fixed paths first; the paper page's converter matches paper ids only) --------------------
@@ -190,8 +193,10 @@ def wants_html(request: Request) -> bool:
 async def html_http_exception_handler(request: Request, exc: StarletteHTTPException) -> Response:
     if not wants_html(request):
         return await http_exception_handler(request, exc)
-    message = exc.detail if isinstance(exc.detail, str) and exc.detail != "Not Found" else (
-        "Nothing lives at this address. Check the link, or start from today's papers."
+    message = (
+        exc.detail
+        if isinstance(exc.detail, str) and exc.detail != "Not Found"
+        else ("Nothing lives at this address. Check the link, or start from today's papers.")
     )
     heading = ERROR_HEADINGS.get(exc.status_code, "Something went wrong")
     response = render_error(request, exc.status_code, heading, message)
@@ -214,4 +219,3 @@ def install_error_pages(application: FastAPI) -> None:
     """HTML error pages for browsers, everywhere on the site; JSON errors stay JSON."""
     application.add_exception_handler(StarletteHTTPException, html_http_exception_handler)
     application.add_exception_handler(RequestValidationError, html_validation_exception_handler)
-
