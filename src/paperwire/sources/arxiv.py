@@ -66,7 +66,10 @@ def parse_categories(text: str) -> list[str]:
 
 def parse_announcements(content: bytes, source: str) -> Announcement:
     """The entries of an announcement feed; an empty feed has no entries (and often no day)."""
-    parsed = feedparser.parse(content)  # bytes, so feedparser never fetches anything itself
+    try:
+        parsed = feedparser.parse(content)  # bytes, so feedparser never fetches anything itself
+    except Exception as error:  # noqa: BLE001 - feedparser raises assorted errors on broken encodings
+        raise ParseError(f"{source}: not a readable feed ({type(error).__name__}: {error})") from error
     if parsed.get("bozo") and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
         raise ParseError(f"{source}: not a readable feed ({parsed['bozo_exception']})")
     if not parsed.get("version") and not parsed.get("entries"):
