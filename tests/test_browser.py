@@ -1,4 +1,4 @@
-"""What a person sees: Debian's chromium on a served instance with a year of Hugging Face daily papers.
+"""What a person sees: Debian's chromium on a served instance of the demo sample and of HF daily papers.
 
 Set PAPERWIRE_SCREENSHOT=docs/screenshot-daily.png to save the daily page as the README's screenshot.
 """
@@ -11,6 +11,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from paperwire.ingest import ingest_files
+from paperwire.sample import load_sample
 
 HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
 
@@ -25,7 +26,7 @@ def card_votes(page) -> list[float]:  # noqa: ANN001 - a playwright Page
 
 
 def test_daily_page_then_a_paper(store, live_server, browser_page):
-    ingest_files(store, [HF_2025])
+    load_sample(store)  # the shipped demo data: the screenshot shows no real user names
     latest = store.latest_listed_day()
     previous_day, _ = store.neighbour_listed_days(latest, latest)
     expected = store.papers_listed_between(previous_day, previous_day, limit=30).papers
