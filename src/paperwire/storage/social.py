@@ -107,7 +107,7 @@ class SocialQueries:
     def consume_login_token(self, token_hash: str, now: str) -> str | None:
         """Mark an unexpired, unused token used and return its address; None otherwise (single use)."""
         with self.write() as connection:
-            result = connection.execute(
+            return connection.execute(
                 login_tokens.update()
                 .where(
                     login_tokens.c.token_hash == token_hash,
@@ -115,12 +115,8 @@ class SocialQueries:
                     login_tokens.c.expires_at > now,
                 )
                 .values(used_at=now)
-            )
-            if result.rowcount != 1:
-                return None
-            return connection.execute(
-                sa.select(login_tokens.c.email).where(login_tokens.c.token_hash == token_hash)
-            ).scalar_one()
+                .returning(login_tokens.c.email)
+            ).scalar_one_or_none()
 
     def create_session(self, id_hash: str, user_id: int, expires_at: str) -> None:
         with self.write() as connection:
@@ -152,17 +148,21 @@ class SocialQueries:
         The paper's count moves in the same transaction, and a signal row records the new count so
         trending sees local votes like imported ones."""
         with self.write() as connection:
+            # RETURNING tells whether a row was added or removed (rowcount is not reliable on every driver).
             if up:
                 changed = connection.execute(
                     self.insert(votes)
                     .values(paper_id=paper_id, user_id=user_id, created_at=utc_now_iso())
                     .on_conflict_do_nothing()
-                ).rowcount
+                    .returning(votes.c.paper_id)
+                ).first()
                 delta = 1 if changed else 0
             else:
                 changed = connection.execute(
-                    votes.delete().where(votes.c.paper_id == paper_id, votes.c.user_id == user_id)
-                ).rowcount
+                    votes.delete()
+                    .where(votes.c.paper_id == paper_id, votes.c.user_id == user_id)
+                    .returning(votes.c.paper_id)
+                ).first()
                 delta = -1 if changed else 0
             if delta:
                 connection.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -19,7 +20,7 @@ router = APIRouter()
 MAX_LIMIT = 200
 REFRESH_EVERY_SECONDS = 15.0  # how stale a node's view of imported signals may get (votes rescore at once)
 _refresh_lock = threading.Lock()
-_last_refresh: dict[int, float] = {}
+_last_refresh: weakref.WeakKeyDictionary[Store, float] = weakref.WeakKeyDictionary()
 
 
 @dataclass(slots=True)
@@ -39,14 +40,13 @@ def now_utc() -> datetime:
 
 def ensure_fresh(store: Store, now: datetime) -> None:
     """Rescore papers whose signals changed since the last run, at most every few seconds per process."""
-    key = id(store)
-    if time.monotonic() - _last_refresh.get(key, -1e9) < REFRESH_EVERY_SECONDS:
+    if time.monotonic() - _last_refresh.get(store, -1e9) < REFRESH_EVERY_SECONDS:
         return
     with _refresh_lock:
-        if time.monotonic() - _last_refresh.get(key, -1e9) < REFRESH_EVERY_SECONDS:
+        if time.monotonic() - _last_refresh.get(store, -1e9) < REFRESH_EVERY_SECONDS:
             return
         refresh_trending_scores(store, now)
-        _last_refresh[key] = time.monotonic()
+        _last_refresh[store] = time.monotonic()
 
 
 def list_trending(store: Store, *, limit: int = 50, offset: int = 0, now: datetime | None = None) -> tuple[list[TrendingEntry], int]:
