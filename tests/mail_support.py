@@ -28,7 +28,7 @@ def free_port() -> int:
 class SinkHandler:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.messages: list[tuple[str, EmailMessage]] = []  # (envelope recipient, message)
+        self.messages: list[tuple[str, bytes]] = []  # (envelope recipient, raw message), parsed on demand
         self.scripted: dict[str, list[str]] = defaultdict(list)
         self.permanent: dict[str, str] = {}
         self.rcpt_attempts: dict[str, int] = defaultdict(int)
@@ -44,10 +44,9 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             for recipient in envelope.rcpt_tos:
-                self.messages.append((recipient, message))
+                self.messages.append((recipient, envelope.content))
         return "250 Message accepted for delivery"
 
 
@@ -78,7 +77,8 @@ class SmtpSink:
 
     def messages_to(self, address: str) -> list[EmailMessage]:
         with self.handler.lock:
-            return [message for recipient, message in self.handler.messages if recipient == address]
+            raw = [content for recipient, content in self.handler.messages if recipient == address]
+        return [email.message_from_bytes(content, policy=email.policy.default) for content in raw]
 
     @property
     def count(self) -> int:

@@ -1,7 +1,8 @@
 """Build a MIME message (multipart/alternative, text + HTML, quoted-printable) straight to bytes.
 
 The stdlib `email` builder costs ~2.7 ms a message; this writes the same standard shape directly
-(~0.1 ms) so a digest run is bound by the network, not by MIME. Every mail is 7-bit clean.
+(~0.1 ms) so a digest run is bound by the network, not by MIME. Bodies are quoted-printable, or
+8bit when the server announced 8BITMIME (fewer, longer lines: less work for both ends).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import hashlib
 import uuid
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
+
+MAX_8BIT_LINE = 990  # RFC 5321 allows 998 octets a line
 
 
 def new_message_id(domain: str) -> str:
@@ -35,6 +38,16 @@ def quoted_printable(text: str) -> bytes:
     return body.replace(b"\n", b"\r\n")
 
 
+def encode_body(text: str, eight_bit: bool) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, body). 8bit keeps lines as they are (far fewer lines for the
+    server to read) when the server takes 8BITMIME and no line is too long; else quoted-printable."""
+    if eight_bit:
+        raw = text.replace("\r\n", "\n").encode("utf-8")
+        if b"\r" not in raw and all(len(line) <= MAX_8BIT_LINE for line in raw.split(b"\n")):
+            return "8bit", raw.replace(b"\n", b"\r\n")
+    return "quoted-printable", quoted_printable(text)
+
+
 def build_message(
     *,
     sender: str,
@@ -45,8 +58,11 @@ def build_message(
     message_id: str,
     headers: dict[str, str] | None = None,
     date: str | None = None,
+    eight_bit: bool = False,
 ) -> bytes:
-    """RFC 5322 bytes with CRLF line ends: text/plain, plus text/html as an alternative when given."""
+    """RFC 5322 bytes with CRLF line ends: text/plain, plus text/html as an alternative when given.
+
+    `eight_bit`: the server announced 8BITMIME (send with BODY=8BITMIME); otherwise all 7-bit."""
     lines = [
         f"From: {encode_address(sender)}",
         f"To: {recipient}",
@@ -57,26 +73,27 @@ def build_message(
     ]
     for name, value in (headers or {}).items():
         lines.append(f"{name}: {encode_header(value)}")
-    text_part = quoted_printable(text)
+    text_encoding, text_part = encode_body(text, eight_bit)
     if html is None:
-        lines += ['Content-Type: text/plain; charset="utf-8"', "Content-Transfer-Encoding: quoted-printable"]
+        lines += ['Content-Type: text/plain; charset="utf-8"', f"Content-Transfer-Encoding: {text_encoding}"]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + text_part + b"\r\n"
-    # Quoted-printable bodies never contain "=_", so this boundary cannot occur inside a part.
+    html_encoding, html_part = encode_body(html, eight_bit)
+    # The boundary is made of "=_", which quoted-printable never produces, plus 18 hex digits from
+    # the Message-ID, which the 8bit bodies are checked not to contain.
     boundary = "=_pw_" + hashlib.blake2b(message_id.encode(), digest_size=9).hexdigest()
+    if boundary.encode() in text_part or boundary.encode() in html_part:
+        boundary = "=_pw_" + uuid.uuid4().hex
     lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    part_head = (
-        f"--{boundary}\r\nContent-Type: text/%s; charset=\"utf-8\"\r\n"
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    )
+    part_head = f"--{boundary}\r\nContent-Type: text/%s; charset=\"utf-8\"\r\nContent-Transfer-Encoding: %s\r\n\r\n"
     return b"".join(
         (
             head,
-            (part_head % "plain").encode("ascii"),
+            (part_head % ("plain", text_encoding)).encode("ascii"),
             text_part,
             b"\r\n",
-            (part_head % "html").encode("ascii"),
-            quoted_printable(html),
+            (part_head % ("html", html_encoding)).encode("ascii"),
+            html_part,
             f"\r\n--{boundary}--\r\n".encode("ascii"),
         )
     )

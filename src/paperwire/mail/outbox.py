@@ -180,7 +180,7 @@ class OutboxSender:
             self.store.fail_outbox(row["id"], self.worker, status="expired", error=row["last_error"] or "deadline passed")
             report.expired += 1
             return
-        message = self.renderer.message_for(row)
+        message = self.renderer.message_for(row, eight_bit=self.transport.eight_bit())
         if message is None:
             self.store.fail_outbox(row["id"], self.worker, status="failed", error="nothing left to send")
             report.failed += 1

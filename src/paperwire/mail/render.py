@@ -122,7 +122,7 @@ class MailRenderer:
         )
         return text, html
 
-    def message_for(self, row: dict) -> bytes | None:
+    def message_for(self, row: dict, eight_bit: bool = False) -> bytes | None:
         """The bytes to send for an outbox row (None when a digest has nothing left in it)."""
         payload = orjson.loads(row["payload"])
         if row["kind"] == "digest":
@@ -141,7 +141,7 @@ class MailRenderer:
             headers = {"Auto-Submitted": "auto-generated"}
         return build_message(
             sender=self.settings.mail_from, recipient=row["recipient"], subject=row["subject"],
-            text=text, html=html, message_id=row["message_id"], headers=headers,
+            text=text, html=html, message_id=row["message_id"], headers=headers, eight_bit=eight_bit,
         )  # fmt: skip
 
     def render_named(self, name: str, **context: object) -> tuple[str, str | None]:

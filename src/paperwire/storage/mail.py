@@ -10,6 +10,14 @@ from paperwire.models import utc_now_iso
 from paperwire.storage.schema import mail_outbox, mail_paper_history, subscribers
 
 CLAIMABLE = ("queued", "sending")
+# Built once: this runs once per mail sent, between the body and the final dot.
+MARK_SENT = (
+    mail_outbox.update()
+    .where(mail_outbox.c.id == sa.bindparam("outbox_id"), mail_outbox.c.claimed_by == sa.bindparam("worker"),
+           mail_outbox.c.status == "sending")
+    .values(status="sent", sent_at=sa.bindparam("sent_at"), attempts=mail_outbox.c.attempts + 1,
+            lease_until=None, last_error=None)
+)  # fmt: skip
 
 
 class MailQueries:
@@ -217,19 +225,11 @@ class MailQueries:
             ).mappings()  # fmt: skip
             return [dict(row) for row in rows]
 
-    def mark_outbox_sent(self, outbox_id: int, worker: str, connection: sa.Connection | None = None) -> bool:
+    def mark_outbox_sent(self, outbox_id: int, worker: str) -> bool:
         """Record a mail as sent, only if this worker still holds it (the commit point of a send)."""
-        statement = (
-            mail_outbox.update()
-            .where(mail_outbox.c.id == outbox_id, mail_outbox.c.claimed_by == worker,
-                   mail_outbox.c.status == "sending")
-            .values(status="sent", sent_at=utc_now_iso(), attempts=mail_outbox.c.attempts + 1,
-                    lease_until=None, last_error=None)
-        )  # fmt: skip
-        if connection is not None:
-            return connection.execute(statement).rowcount == 1
-        with self.write() as own:
-            return own.execute(statement).rowcount == 1
+        values = {"outbox_id": outbox_id, "worker": worker, "sent_at": utc_now_iso()}
+        with self.write() as connection:
+            return connection.execute(MARK_SENT, values).rowcount == 1
 
     def reopen_outbox(self, outbox_id: int, worker: str, error: str) -> None:
         """Undo a `sent` mark when the server refused the message after all (it was not delivered)."""

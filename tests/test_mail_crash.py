@@ -1,0 +1,93 @@
+"""Exactly one digest per subscriber although the sender is SIGKILLed at random moments and restarted."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from mail_support import SmtpSink
+from test_mail_delivery import DAY, sample_papers
+
+from paperwire.mail.compose import run_digest
+from paperwire.mail.subscribers import import_subscribers
+from paperwire.settings import Settings
+from paperwire.storage import open_store
+
+# The sender as its own process: short leases so a killed sender's batch is taken over quickly;
+# it runs until nothing is queued or leased any more.
+SENDER = """
+import sys, time
+from paperwire.mail.outbox import DeliveryPolicy, OutboxSender
+from paperwire.settings import Settings
+from paperwire.storage import open_store
+settings = Settings(home=sys.argv[1], smtp_url=sys.argv[2], base_url="http://testserver", secret_key="k",
+                    embedder="none")
+store = open_store(settings.effective_database_url, upgrade=False)
+sender = OutboxSender(store, settings, policy=DeliveryPolicy(batch_size=25, lease_seconds=1.5, rate_per_second=0))
+while True:
+    sender.send_due()
+    counts = store.outbox_counts()
+    if not counts.get("queued") and not counts.get("sending"):
+        break
+    time.sleep(0.2)
+sender.close()
+"""
+
+
+def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path) -> None:
+    sink = SmtpSink().start()
+    try:
+        settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="k",
+                            smtp_url=sink.url, embedder="none")  # fmt: skip
+        store = open_store(settings.effective_database_url)
+        store.upsert_papers(sample_papers())
+        rows = "".join(f"user{i}@example.org,daily,\n" for i in range(subscribers))
+        import_subscribers(store, io.StringIO("email,cadence,topics\n" + rows), confirmed=True)
+        assert run_digest(store, settings, "daily", DAY, send=False).compose.composed == subscribers
+
+        randomness = random.Random(seed)
+        command = [sys.executable, "-c", SENDER, str(settings.home), sink.url]
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        killed = 0
+        while killed < kills:
+            process = subprocess.Popen(command, env=environment)
+            before = sink.count
+            deadline = time.monotonic() + 30
+            target = before + randomness.randint(1, max(2, subscribers // (kills + 2)))
+            while sink.count < target and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(randomness.uniform(0.0, 0.01))
+            if process.poll() is not None:
+                break  # it finished before we could kill it
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            killed += 1
+        final = subprocess.run(command, env=environment, timeout=240)
+        assert final.returncode == 0
+        time.sleep(0.2)
+
+        received = Counter(recipient for recipient, _ in sink.handler.messages)
+        assert killed == kills
+        assert len(received) == subscribers, "a subscriber got no digest"
+        assert max(received.values()) == 1, f"doubled: {[a for a, n in received.items() if n > 1][:5]}"
+        assert store.outbox_counts(kind="digest") == {"sent": subscribers}
+        store.close()
+    finally:
+        sink.stop()
+
+
+def test_sigkilled_sender_sends_every_digest_exactly_once(tmp_path: Path) -> None:
+    crash_and_recover(subscribers=2_000, kills=3, seed=5, tmp_path=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_more_crashes(tmp_path: Path, seed: int) -> None:
+    crash_and_recover(subscribers=2_000, kills=6, seed=seed, tmp_path=tmp_path)
