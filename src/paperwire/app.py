@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from paperwire import __version__
+from paperwire.jobs import scheduler_running
 from paperwire.mail.outbox import transactional_sender_running
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
@@ -25,7 +26,9 @@ ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.route
 async def lifespan(application: FastAPI) -> AsyncIterator[None]:
     # Transactional mail (confirmations, sign-in links) leaves from every web process, also under --no-jobs.
     with transactional_sender_running(application.state.store, application.state.settings):
-        yield
+        # Scheduled jobs (live ingest, digests) run in this process unless `serve --no-jobs`.
+        with scheduler_running(application.state.settings, application.state.store, enabled=application.state.run_jobs):
+            yield
 
 
 def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool = False) -> FastAPI:
