@@ -33,12 +33,12 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from paperwire.mail.compose import run_scheduled_digests
+from paperwire.mail.outbox import send_outbox_job
 from paperwire.models import utc_now_iso
 from paperwire.settings import Settings
 from paperwire.sources.arxiv import ingest_arxiv_daily
 from paperwire.sources.hf_api import refresh_hf_week
-from paperwire.mail.compose import run_scheduled_digests
-from paperwire.mail.outbox import send_outbox_job
 from paperwire.storage import Store
 
 log = logging.getLogger("paperwire.jobs")

@@ -19,8 +19,15 @@ from xml.etree import ElementTree
 import feedparser
 
 from paperwire.models import (
-    InvalidRecord, Paper, Skip, check_sizes, clean_text, parse_arxiv_id, parse_day, parse_timestamp,
-)  # fmt: skip
+    InvalidRecord,
+    Paper,
+    Skip,
+    check_sizes,
+    clean_text,
+    parse_arxiv_id,
+    parse_day,
+    parse_timestamp,
+)
 from paperwire.settings import Settings
 from paperwire.sources.http import LiveReport, ParseError, PoliteClient
 

@@ -15,8 +15,15 @@ from xml.etree import ElementTree
 import orjson
 
 from paperwire.models import (
-    InvalidRecord, Paper, Skip, check_sizes, clean_text, parse_arxiv_id, parse_day, parse_timestamp,
-)  # fmt: skip
+    InvalidRecord,
+    Paper,
+    Skip,
+    check_sizes,
+    clean_text,
+    parse_arxiv_id,
+    parse_day,
+    parse_timestamp,
+)
 from paperwire.settings import Settings
 from paperwire.sources.arxiv import parse_xml
 from paperwire.sources.http import LiveReport, ParseError, PoliteClient, SourceError
