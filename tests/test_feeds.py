@@ -13,7 +13,7 @@ from paperwire.models import Paper
 from paperwire.settings import Settings
 
 FEEDS = ("/feeds/daily", "/feeds/trending", "/feeds/search")
-HOSTILE = 'A <b>bold</b> claim & a $\\alpha < \\beta$ bound with ]]> and \x0b a control character'
+HOSTILE = "A <b>bold</b> claim & a $\\alpha < \\beta$ bound with ]]> and \x0b a control character"
 
 
 @pytest.fixture

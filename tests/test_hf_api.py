@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_support import serve_app
 from huggingface_hub import HfApi
 
+from browser_support import serve_app
 from paperwire.ingest import ingest_files
 from paperwire.models import clean_text
 from paperwire.periods import parse_month, parse_week

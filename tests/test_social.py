@@ -128,7 +128,9 @@ def test_sign_in_answers_identically_for_known_and_unknown_addresses(client, sto
     answers = []
     for address in ("known@example.org", "unknown@example.org"):
         response = client.post("/login", data={"email": address, "csrf_token": token})
-        answers.append((response.status_code, sorted(response.headers.keys()), response.text.replace(address, "ADDRESS")))
+        answers.append(
+            (response.status_code, sorted(response.headers.keys()), response.text.replace(address, "ADDRESS"))
+        )
     assert answers[0] == answers[1]
     assert answers[0][0] == 200
 
@@ -172,7 +174,9 @@ def test_a_get_never_changes_a_vote(client, settings, store, papers) -> None:  #
 def test_a_post_without_the_csrf_token_fails(client, settings, store, papers) -> None:  # noqa: ANN001
     sign_in(client, settings, "voter@example.org")
     assert client.post(f"/papers/{PAPER}/upvote", data={"action": "up"}).status_code == 403
-    assert client.post(f"/papers/{PAPER}/upvote", data={"action": "up", "csrf_token": "forged.token"}).status_code == 403
+    assert (
+        client.post(f"/papers/{PAPER}/upvote", data={"action": "up", "csrf_token": "forged.token"}).status_code == 403
+    )
     assert client.post(f"/api/papers/{PAPER}/upvote").status_code == 403
     assert client.post(f"/api/papers/{PAPER}/upvote", headers={"X-CSRF-Token": "x"}).status_code == 403
     # a validly signed token for another browser's cookie does not pass either

@@ -9,7 +9,12 @@ import pytest
 
 from paperwire.models import Paper
 from paperwire.ranking import (
-    HALF_LIFE, explain_trending, rank_key, refresh_trending_scores, score_from_rank_key, score_trending,
+    HALF_LIFE,
+    explain_trending,
+    rank_key,
+    refresh_trending_scores,
+    score_from_rank_key,
+    score_trending,
 )  # fmt: skip
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=timezone.utc)
@@ -84,7 +89,9 @@ def test_refresh_rescores_only_papers_whose_signals_changed(store) -> None:  # n
         return Paper(id=paper_id, title=f"Paper {paper_id}", upvotes=upvotes, observed_at=observed,
                      listed_on=observed[:10], listed_from="hf")  # fmt: skip
 
-    store.upsert_papers([paper("2506.00001", 100, "2025-05-27T00:00:00Z"), paper("2506.00002", 5, "2025-06-09T00:00:00Z")])
+    store.upsert_papers(
+        [paper("2506.00001", 100, "2025-05-27T00:00:00Z"), paper("2506.00002", 5, "2025-06-09T00:00:00Z")]
+    )
     assert refresh_trending_scores(store, NOW) == 2
     ranked, total = store.trending_papers(limit=10)
     assert total == 2 and ranked[0][0].id == "2506.00002"  # 5 votes 1.5 days ago beat 100 votes 14.5 days ago

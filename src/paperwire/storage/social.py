@@ -11,7 +11,15 @@ import sqlalchemy as sa
 from paperwire.models import Paper, utc_now_iso
 from paperwire.storage.papers import SELECT_PAPERS, PaperPage, row_to_paper
 from paperwire.storage.schema import (
-    login_tokens, paper_signals, papers, rate_limits, submissions, trending_scores, user_sessions, users, votes,
+    login_tokens,
+    paper_signals,
+    papers,
+    rate_limits,
+    submissions,
+    trending_scores,
+    user_sessions,
+    users,
+    votes,
 )  # fmt: skip
 
 
@@ -71,9 +79,7 @@ class SocialQueries:
             return existing
         base = (name or _name_from_email(email))[:40]
         with self.write() as connection:
-            taken = set(
-                connection.execute(sa.select(users.c.name).where(users.c.name.like(f"{base}%"))).scalars()
-            )
+            taken = set(connection.execute(sa.select(users.c.name).where(users.c.name.like(f"{base}%"))).scalars())
             candidate, suffix = base, 1
             while candidate in taken:
                 suffix += 1
@@ -88,9 +94,7 @@ class SocialQueries:
     def set_user_name(self, user_id: int, name: str) -> bool:
         """Rename a user; False when another user has the name."""
         with self.write() as connection:
-            clash = connection.execute(
-                sa.select(users.c.id).where(users.c.name == name, users.c.id != user_id)
-            ).first()
+            clash = connection.execute(sa.select(users.c.id).where(users.c.name == name, users.c.id != user_id)).first()
             if clash:
                 return False
             connection.execute(users.update().where(users.c.id == user_id).values(name=name))
@@ -213,9 +217,7 @@ class SocialQueries:
         """Put `paper` on the daily list of `day`, submitted by `user`; a paper is submitted once."""
         self.upsert_papers([paper])
         with self.write() as connection:
-            row = connection.execute(
-                sa.select(papers.c.submitted_by).where(papers.c.id == paper.id)
-            ).first()
+            row = connection.execute(sa.select(papers.c.submitted_by).where(papers.c.id == paper.id)).first()
             submitted = connection.execute(
                 sa.select(submissions.c.paper_id).where(submissions.c.paper_id == paper.id)
             ).first()
@@ -279,7 +281,9 @@ class SocialQueries:
                     keep,
                 )
             for start in range(0, len(drop), 500):
-                connection.execute(trending_scores.delete().where(trending_scores.c.paper_id.in_(drop[start : start + 500])))
+                connection.execute(
+                    trending_scores.delete().where(trending_scores.c.paper_id.in_(drop[start : start + 500]))
+                )
 
     def trending_papers(
         self, *, limit: int = 50, offset: int = 0, first_day: str | None = None, last_day: str | None = None,
@@ -317,8 +321,10 @@ class SocialQueries:
             SELECT_PAPERS.select_from(joined)
             .where(condition)
             .order_by(
-                trending_scores.c.rank_key.is_(None), trending_scores.c.rank_key.desc(),
-                papers.c.upvotes.desc(), papers.c.id,
+                trending_scores.c.rank_key.is_(None),
+                trending_scores.c.rank_key.desc(),
+                papers.c.upvotes.desc(),
+                papers.c.id,
             )  # fmt: skip
             .limit(limit)
             .offset(offset)

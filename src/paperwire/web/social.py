@@ -21,8 +21,15 @@ from paperwire.settings import Settings
 from paperwire.storage import Store
 from paperwire.storage.social import AlreadySubmitted
 from paperwire.web.security import (
-    RateLimiter, clear_session_cookie, client_ip, current_request, hash_token, new_token, read_session_cookie,
-    require_csrf, set_session_cookie,
+    RateLimiter,
+    clear_session_cookie,
+    client_ip,
+    current_request,
+    hash_token,
+    new_token,
+    read_session_cookie,
+    require_csrf,
+    set_session_cookie,
 )  # fmt: skip
 
 router = APIRouter()
@@ -73,9 +80,7 @@ def current_user(request: Request | None = None) -> dict | None:
     state = request.scope.setdefault("state", {})
     if "user" not in state:
         session_id = read_session_cookie(request, settings_of(request))
-        state["user"] = (
-            store_of(request).session_user(hash_token(session_id), iso(now_utc())) if session_id else None
-        )
+        state["user"] = store_of(request).session_user(hash_token(session_id), iso(now_utc())) if session_id else None
     return state["user"]
 
 

@@ -49,7 +49,9 @@ def ensure_fresh(store: Store, now: datetime) -> None:
         _last_refresh[store] = time.monotonic()
 
 
-def list_trending(store: Store, *, limit: int = 50, offset: int = 0, now: datetime | None = None) -> tuple[list[TrendingEntry], int]:
+def list_trending(
+    store: Store, *, limit: int = 50, offset: int = 0, now: datetime | None = None
+) -> tuple[list[TrendingEntry], int]:
     """The top trending papers with their score now and the reasons; and how many papers trend."""
     now = now or now_utc()
     ensure_fresh(store, now)
