@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
@@ -27,6 +28,7 @@ MIN_MATCH_SCORE = 0.35
 CATEGORY_BOOST = 0.5
 AUTHOR_BOOST = 0.9
 KEYWORD_BOOST = 0.45
+CATEGORY_POOL = 60  # a category's papers considered per subscriber (a digest shows at most 50)
 STOPWORDS = frozenset(
     "a an and are as at be by for from in into is it its of on or over that the their this to towards "
     "under using via we what when which with without".split()
@@ -129,63 +131,75 @@ class PeriodMatcher:
     """Scores the period's papers against interests; built once per digest run, cached per interest."""
 
     def __init__(self, papers: Sequence[Paper], topic_relevance: TopicRelevance | None = None) -> None:
-        self.papers = list(papers)
+        self.papers = list(papers)  # trending first: the order breaks ties between equal matches
+        self._rank = {paper.id: position for position, paper in enumerate(self.papers)}
         self.topic_relevance = topic_relevance or keyword_relevance(self.papers)
         self._by_category: dict[str, list[str]] = {}
         self._by_author: dict[str, list[tuple[str, str]]] = {}
-        self._words: dict[str, set[str]] = {}
+        self._papers_with: dict[str, set[str]] = {}
         for paper in self.papers:
             for category in paper.categories:
                 self._by_category.setdefault(category.lower(), []).append(paper.id)
             for author in paper.authors:
                 self._by_author.setdefault(name_key(author), []).append((paper.id, author))
-            self._words[paper.id] = set(terms(" ".join((paper.title, paper.abstract, *paper.keywords))))
+            for word in set(terms(" ".join((paper.title, paper.abstract, *paper.keywords)))):
+                self._papers_with.setdefault(word, set()).add(paper.id)
         self._cache: dict[Interests, list[Match]] = {}
+        self._components: dict[tuple[str, str], list[tuple[str, float, str]]] = {}
 
-    def matches(self, interests: Interests) -> list[Match]:
-        """Papers that match, best first, each with the strongest reason."""
+    def matches(self, interests: Interests, limit: int = 60) -> list[Match]:
+        """The best `limit` papers that match, best first, each with its strongest reason."""
         if not interests:
             return []
         found = self._cache.get(interests)
         if found is None:
-            found = self._score(interests)
+            found = self._score(interests, limit)
             if len(self._cache) > 50_000:
                 self._cache.clear()
             self._cache[interests] = found
         return found
 
-    def _score(self, interests: Interests) -> list[Match]:
+    def _component(self, kind: str, value: str) -> list[tuple[str, float, str]]:
+        """(paper id, score, reason) for one interest; shared by every subscriber who has it."""
+        key = (kind, value)
+        found = self._components.get(key)
+        if found is not None:
+            return found
+        if kind == "topic":
+            reason = f"matches your topic ‘{value}’"
+            found = [(paper_id, score, reason) for paper_id, score in self.topic_relevance(value).items() if score > 0]
+        elif kind == "category":
+            reason = f"in your category {value}"
+            # Every paper of a category scores the same: keep the first ones in trending order.
+            found = [(paper_id, CATEGORY_BOOST, reason)
+                     for paper_id in self._by_category.get(value.lower(), ())[:CATEGORY_POOL]]  # fmt: skip
+        elif kind == "author":
+            found = [(paper_id, AUTHOR_BOOST, f"by {written}, an author you follow")
+                     for paper_id, written in self._by_author.get(name_key(value), ())]  # fmt: skip
+        else:
+            wanted = set(terms(value))
+            reason = f"mentions your keyword ‘{value}’"
+            candidates = set.intersection(*(self._papers_with.get(word, set()) for word in wanted)) if wanted else set()
+            found = [(paper_id, KEYWORD_BOOST, reason) for paper_id in sorted(candidates)]
+        self._components[key] = found
+        return found
+
+    def _score(self, interests: Interests, limit: int) -> list[Match]:
         scores: dict[str, float] = {}
-        reasons: dict[str, tuple[float, str]] = {}
-
-        def add(paper_id: str, value: float, reason: str) -> None:
-            scores[paper_id] = scores.get(paper_id, 0.0) + value
-            if value > reasons.get(paper_id, (0.0, ""))[0]:
-                reasons[paper_id] = (value, reason)
-
-        for topic in interests.topics:
-            for paper_id, value in self.topic_relevance(topic).items():
-                if value > 0:
-                    add(paper_id, value, f"matches your topic ‘{topic}’")
-        for category in interests.categories:
-            for paper_id in self._by_category.get(category.lower(), ()):
-                add(paper_id, CATEGORY_BOOST, f"in your category {category}")
-        for author in interests.authors:
-            for paper_id, written in self._by_author.get(name_key(author), ()):
-                add(paper_id, AUTHOR_BOOST, f"by {written}, an author you follow")
-        for keyword in interests.keywords:
-            wanted = set(terms(keyword))
-            if not wanted:
-                continue
-            for paper_id, words in self._words.items():
-                if wanted <= words:
-                    add(paper_id, KEYWORD_BOOST, f"mentions your keyword ‘{keyword}’")
-        ranked = sorted(
-            (Match(paper_id, round(score, 4), reasons[paper_id][1])
-             for paper_id, score in scores.items() if score >= MIN_MATCH_SCORE),
-            key=lambda match: (-match.score, match.paper_id),
-        )  # fmt: skip
-        return ranked
+        best: dict[str, tuple[float, str]] = {}
+        parts = [("topic", v) for v in interests.topics] + [("category", v) for v in interests.categories]
+        parts += [("author", v) for v in interests.authors] + [("keyword", v) for v in interests.keywords]
+        for kind, value in parts:
+            for paper_id, score, reason in self._component(kind, value):
+                scores[paper_id] = scores.get(paper_id, 0.0) + score
+                if score > best.get(paper_id, (0.0, ""))[0]:
+                    best[paper_id] = (score, reason)
+        # Ties go to the paper that trends more (the papers are in trending order).
+        rank = self._rank
+        top = heapq.nsmallest(
+            limit, ((-score, rank[paper_id], paper_id) for paper_id, score in scores.items() if score >= MIN_MATCH_SCORE)
+        )
+        return [Match(paper_id, round(-negative, 4), best[paper_id][1]) for negative, _, paper_id in top]
 
 
 # ---- the selection -------------------------------------------------------------------------------

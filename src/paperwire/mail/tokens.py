@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from paperwire.settings import Settings
@@ -19,7 +21,12 @@ class InvalidToken(ValueError):
 def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeTimedSerializer(settings.effective_secret_key(), salt=f"paperwire.mail.{purpose}")
+    return _serializer_for(settings.effective_secret_key(), purpose)
+
+
+@lru_cache(maxsize=32)
+def _serializer_for(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"paperwire.mail.{purpose}")
 
 
 def make_token(settings: Settings, purpose: str, subscriber_id: int, nonce: str) -> str:
