@@ -125,13 +125,16 @@ def threaded_server() -> Iterator[HTTPServer]:
 
 
 def test_arxiv_requests_are_three_seconds_apart_at_the_server(settings: Settings, httpserver: HTTPServer) -> None:
-    recorder = Recorder(Response(EMPTY_FEED, content_type=XML))
-    httpserver.expect_request(FEED_PATH).respond_with_handler(recorder)
-    real = live(settings, httpserver, arxiv_request_interval=3.0)
-    with PoliteClient(real) as client:
-        for _ in range(3):
-            client.get(f"{real.arxiv_rss_url}/atom/cs.AI+cs.CL+cs.LG")
-    gaps = [later - earlier for earlier, later in zip(recorder.arrivals, recorder.arrivals[1:])]
+    feed, api = Recorder(Response(FEED, content_type=XML)), Recorder(api_answer)
+    httpserver.expect_request(FEED_PATH).respond_with_handler(feed)
+    httpserver.expect_request("/api/query").respond_with_handler(api)
+    store = open_store(settings.effective_database_url)
+    try:  # the real daily ingest at arXiv's interval: the feed, then two API batches
+        ingest_arxiv_daily(live(settings, httpserver, arxiv_request_interval=3.0), store, batch_size=2)
+    finally:
+        store.close()
+    arrivals = sorted(feed.arrivals + api.arrivals)
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
     assert len(gaps) == 2 and min(gaps) >= 3.0, gaps
 
 
