@@ -2,8 +2,8 @@
 
 Registering a job is one line at the bottom of this module (the REGISTRY section):
 
-    register("digest-daily", lambda s: Daily(s.digest_daily_at, s.schedule_time_zone), send_daily_digests)
-    register("outbox", Every(seconds=30), send_outbox_batch, quiet=True)
+    register("digests", lambda s: Daily(s.digest_at, s.schedule_time_zone), run_scheduled_digests)
+    register("outbox", Every(seconds=30), send_outbox_job, quiet=True)
 
 - the schedule is a `Daily(at="HH:MM", zone=…)` or `Every(seconds=…)`, or a function of the Settings
   returning one (so hours and time zones stay settings);
@@ -16,7 +16,9 @@ Registering a job is one line at the bottom of this module (the REGISTRY section
 Every run is recorded in job_runs (start_job_run / finish_job_run). `paperwire serve` runs the
 scheduler in a background thread unless `--no-jobs`; `paperwire worker` runs it in the foreground.
 Only the holder of the leadership (`acquire_leadership`) runs jobs, so any number of web nodes and
-workers can run a scheduler: at most one of them runs jobs at a time.
+workers can run a scheduler: at most one of them runs jobs at a time. On SQLite a leader that died
+without a clean stop is replaced once its lease expires (`lease_seconds`, 10 minutes); on
+PostgreSQL at once (an advisory lock dies with its connection). Jobs run one after another.
 """
 
 from __future__ import annotations
