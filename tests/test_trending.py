@@ -103,3 +103,25 @@ def test_refresh_rescores_only_papers_whose_signals_changed(store) -> None:  # n
     store.upsert_papers([paper("2506.00001", 400, "2025-06-10T00:00:00Z")])
     assert refresh_trending_scores(store, NOW) >= 1
     assert [p.id for p, _ in store.trending_papers(limit=10)[0]] == ["2506.00001", "2506.00002"]
+
+
+def test_refresh_works_through_a_bulk_import_in_bounded_steps(store) -> None:  # noqa: ANN001
+    batch = [
+        Paper(id=f"2506.{n:05d}", title=f"Bulk {n}", upvotes=n, observed_at="2025-06-09T00:00:00Z")
+        for n in range(1, 26)
+    ]
+    batch.append(Paper(id="2506.99999", title="No signals at all"))
+    store.upsert_papers(batch)  # one batch: every row has the same changed_at
+    steps = [refresh_trending_scores(store, NOW, limit=10) for _ in range(4)]
+    assert steps == [10, 10, 5, 0]
+    ranked, total = store.trending_papers(limit=3)
+    assert total == 25 and [paper.id for paper, _ in ranked] == ["2506.00025", "2506.00024", "2506.00023"]
+    # unsettled changes are read again by the next run; settled ones are not
+    assert refresh_trending_scores(store, NOW, settled_before="0000") == 0
+    store.upsert_papers([Paper(id="2506.00001", title="Bulk 1", upvotes=99, observed_at="2025-06-10T00:00:00Z")])
+    unsettled, settled = "0000", "9999-01-01T00:00:00.000000Z"
+    assert refresh_trending_scores(store, NOW, settled_before=unsettled) == 1
+    assert refresh_trending_scores(store, NOW, settled_before=unsettled) == 1  # read again: not settled yet
+    assert refresh_trending_scores(store, NOW, settled_before=settled) == 1
+    assert refresh_trending_scores(store, NOW, settled_before=settled) == 0
+    assert store.trending_papers(limit=1)[0][0][0].id == "2506.00001"

@@ -238,17 +238,21 @@ class SocialQueries:
 
     # ---- trending ---------------------------------------------------------------------------
 
-    def trending_papers_changed_since(self, changed_at: str) -> list[tuple[str, str]]:
-        """(id, changed_at) of papers whose row changed after `changed_at`, oldest change first."""
+    def trending_candidates_after(self, changed_at: str, paper_id: str, *, limit: int) -> list[tuple[str, str]]:
+        """(id, changed_at) of papers with signals whose row changed after the (changed_at, id) cursor,
+        in cursor order: the papers whose trending score may have changed."""
+        after = sa.or_(
+            papers.c.changed_at > changed_at, sa.and_(papers.c.changed_at == changed_at, papers.c.id > paper_id)
+        )
+        has_signals = sa.exists().where(paper_signals.c.paper_id == papers.c.id)
+        query = (
+            sa.select(papers.c.id, papers.c.changed_at)
+            .where(after, has_signals)
+            .order_by(papers.c.changed_at, papers.c.id)
+            .limit(limit)
+        )
         with self.read() as connection:
-            return [
-                tuple(row)
-                for row in connection.execute(
-                    sa.select(papers.c.id, papers.c.changed_at)
-                    .where(papers.c.changed_at > changed_at)
-                    .order_by(papers.c.changed_at)
-                ).all()
-            ]
+            return [(row.id, row.changed_at) for row in connection.execute(query)]
 
     def signals_of(self, paper_ids: Sequence[str]) -> dict[str, list[dict]]:
         """The signal history of each paper, oldest observation first."""

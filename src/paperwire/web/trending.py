@@ -12,7 +12,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperwire.models import Paper
-from paperwire.ranking import HALF_LIFE, STAR_WEIGHT, explain_trending, refresh_trending_scores, score_from_rank_key
+from paperwire.ranking import (
+    HALF_LIFE,
+    SETTLE,
+    STAR_WEIGHT,
+    explain_trending,
+    refresh_trending_scores,
+    score_from_rank_key,
+)
 from paperwire.storage import Store
 
 router = APIRouter()
@@ -45,7 +52,8 @@ def ensure_fresh(store: Store, now: datetime) -> None:
     with _refresh_lock:
         if time.monotonic() - _last_refresh.get(store, -1e9) < REFRESH_EVERY_SECONDS:
             return
-        refresh_trending_scores(store, now)
+        settled = (datetime.now(timezone.utc) - SETTLE).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        refresh_trending_scores(store, now, settled_before=settled)
         _last_refresh[store] = time.monotonic()
 
 
