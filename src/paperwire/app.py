@@ -9,17 +9,18 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from paperwire import __version__
+from paperwire.search.hybrid import SearchService
 from paperwire.jobs import scheduler_running
 from paperwire.mail.outbox import transactional_sender_running
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
-from paperwire.web import api, feeds, hf_api, pages, social, subscriptions, trending
+from paperwire.web import api, feeds, hf_api, pages, search, social, subscriptions, trending
 from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
 from paperwire.web import metrics as web_metrics
 
 # Each concern contributes one router; the table of all routes is the union of these.
-ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router, subscriptions.router]
+ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router, subscriptions.router, search.router]
 
 
 @contextlib.asynccontextmanager
@@ -46,6 +47,9 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     application.state.store = store
     application.state.templates = make_templates(settings)
     application.state.run_jobs = run_jobs
+    application.state.search = SearchService(store, settings)  # index syncs and model loads lazily
+    if run_jobs:
+        application.state.search.start()
     install_security(application, settings)
     social.install_template_helpers(application)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

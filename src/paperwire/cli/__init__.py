@@ -45,6 +45,7 @@ def register_commands() -> None:
     from paperwire.cli import live  # noqa: F401
     from paperwire.cli import mail  # noqa: F401
     from paperwire.cli import ops  # noqa: F401
+    from paperwire.cli import search  # noqa: F401
 
 
 def main() -> None:

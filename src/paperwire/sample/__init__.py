@@ -14,6 +14,16 @@ def sample_path() -> Path:
     return Path(str(resources.files("paperwire.sample") / "papers.jsonl.gz"))
 
 
-def load_sample(store: Store) -> ImportReport:
-    """Import the sample papers (idempotent: loading twice changes nothing)."""
-    return ingest_files(store, [sample_path()], "jsonl")
+def sample_vectors_path(model: str = "all-MiniLM-L6-v2") -> Path:
+    """Precomputed vectors of the sample (written by `paperwire sample-vectors`)."""
+    return Path(str(resources.files("paperwire.sample") / f"vectors-{model}.npz"))
+
+
+def load_sample(store: Store, *, with_vectors: bool = True) -> ImportReport:
+    """Import the sample papers, and their shipped vectors (idempotent: loading twice changes nothing)."""
+    report = ingest_files(store, [sample_path()], "jsonl")
+    if with_vectors and sample_vectors_path().exists():
+        from paperwire.search.embedding import load_vectors_file
+
+        load_vectors_file(store, sample_vectors_path())
+    return report

@@ -192,3 +192,18 @@ mail_paper_history = sa.Table(
     sa.Column("paper_id", sa.String(64), primary_key=True),
     sa.Column("period_label", sa.String(16), nullable=False),
 )
+
+# ---- search (issue 4) ---------------------------------------------------------------------------
+
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),  # the embedder's name: a new model re-embeds
+    sa.Column("text_hash", sa.String(16), nullable=False),  # of the embedded text: unchanged text is kept
+    sa.Column("dimensions", sa.Integer, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # little-endian float16
+    sa.Column("paper_changed_at", sa.String(27), nullable=False),  # papers.changed_at when last checked
+    sa.Column("changed_at", sa.String(27), nullable=False),  # when the vector was written (sync cursor)
+)
+sa.Index("ix_paper_embeddings_model_changed", paper_embeddings.c.model, paper_embeddings.c.changed_at)

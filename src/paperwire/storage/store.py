@@ -18,6 +18,7 @@ from paperwire.storage.jobs import JobQueries
 from paperwire.storage.mail import MailQueries
 from paperwire.storage.live import LiveQueries
 from paperwire.storage.papers import PaperQueries
+from paperwire.storage.search import SearchQueries
 from paperwire.storage.social import SocialQueries
 
 
@@ -33,7 +34,7 @@ def backend_for(url: str) -> ModuleType:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgresql://…")
 
 
-class Store(PaperQueries, JobQueries, SocialQueries, LiveQueries, MailQueries):
+class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries, MailQueries):
     """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
 
     def __init__(self, url: str) -> None:

@@ -49,8 +49,8 @@ def tab_links(period: Period) -> dict[str, str]:
 
 
 def similar_papers(request: Request, paper_id: str) -> list[Paper]:
-    """Papers like this one, best first (the search engine fills this in)."""
-    return []
+    """Papers like this one, best first: nearest stored vectors (keywords of its title without them)."""
+    return [hit.paper for hit in request.app.state.search.similar(paper_id, limit=6)]
 
 
 # ---- rendering ----------------------------------------------------------------------------------------

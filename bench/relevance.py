@@ -1,0 +1,145 @@
+"""Relevance of search on SciFact (BEIR), *training* queries: nDCG@10 and Recall@100 for keyword only,
+semantic only and hybrid — all through paperwire's own search service, in the same run.
+
+Reproduce (from the repository root):
+    .venv/bin/python bench/relevance.py                 # MiniLM (quality path)
+    .venv/bin/python bench/relevance.py --embedder static   # the bulk path
+Document vectors are cached under bench/out/ (embedding SciFact's 5,183 abstracts with MiniLM takes
+~6 minutes on 2 cores; later runs take ~1 minute). SciFact is CC BY-NC: evaluation only, never shipped.
+Published figures (BEIR test split, for reference): BM25 0.665, all-MiniLM-L6-v2 ~0.645.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import math
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from paperwire.models import Paper  # noqa: E402
+from paperwire.search import hybrid  # noqa: E402
+from paperwire.search.embedders import make_embedder, paper_text  # noqa: E402
+from paperwire.search.embedding import text_hash  # noqa: E402
+from paperwire.search.fusion import FusionSettings, fuse  # noqa: E402
+from paperwire.search.hybrid import SearchService  # noqa: E402
+from paperwire.search.vectors import encode_vector  # noqa: E402
+from paperwire.settings import Settings  # noqa: E402
+from paperwire.storage import open_store  # noqa: E402
+
+SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
+OUT = ROOT / "bench" / "out"
+
+
+def load_scifact() -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:
+    corpus = [json.loads(line) for line in gzip.open(SCIFACT / "corpus.jsonl.gz", "rt", encoding="utf-8")]
+    queries = {}
+    for line in open(SCIFACT / "queries.jsonl", encoding="utf-8"):
+        record = json.loads(line)
+        queries[record["_id"]] = record["text"]
+    qrels: dict[str, dict[str, int]] = defaultdict(dict)
+    with open(SCIFACT / "qrels" / "train.tsv", encoding="utf-8") as stream:
+        for row in csv.DictReader(stream, delimiter="\t"):
+            qrels[row["query-id"]][row["corpus-id"]] = int(row["score"])
+    return corpus, {q: queries[q] for q in qrels}, qrels
+
+
+def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
+    gains = sum((2 ** relevant.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    best = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return gains / best if best else 0.0
+
+
+def recall_at(ranked: list[str], relevant: dict[str, int], k: int = 100) -> float:
+    wanted = {d for d, g in relevant.items() if g > 0}
+    return len(wanted & set(ranked[:k])) / len(wanted) if wanted else 0.0
+
+
+def document_vectors(embedder, corpus: list[dict]) -> np.ndarray:  # noqa: ANN001
+    cache = OUT / f"scifact-{embedder.name}.npy"
+    if cache.exists():
+        vectors = np.load(cache)
+        if vectors.shape[0] == len(corpus):
+            return vectors
+    print(f"embedding {len(corpus)} SciFact documents with {embedder.name} (cached in {cache}) …", file=sys.stderr)
+    started = time.perf_counter()
+    vectors = embedder.embed_documents([paper_text(d["title"], d["text"]) for d in corpus])
+    print(f"  {len(corpus) / (time.perf_counter() - started):.1f} documents/s", file=sys.stderr)
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.save(cache, vectors)
+    return vectors
+
+
+def evaluate(runs: dict[str, dict[str, list[str]]], qrels) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+    return {
+        name: (float(np.mean([ndcg_at(run[q], qrels[q]) for q in qrels])),
+               float(np.mean([recall_at(run[q], qrels[q]) for q in qrels])))
+        for name, run in runs.items()
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedder", default="all-MiniLM-L6-v2", help="all-MiniLM-L6-v2 | static")
+    parser.add_argument("--tune", action="store_true", help="also print a grid of fusion settings")
+    args = parser.parse_args()
+    corpus, queries, qrels = load_scifact()
+    embedder = make_embedder(args.embedder)
+    vectors = document_vectors(embedder, corpus)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(home=Path(scratch), embedder="none")
+        store = open_store(settings.effective_database_url)
+        store.upsert_papers([Paper(id=f"doc{d['_id']}", title=d["title"] or "(untitled)", abstract=d["text"])
+                             for d in corpus])  # fmt: skip
+        changed = {p.id: at for p, (at, _) in store.papers_changed_since(("", ""), len(corpus) + 1)}
+        store.save_embeddings(embedder.name, [
+            {"paper_id": f"doc{d['_id']}", "text_hash": text_hash(paper_text(d["title"], d["text"])),
+             "dimensions": vectors.shape[1], "vector": encode_vector(v), "paper_changed_at": changed[f"doc{d['_id']}"]}
+            for d, v in zip(corpus, vectors, strict=True)
+        ])  # fmt: skip
+        service = SearchService(store, settings, embedder=embedder)
+        service.index.sync(store)
+        keyword_runs, semantic_runs, hybrid_runs = {}, {}, {}
+        keyword_scores, semantic_scores = {}, {}
+        started = time.perf_counter()
+        for qid, text in queries.items():
+            parsed = hybrid.parse_query(text)
+            keyword_scores[qid] = service.index.keyword.search(parsed, None, 100)[0]
+            semantic_scores[qid] = service.index.vectors.search(embedder.embed_query(parsed.text), 100)
+            keyword_runs[qid] = [d[3:] for d, _ in keyword_scores[qid]]
+            semantic_runs[qid] = [d[3:] for d, _ in semantic_scores[qid]]
+            hybrid_runs[qid] = [hit.paper.id[3:] for hit in service.search(text, limit=100).hits]
+        elapsed = time.perf_counter() - started
+        store.close()
+
+    results = evaluate({"keyword (tantivy BM25)": keyword_runs, f"semantic ({embedder.name})": semantic_runs,
+                        f"hybrid ({hybrid.FUSION.method})": hybrid_runs}, qrels)  # fmt: skip
+    print(f"SciFact training split: {len(corpus):,} documents, {len(qrels)} queries with judgments "
+          f"(query loop {elapsed:.0f} s)\n")  # fmt: skip
+    print("| ranking | nDCG@10 | Recall@100 |\n|---|---|---|")
+    for name, (ndcg, recall) in results.items():
+        print(f"| {name} | {ndcg:.3f} | {recall:.3f} |")
+    if args.tune:
+        print("\nFusion settings (same keyword and semantic lists):\n\n| fusion | nDCG@10 | Recall@100 |\n|---|---|---|")
+        grid = [FusionSettings("rrf", k, w) for k in (10, 30, 60) for w in (0.3, 0.4, 0.5, 0.6, 0.7)]
+        grid += [FusionSettings("convex", 60, w) for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
+        for setting in grid:
+            run = {q: [d[3:] for d, _ in fuse(keyword_scores[q], semantic_scores[q], setting)] for q in qrels}
+            ndcg, recall = evaluate({"x": run}, qrels)["x"]
+            print(f"| {setting.method} k={setting.rrf_k:g} semantic weight={setting.semantic_weight} | {ndcg:.3f} | {recall:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

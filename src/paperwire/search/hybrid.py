@@ -1,0 +1,317 @@
+"""Hybrid search, the entry point: keyword + semantic, fused; exact id / title / author first; similar papers.
+
+`SearchService` is built once per process (app.state.search, the CLI). `rank()` gives other parts of
+paperwire (digests) the hybrid relevance of papers to a topic text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from paperwire.models import Paper, normalise_title
+from paperwire.search.embedders import NONE, Embedder, EmbedderUnavailable, NoEmbedder, make_embedder
+from paperwire.search.fusion import FusionSettings, convex_fusion, fuse
+from paperwire.search.index import SearchIndex
+from paperwire.search.keyword import Filters
+from paperwire.search.query import ParsedQuery, parse_query
+from paperwire.settings import Settings
+from paperwire.storage import Store
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = 1000  # offset + limit never reaches past this many ranked candidates
+MIN_POOL = 100
+MODEL_WAIT_SECONDS = 20.0
+# Tuned on SciFact training queries (bench/relevance.py); see docs/benchmarks.md.
+FUSION = FusionSettings(method="rrf", rrf_k=60.0, semantic_weight=0.5)
+
+
+@dataclass(slots=True)
+class SearchHit:
+    paper: Paper
+    score: float
+    reason: str  # arxiv id | title | author | keyword+semantic | keyword | semantic | similar
+
+    def to_json(self) -> dict:
+        record = self.paper.to_record()
+        return {"id": self.paper.id, "title": self.paper.title, "score": round(self.score, 6),
+                "match": self.reason, **{k: v for k, v in record.items() if k not in ("id", "title")},
+                "url": self.paper.abs_url}  # fmt: skip
+
+
+@dataclass(slots=True)
+class SearchResults:
+    query: str
+    hits: list[SearchHit]
+    total: int  # ranked candidates available for paging (capped at MAX_WINDOW)
+    limit: int
+    offset: int
+    words: tuple[str, ...] = ()
+    keywords_only: bool = False
+    notice: str | None = None
+    filters: Filters = field(default_factory=Filters)
+
+    def to_json(self) -> dict:
+        return {"query": self.query, "total": self.total, "limit": self.limit, "offset": self.offset,
+                "keywords_only": self.keywords_only, "notice": self.notice,
+                "hits": [hit.to_json() for hit in self.hits]}  # fmt: skip
+
+
+@dataclass(slots=True, frozen=True)
+class TopicMatch:
+    """How relevant one paper is to a topic: fused score in [0, 1] and its two parts."""
+
+    paper_id: str
+    score: float
+    keyword_score: float  # BM25, 0 when no word matches
+    semantic_score: float | None  # cosine in [-1, 1], None without vectors
+
+
+class SearchService:
+    """Search over the node's index, kept in step with `store`; the embedder loads on first use."""
+
+    def __init__(self, store: Store, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.unavailable_reason: str | None = None
+        if embedder is None:
+            try:
+                embedder = make_embedder(settings.embedder)
+            except EmbedderUnavailable as error:
+                self.unavailable_reason = str(error)
+                embedder = NoEmbedder()
+        self.embedder = embedder
+        model = None if embedder.name == NONE else embedder.name
+        self.index = SearchIndex(settings.home / "search", model)
+        self._model_ready = threading.Event()
+        self._model_loading = threading.Lock()
+        if isinstance(embedder, NoEmbedder):
+            self.unavailable_reason = self.unavailable_reason or "semantic search is disabled (embedder 'none')"
+        elif getattr(embedder, "_model", True) is not None:
+            self._model_ready.set()
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, *, warm_model: bool = True) -> threading.Thread:
+        """Catch up with the database (and load the model) in the background: never blocks start-up."""
+
+        def catch_up() -> None:
+            try:
+                self.index.sync(self.store)
+                if warm_model:
+                    self.load_model(wait=True)
+            except Exception:  # a background helper must not die silently, nor take the app down
+                log.exception("search catch-up failed")
+
+        thread = threading.Thread(target=catch_up, name="search-catch-up", daemon=True)
+        thread.start()
+        return thread
+
+    def refresh(self) -> None:
+        """Sync if the last sync is older than the interval; never waits for another thread's sync."""
+        if self.index.is_due():
+            self.index.sync(self.store, wait=False)
+
+    def close(self) -> None:
+        self.index.close()
+
+    def load_model(self, wait: bool = True, timeout: float = MODEL_WAIT_SECONDS) -> bool:
+        """True when the embedder is ready; otherwise loads it (in a thread when not waiting)."""
+        if self.unavailable_reason is not None:
+            return False
+        if self._model_ready.is_set():
+            return True
+
+        def load() -> None:
+            with self._model_loading:
+                if self._model_ready.is_set() or self.unavailable_reason is not None:
+                    return
+                try:
+                    self.embedder.load()
+                    self._model_ready.set()
+                except Exception as error:  # noqa: BLE001 - any failure means keyword-only search
+                    self.unavailable_reason = f"the embedding model could not be loaded: {error}"
+                    log.warning(self.unavailable_reason)
+
+        if not self._model_loading.locked():
+            threading.Thread(target=load, name="search-model-load", daemon=True).start()
+        if wait:
+            self._model_ready.wait(timeout)
+        return self._model_ready.is_set()
+
+    # ---- the semantic half ----------------------------------------------------------------------
+
+    def _semantic_state(self, wait: bool) -> tuple[bool, str | None]:
+        vectors = self.index.vectors
+        if self.unavailable_reason:
+            return False, f"Keyword results only: {self.unavailable_reason}."
+        if vectors is None or len(vectors) == 0:
+            return False, "Keyword results only: no paper has an embedding yet (run `paperwire embed`)."
+        if not self.load_model(wait=wait):
+            reason = self.unavailable_reason or "the embedding model is still loading"
+            return False, f"Keyword results only: {reason}."
+        return True, None
+
+    def _embed_query(self, text: str) -> np.ndarray | None:
+        try:
+            return self.embedder.embed_query(text)
+        except Exception as error:  # noqa: BLE001 - a failing model must not fail the search
+            log.warning("query embedding failed: %s", error)
+            return None
+
+    def _semantic(self, vector: np.ndarray, filters: Filters, pool: int) -> list[tuple[str, float]]:
+        vectors = self.index.vectors
+        if not filters:
+            return vectors.search(vector, pool)
+        allowed, total = self.index.keyword.matching(filters)
+        if total <= len(allowed):
+            return vectors.search_among(vector, allowed, pool)
+        candidates = vectors.search(vector, pool * 10)
+        passing = set(self.index.keyword.matching(filters, among=[i for i, _ in candidates], limit=pool * 10)[0])
+        return [(paper_id, score) for paper_id, score in candidates if paper_id in passing][:pool]
+
+    # ---- search ---------------------------------------------------------------------------------
+
+    def search(
+        self, text: str, filters: Filters | None = None, limit: int = 50, offset: int = 0,
+        *, wait_for_model: bool = True,
+    ) -> SearchResults:  # fmt: skip
+        filters = filters or Filters()
+        offset = max(0, min(offset, MAX_WINDOW - 1))
+        limit = max(1, min(limit, MAX_WINDOW - offset))
+        query = parse_query(text)
+        results = SearchResults(query=query.text, hits=[], total=0, limit=limit, offset=offset,
+                                words=query.words, filters=filters)  # fmt: skip
+        if not query.text.strip():
+            return results
+        self.refresh()
+        pool = max(MIN_POOL, offset + limit)
+        keyword, _ = self.index.keyword.search(query, filters, pool)
+        semantic_ok, results.notice = self._semantic_state(wait_for_model)
+        semantic: list[tuple[str, float]] = []
+        if semantic_ok:
+            vector = self._embed_query(query.text)
+            if vector is None:
+                results.notice = "Keyword results only: the embedding model failed on this query."
+            else:
+                semantic = self._semantic(vector, filters, pool)
+        results.keywords_only = not semantic
+        fused = fuse(keyword, semantic, FUSION)
+        reasons = {paper_id: "keyword" for paper_id, _ in keyword}
+        for paper_id, _ in semantic:
+            reasons[paper_id] = "keyword+semantic" if paper_id in reasons else "semantic"
+        exact = self._exact_matches(query, filters, [paper_id for paper_id, _ in fused])
+        exact_ids = {paper_id for paper_id, _ in exact}
+        ranked = [(paper_id, 2.0 - 0.001 * i, why) for i, (paper_id, why) in enumerate(exact)]
+        ranked += [(paper_id, score, reasons[paper_id]) for paper_id, score in fused if paper_id not in exact_ids]
+        ranked = ranked[:MAX_WINDOW]
+        results.total = len(ranked)
+        page = ranked[offset : offset + limit]
+        papers = {paper.id: paper for paper in self.store.get_papers([paper_id for paper_id, _, _ in page])}
+        results.hits = [SearchHit(papers[i], score, why) for i, score, why in page if i in papers]
+        return results
+
+    def _exact_matches(self, query: ParsedQuery, filters: Filters, fused_order: Sequence[str]) -> list[tuple[str, str]]:
+        """Papers that must come first: the arXiv id typed, an exact title, an author's papers."""
+        found: list[tuple[str, str]] = []
+        if query.arxiv_id:
+            found.append((query.arxiv_id, "arxiv id"))
+        if len(query.title_key) >= 3:
+            found += [(paper_id, "title") for paper_id in self.store.paper_ids_with_title_key(query.title_key)]
+            by_author = self.index.keyword.author_papers(query.text)
+            if by_author:
+                position = {paper_id: i for i, paper_id in enumerate(fused_order)}
+                papers = self.store.get_papers(by_author)
+                wrote = [p for p in papers if any(normalise_title(a) == query.title_key for a in p.authors)]
+                wrote.sort(key=lambda p: (position.get(p.id, len(position)), -(int((p.listed_on or "0").replace("-", "")))))
+                found += [(paper.id, "author") for paper in wrote]
+        unique = list(dict.fromkeys(paper_id for paper_id, _ in found))
+        if not unique:
+            return []
+        passing, _ = self.index.keyword.matching(filters, among=unique, limit=len(unique))
+        passing_set = set(passing)
+        reasons: dict[str, str] = {}
+        for paper_id, why in found:
+            if paper_id in passing_set:
+                reasons.setdefault(paper_id, why)
+        return list(reasons.items())
+
+    # ---- similar papers and topic relevance -------------------------------------------------------
+
+    def similar(self, paper_id: str, limit: int = 10) -> list[SearchHit]:
+        """Nearest papers by stored vectors (no model call); by keywords of its title when it has none."""
+        self.refresh()
+        vectors = self.index.vectors
+        vector = vectors.vector(paper_id) if vectors is not None else None
+        if vector is not None:
+            neighbours = [(i, s) for i, s in vectors.search(vector, limit + 1) if i != paper_id][:limit]
+            reason = "similar"
+        else:
+            paper = self.store.get_paper(paper_id)
+            if paper is None:
+                return []
+            hits, _ = self.index.keyword.search(parse_query(paper.title), None, limit + 1)
+            neighbours = [(i, s) for i, s in hits if i != paper_id][:limit]
+            reason = "keyword"
+        papers = {p.id: p for p in self.store.get_papers([i for i, _ in neighbours])}
+        return [SearchHit(papers[i], score, reason) for i, score in neighbours if i in papers]
+
+    def rank(
+        self, topic: str, *, paper_ids: Sequence[str] | None = None, limit: int = 50,
+        filters: Filters | None = None, semantic_weight: float = 0.5,
+    ) -> list[TopicMatch]:  # fmt: skip
+        """Hybrid relevance of papers to `topic`: among `paper_ids` (or all papers passing `filters`).
+
+        The score is a convex mix of min-max-normalised BM25 and cosine (comparable across topics
+        only roughly); `keyword_score` and `semantic_score` are the raw parts, for a one-line reason.
+        """
+        self.refresh()
+        query = parse_query(topic)
+        filters = filters or Filters()
+        candidates: list[str] | None = list(paper_ids) if paper_ids is not None else None
+        if candidates is not None and not candidates:
+            return []
+        pool = max(limit, len(candidates) if candidates is not None else limit)
+        if candidates is not None:
+            restricted, _ = self.index.keyword.matching(filters, among=candidates, limit=len(candidates))
+            keyword_hits, _ = self.index.keyword.search(query, filters, pool * 4)
+            allowed = set(restricted)
+            keyword = {i: s for i, s in keyword_hits if i in allowed}
+        else:
+            keyword = dict(self.index.keyword.search(query, filters, pool)[0])
+        semantic: dict[str, float] = {}
+        if self._semantic_state(wait=True)[0]:
+            vector = self._embed_query(query.text)
+            if vector is not None:
+                if candidates is not None:
+                    semantic = dict(self.index.vectors.search_among(vector, restricted, pool))
+                else:
+                    semantic = dict(self._semantic(vector, filters, pool))
+        fused = convex_fusion(keyword, semantic, semantic_weight if semantic else 0.0)
+        return [TopicMatch(i, score, keyword.get(i, 0.0), semantic.get(i)) for i, score in fused[:limit]]
+
+
+_SERVICES: dict[tuple[str, str], SearchService] = {}
+_SERVICES_LOCK = threading.Lock()
+
+
+def service_for(store: Store, settings: Settings) -> SearchService:
+    """The process's SearchService for this database and data directory (built once)."""
+    key = (store.url, str(settings.home))
+    with _SERVICES_LOCK:
+        if key not in _SERVICES:
+            _SERVICES[key] = SearchService(store, settings)
+        return _SERVICES[key]
+
+
+def rank(
+    store: Store, settings: Settings, topic: str, *, paper_ids: Sequence[str] | None = None,
+    limit: int = 50, filters: Filters | None = None,
+) -> list[TopicMatch]:  # fmt: skip
+    """Hybrid relevance of papers to a topic text (for digests); see SearchService.rank."""
+    return service_for(store, settings).rank(topic, paper_ids=paper_ids, limit=limit, filters=filters)

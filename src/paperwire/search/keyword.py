@@ -1,0 +1,192 @@
+"""Keyword search: a tantivy BM25 index over title (weighted), abstract and authors, with filters."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import tantivy
+
+from paperwire.models import Paper
+from paperwire.search.query import ParsedQuery, to_tantivy, words_of
+
+SCHEMA_VERSION = "1"  # bump when the schema below changes: the index is rebuilt from the database
+TITLE_BOOST = 2.0
+WRITER_HEAP_BYTES = 128_000_000
+MAX_FILTER_CANDIDATES = 5_000
+
+
+@dataclass(slots=True, frozen=True)
+class Filters:
+    """Restrictions on results: listed_on range (inclusive, YYYY-MM-DD), category, author name."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    category: str | None = None
+    author: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.date_from, self.date_to, self.category, self.author))
+
+
+def day_number(day: str | None, default: int) -> int:
+    if not day:
+        return default
+    digits = day[:10].replace("-", "")
+    return int(digits) if digits.isdigit() and len(digits) == 8 else default
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", tokenizer_name="en_stem")
+    builder.add_text_field("abstract", tokenizer_name="en_stem")
+    builder.add_text_field("authors", tokenizer_name="default")
+    builder.add_text_field("category", tokenizer_name="raw")
+    builder.add_integer_field("listed_on", indexed=True, fast=True)
+    return builder.build()
+
+
+class KeywordIndex:
+    """One tantivy index in a folder. One writer per folder: a second process opens it read-only."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        marker = folder / "schema-version"
+        if folder.exists() and (not marker.exists() or marker.read_text() != SCHEMA_VERSION):
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(SCHEMA_VERSION)
+        self.schema = build_schema()
+        self.index = tantivy.Index(self.schema, path=str(folder), reuse=True)
+        self._writer: tantivy.IndexWriter | None = None
+        self.read_only = False
+
+    @property
+    def writer(self) -> tantivy.IndexWriter | None:
+        if self._writer is None and not self.read_only:
+            try:
+                self._writer = self.index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            except ValueError:  # another process holds the lock: read what it commits
+                self.read_only = True
+        return self._writer
+
+    def upsert(self, papers: Iterable[Paper]) -> int:
+        writer = self.writer
+        if writer is None:
+            return 0
+        count = 0
+        for paper in papers:
+            writer.delete_documents_by_term("id", paper.id)
+            document = tantivy.Document(
+                id=paper.id, title=paper.title, abstract=paper.abstract, authors=list(paper.authors) or [""],
+                category=list(paper.categories) or [""], listed_on=day_number(paper.listed_on, 0),
+            )  # fmt: skip
+            writer.add_document(document)
+            count += 1
+        return count
+
+    def commit(self) -> None:
+        if self._writer is not None:
+            self._writer.commit()
+            self._writer.wait_merging_threads()
+            self._writer = None
+        self.index.reload()
+
+    def clear(self) -> None:
+        if self.writer is not None:
+            self.writer.delete_all_documents()
+            self.commit()
+
+    def count(self) -> int:
+        return self.index.searcher().num_docs
+
+    # ---- queries -------------------------------------------------------------------------------
+
+    def filter_query(self, filters: Filters) -> tantivy.Query | None:
+        clauses: list[tantivy.Query] = []
+        if filters.date_from or filters.date_to:
+            clauses.append(
+                tantivy.Query.range_query(
+                    self.schema, "listed_on", tantivy.FieldType.Integer,
+                    day_number(filters.date_from, 0), day_number(filters.date_to, 99991231),
+                )  # fmt: skip
+            )
+        if filters.category:
+            clauses.append(tantivy.Query.term_query(self.schema, "category", filters.category.strip()))
+        if filters.author:
+            words = words_of(filters.author)
+            if words:
+                clauses.append(self._author_query(words))
+            else:
+                clauses.append(tantivy.Query.empty_query())
+        if not clauses:
+            return None
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, clause) for clause in clauses])
+
+    def _author_query(self, words: Sequence[str]) -> tantivy.Query:
+        tokens = [token for word in words for token in word.replace("'", " ").replace("-", " ").replace(".", " ").split()]
+        if len(tokens) == 1:
+            return tantivy.Query.term_query(self.schema, "authors", tokens[0])
+        return tantivy.Query.phrase_query(self.schema, "authors", tokens)
+
+    def text_query(self, query: ParsedQuery) -> tantivy.Query | None:
+        """Any word matches (BM25 ranks documents with more of them higher); prefix* words by regex."""
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        text = to_tantivy(replace(query, prefixes=()))
+        if text:
+            parsed, _errors = self.index.parse_query_lenient(
+                text, default_field_names=["title", "abstract", "authors"], field_boosts={"title": TITLE_BOOST}
+            )
+            clauses.append((tantivy.Occur.Should, parsed))
+        for prefix in query.prefixes:
+            # Prefix words hold only letters and digits (see query.PREFIX): safe inside a regex.
+            for name, boost in (("title", TITLE_BOOST), ("abstract", 1.0)):
+                regex = tantivy.Query.regex_query(self.schema, name, f"{prefix}.*")
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(regex, boost)))
+        if not clauses:
+            return None
+        return clauses[0][1] if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+
+    def search(
+        self, query: ParsedQuery, filters: Filters | None = None, limit: int = 100
+    ) -> tuple[list[tuple[str, float]], int]:
+        """(id, BM25 score) best first, and how many documents match in all."""
+        text_query = self.text_query(query)
+        if text_query is None:
+            return [], 0
+        filter_query = self.filter_query(filters) if filters else None
+        if filter_query is not None:
+            text_query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, text_query), (tantivy.Occur.Must, filter_query)]
+            )
+        return self._run(text_query, limit)
+
+    def author_papers(self, name: str, limit: int = 50) -> list[str]:
+        """Papers with an author whose name contains the words of `name` in order."""
+        words = words_of(name)
+        if not 2 <= len(words) <= 6:
+            return []
+        hits, _ = self._run(self._author_query(words), limit)
+        return [paper_id for paper_id, _ in hits]
+
+    def matching(self, filters: Filters, among: Sequence[str] | None = None, limit: int = MAX_FILTER_CANDIDATES) -> tuple[list[str], int]:
+        """Ids that pass `filters` (optionally only among the given ids), and how many pass in all."""
+        clauses = []
+        filter_query = self.filter_query(filters)
+        if filter_query is not None:
+            clauses.append((tantivy.Occur.Must, filter_query))
+        if among is not None:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", list(among))))
+        if not clauses:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        hits, total = self._run(tantivy.Query.boolean_query(clauses), limit)
+        return [paper_id for paper_id, _ in hits], total
+
+    def _run(self, query: tantivy.Query, limit: int) -> tuple[list[tuple[str, float]], int]:
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=max(limit, 1), count=True)
+        hits = [(searcher.doc(address)["id"][0], float(score)) for score, address in result.hits]
+        return hits, result.count or 0

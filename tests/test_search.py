@@ -1,0 +1,251 @@
+"""Search without a model: query parsing, fusion, hostile queries, exact matches first, filters, sync, CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from paperwire.app import create_app
+from paperwire.ingest import ingest_files
+from paperwire.models import Paper
+from paperwire.search import index as search_index
+from paperwire.search.embedders import NoEmbedder
+from paperwire.search.embedding import embed_missing
+from paperwire.search.fusion import FusionSettings, convex_fusion, fuse, reciprocal_rank_fusion
+from paperwire.search.hybrid import SearchService
+from paperwire.search.keyword import Filters
+from paperwire.search.query import highlight, parse_query, to_tantivy
+from paperwire.settings import Settings
+from paperwire.storage import open_store
+
+FIXTURE = Path(__file__).parent / "fixtures" / "search_papers.jsonl"
+TOM_ID = "2511.22275"
+TOM_TITLE = "RecToM: A Benchmark for Evaluating Machine Theory of Mind in LLM-based Conversational Recommender Systems"
+HOSTILE = [
+    "", " ", '"', '""""', "$\\alpha$", "'; DROP TABLE papers; --", "1 OR 1=1", "title:foo AND (bar",
+    "🤖🧠 mind", "a" * 250, "\\", "*", "-", "NOT", "[[[", "ab*", "\x00 nul", "<script>alert(1)</script>",
+]  # fmt: skip
+
+
+# ---- pure functions ------------------------------------------------------------------------------
+
+
+def test_parse_query_splits_terms_phrases_and_prefixes() -> None:
+    parsed = parse_query('  "Theory of Mind" in LLM* agents ')
+    assert parsed.phrases == (("theory", "of", "mind"),)
+    assert parsed.prefixes == ("llm",)
+    assert parsed.terms == ("in", "agents")
+    assert to_tantivy(parsed) == '"in" "agents" "theory of mind" "llm"*'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2501.12948", "2501.12948"), ("arXiv:2501.12948v3", "2501.12948"),
+     ("https://arxiv.org/abs/2501.12948", "2501.12948"), ("hep-th/9901001", "hep-th/9901001"),
+     ("deep mind", None), ("2501", None)],
+)  # fmt: skip
+def test_parse_query_recognises_arxiv_ids(text: str, expected: str | None) -> None:
+    assert parse_query(text).arxiv_id == expected
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, "x" * 10_000, '"' * 300, "(" * 500, "é" * 3000])
+def test_tantivy_query_has_no_syntax_from_user_text(text: str) -> None:
+    rendered = to_tantivy(parse_query(text))
+    # Every part is a quoted run of letters/digits (optionally followed by *): nothing else survives.
+    for part in rendered.split('" "'):
+        assert '\\' not in part and "(" not in part and ":" not in part
+    assert len(parse_query(text).words) <= 32
+
+
+def test_highlight_escapes_before_marking() -> None:
+    marked = highlight("Minds & <b>models</b> of mind", ["mind", "model"])
+    assert str(marked) == "<mark>Minds</mark> &amp; &lt;b&gt;<mark>models</mark>&lt;/b&gt; of <mark>mind</mark>"
+    assert str(highlight("a &lt; b", ["lt"])) == "a &amp;<mark>lt</mark>; b"
+
+
+def test_reciprocal_rank_fusion_rewards_agreement() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d", "c"]], k=60)
+    assert [item for item, _ in fused] == ["b", "c", "a", "d"]
+    weighted = reciprocal_rank_fusion([["a"], ["d"]], weights=[1.0, 3.0])
+    assert weighted[0][0] == "d"
+
+
+def test_convex_fusion_normalises_each_list() -> None:
+    fused = convex_fusion({"a": 30.0, "b": 10.0}, {"b": 0.9, "c": 0.5}, semantic_weight=0.5)
+    assert dict(fused) == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.0})
+    assert fuse([("a", 1.0)], [], FusionSettings()) == [("a", 1.0)]
+    assert fuse([], [("z", 0.3)], FusionSettings()) == [("z", 0.3)]
+
+
+# ---- the service and the web, keywords only ------------------------------------------------------
+
+
+@pytest.fixture
+def loaded(store):  # noqa: ANN001, ANN201
+    ingest_files(store, [FIXTURE], "jsonl")
+    return store
+
+
+@pytest.fixture
+def keyword_client(settings: Settings, loaded):  # noqa: ANN001, ANN201
+    settings = settings.model_copy(update={"embedder": "none"})
+    with TestClient(create_app(settings, store=loaded)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_queries_answer_with_results_or_a_clear_422(keyword_client: TestClient, text: str) -> None:
+    api = keyword_client.get("/api/search", params={"q": text})
+    assert api.status_code in (200, 422), api.text
+    body = api.json()
+    if api.status_code == 422:
+        assert "q is" in body["detail"]
+    else:
+        assert isinstance(body["hits"], list)
+    page = keyword_client.get("/search", params={"q": text})
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text
+
+
+def test_overlong_query_and_bad_parameters_are_422_with_a_reason(keyword_client: TestClient) -> None:
+    for params, words in [({"q": "x" * 10_000}, "limit is 250"), ({"q": "mind", "limit": "201"}, "limit must"),
+                          ({"q": "mind", "from": "2025-13-01"}, "from must"), ({"q": ""}, "q is empty"),
+                          ({"q": "mind", "from": "2025-12-09", "to": "2025-12-01"}, "after")]:  # fmt: skip
+        response = keyword_client.get("/api/search", params=params)
+        assert response.status_code == 422
+        assert words in response.json()["detail"]
+    assert keyword_client.get("/search", params={"q": "x" * 10_000}).status_code == 422
+
+
+def test_exact_arxiv_id_title_and_author_come_first(keyword_client: TestClient) -> None:
+    for query, reason in [(TOM_ID, "arxiv id"), (f"arXiv:{TOM_ID}v2", "arxiv id"),
+                          (TOM_TITLE.lower(), "title"), ("Mengfan Li", "author")]:  # fmt: skip
+        body = keyword_client.get("/api/search", params={"q": query}).json()
+        assert body["hits"][0]["id"] == TOM_ID, query
+        assert body["hits"][0]["match"] == reason
+        assert body["keywords_only"] is True and "disabled" in body["notice"]
+
+
+def test_filters_limit_and_offset(keyword_client: TestClient) -> None:
+    everything = keyword_client.get("/api/search", params={"q": "learning model", "limit": 200}).json()
+    assert everything["total"] >= 4
+    ids = [hit["id"] for hit in everything["hits"]]
+    second = keyword_client.get("/api/search", params={"q": "learning model", "limit": 2, "offset": 2}).json()
+    assert [hit["id"] for hit in second["hits"]] == ids[2:4]
+    vision = keyword_client.get("/api/search", params={"q": "learning model", "category": "cs.CV"}).json()
+    assert vision["hits"] and all(hit["categories"][0] == "cs.CV" or "cs.CV" in hit["categories"] for hit in vision["hits"])
+    later = keyword_client.get("/api/search", params={"q": "learning model", "from": "2025-12-05"}).json()
+    assert later["hits"] and all(hit["listed_on"] >= "2025-12-05" for hit in later["hits"])
+    by = keyword_client.get("/api/search", params={"q": "model", "author": "Yu Li"}).json()
+    assert [hit["id"] for hit in by["hits"]] == ["2511.22103"]
+
+
+def test_search_page_highlights_and_escapes(keyword_client: TestClient) -> None:
+    page = keyword_client.get("/search", params={"q": '"theory of mind"'})
+    assert page.status_code == 200
+    assert "<mark>Theory</mark> <mark>of</mark> <mark>Mind</mark>" in page.text
+    assert 'href="/papers/2511.22275"' in page.text
+    empty = keyword_client.get("/search")
+    assert empty.status_code == 200 and "arXiv id" in empty.text
+
+
+def test_similar_without_vectors_falls_back_to_keywords_and_never_returns_itself(keyword_client: TestClient) -> None:
+    response = keyword_client.get(f"/api/papers/{TOM_ID}/similar", params={"limit": 5})
+    assert response.status_code == 200
+    assert TOM_ID not in [hit["id"] for hit in response.json()["similar"]]
+    assert keyword_client.get("/api/papers/9999.99999/similar").status_code == 404
+
+
+# ---- index sync, several nodes, incremental embeddings -------------------------------------------
+
+
+def test_two_nodes_on_one_database_find_a_new_paper(tmp_path: Path, loaded, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(search_index, "SYNC_INTERVAL_SECONDS", 0.0)
+    nodes = [SearchService(loaded, Settings(home=tmp_path / f"node{i}", embedder="none")) for i in (1, 2)]
+    assert all(node.search("zebrafish").hits == [] for node in nodes)
+    loaded.upsert_papers([Paper(id="2512.99999", title="Zebrafish fin regeneration atlas", abstract="Zebrafish.")])
+    assert all(node.search("zebrafish").hits[0].paper.id == "2512.99999" for node in nodes)
+    # A restart reads the saved index and cursor: nothing is indexed twice.
+    again = SearchService(loaded, Settings(home=tmp_path / "node1", embedder="none"))
+    assert again.index.sync(loaded).papers == 0
+    assert again.search("zebrafish").hits[0].paper.id == "2512.99999"
+
+
+class HashingEmbedder:
+    """A deterministic stand-in for a sentence model (same protocol), to test bookkeeping cheaply."""
+
+    def __init__(self, name: str = "hashing-test") -> None:
+        self.name = name
+        self.dimensions = 16
+        self.calls = 0
+
+    def load(self) -> None:
+        return None
+
+    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:  # noqa: ANN001
+        self.calls += len(texts)
+        rows = [np.frombuffer(hashlib.sha256(text.encode()).digest()[:16], dtype=np.uint8) for text in texts]
+        matrix = np.asarray(rows, dtype=np.float32) - 127.5
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def test_embeddings_are_incremental_and_per_model(loaded) -> None:  # noqa: ANN001
+    embedder = HashingEmbedder()
+    assert embed_missing(loaded, embedder).embedded == 12
+    assert embed_missing(loaded, embedder).embedded == 0
+    paper = loaded.get_paper(TOM_ID)
+    votes = Paper(**{**paper.to_record(), "upvotes": 99, "observed_at": "2030-01-01T00:00:00Z"})
+    loaded.upsert_papers([votes])
+    report = embed_missing(loaded, embedder)
+    assert (report.embedded, report.unchanged) == (0, 1)
+    loaded.upsert_papers([Paper(**{**paper.to_record(), "abstract": "A new abstract.", "version": 9})])
+    assert embed_missing(loaded, embedder).embedded == 1
+    assert embed_missing(loaded, HashingEmbedder("another-model")).embedded == 12
+    assert embedder.calls == 13
+
+
+def test_similar_uses_stored_vectors_and_never_returns_itself(tmp_path: Path, loaded) -> None:  # noqa: ANN001
+    embedder = HashingEmbedder()
+    embed_missing(loaded, embedder)
+    service = SearchService(loaded, Settings(home=tmp_path / "home"), embedder=embedder)
+    hits = service.similar(TOM_ID, limit=20)
+    assert len(hits) == 11 and TOM_ID not in [hit.paper.id for hit in hits]
+    assert {hit.reason for hit in hits} == {"similar"}
+    assert embedder.calls == 12  # the 12 documents; no model call for similar papers
+    results = service.search("mind", limit=5)
+    assert not results.keywords_only and results.notice is None
+    ranked = service.rank("theory of mind", paper_ids=[TOM_ID, "2511.22103"], limit=5)
+    assert ranked[0].paper_id == TOM_ID and ranked[0].keyword_score > 0
+
+
+def test_search_with_embedder_none_still_answers(tmp_path: Path, loaded) -> None:  # noqa: ANN001
+    service = SearchService(loaded, Settings(home=tmp_path / "home", embedder="none"))
+    assert isinstance(service.embedder, NoEmbedder)
+    results = service.search("gaussian splatting")
+    assert results.keywords_only and results.hits[0].paper.id == "2511.21697"
+
+
+def test_cli_search_prints_a_json_array_best_first(tmp_path: Path) -> None:
+    from paperwire.cli import app, register_commands
+
+    register_commands()
+    home = tmp_path / "home"
+    store = open_store(Settings(home=home).effective_database_url)
+    ingest_files(store, [FIXTURE], "jsonl")
+    store.close()
+    runner = CliRunner()
+    result = runner.invoke(app, ["--home", str(home), "search", "gaussian splatting", "--json", "--limit", "3"],
+                           env={"PAPERWIRE_EMBEDDER": "none"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    hits = orjson.loads(result.stdout.strip().splitlines()[-1])
+    assert hits[0]["id"] == "2511.21697" and {"id", "title", "score"} <= hits[0].keys()
+    assert len(hits) <= 3 and hits == sorted(hits, key=lambda hit: -hit["score"])

