@@ -5,17 +5,12 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from paperwire.models import Paper
-from paperwire.ranking import (
-    HALF_LIFE,
-    explain_trending,
-    rank_key,
-    refresh_trending_scores,
-    score_from_rank_key,
-    score_trending,
-)  # fmt: skip
+from paperwire.ranking import HALF_LIFE, explain_trending, rank_key, score_from_rank_key, score_trending
+from paperwire.trending import refresh_trending_scores
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -125,3 +120,29 @@ def test_refresh_works_through_a_bulk_import_in_bounded_steps(store) -> None:  #
     assert refresh_trending_scores(store, NOW, settled_before=settled) == 1
     assert refresh_trending_scores(store, NOW, settled_before=settled) == 0
     assert store.trending_papers(limit=1)[0][0][0].id == "2506.00001"
+
+
+def test_trending_command_rescores_and_lists(tmp_path) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+
+    from paperwire.storage import open_store
+
+    home = tmp_path / "home"
+    store = open_store(f"sqlite:///{home / 'paperwire.db'}")
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
+    store.upsert_papers(
+        [
+            Paper(id="2506.00001", title="Slow", upvotes=3, observed_at=today),
+            Paper(id="2506.00002", title="Fast", upvotes=30, github_stars=100, observed_at=today),
+        ]
+    )
+    store.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "paperwire", "--home", str(home), "trending", "--json", "--limit", "5"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = orjson.loads(result.stdout)
+    assert [row["id"] for row in rows] == ["2506.00002", "2506.00001"]
+    assert rows[0]["reasons"] == ["+30 upvotes today", "+100 stars today"]

@@ -42,6 +42,7 @@ from paperwire.settings import Settings
 from paperwire.sources.arxiv import ingest_arxiv_daily
 from paperwire.sources.hf_api import refresh_hf_week
 from paperwire.storage import Store
+from paperwire.trending import refresh_trending_job
 
 log = logging.getLogger("paperwire.jobs")
 
@@ -340,3 +341,4 @@ register("arxiv-daily", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone),
 register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), refresh_hf_week)
 register("digests", lambda s: Daily(s.digest_at, s.schedule_time_zone), run_scheduled_digests)
 register("outbox", Every(seconds=30), send_outbox_job, quiet=True)
+register("trending", Every(seconds=60), refresh_trending_job, quiet=True)

@@ -12,7 +12,7 @@ counts, never totals, and every unit of growth loses half its weight per HALF_LI
 Because every term decays at the same rate, time alone never reorders papers: the ranking changes
 only when signals change. So a stored `rank_key = log2(score(now)) + (now - EPOCH) / HALF_LIFE`
 (constant between signal changes) orders papers, and only papers whose signals changed need a new
-key (`refresh_trending_scores`). `score_trending` and `explain_trending` are pure functions.
+key (paperwire.trending keeps the stored keys current). Everything here is a pure function.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ HALF_LIFE = timedelta(hours=48)
 STAR_WEIGHT = 0.2  # five new GitHub stars count as one new upvote
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 REASON_WINDOWS = (("today", timedelta(days=1)), ("this week", timedelta(days=7)), ("this month", timedelta(days=30)))
-CHECKPOINT = "trending:changed_at"
-SETTLE = timedelta(minutes=2)  # changes this recent are read again: a slow concurrent writer may commit late
 
 Signal = Mapping[str, object]  # observed_at (ISO 8601 or datetime), upvotes, github_stars
 
@@ -105,38 +103,3 @@ def explain_trending(signals: Sequence[Signal], now: datetime) -> list[str]:
                 reasons.append(f"+{gained} {noun}{'' if gained == 1 else 's'} {label}")
                 break
     return reasons
-
-
-def refresh_trending_scores(
-    store, now: datetime, *, settled_before: str | None = None, full: bool = False, limit: int = 5000,  # noqa: ANN001
-) -> int:  # fmt: skip
-    """Recompute the stored rank keys of papers whose signals changed since the last run.
-
-    Works through at most `limit` papers per call, in (changed_at, id) order from a checkpoint, so no
-    call runs long and repeated calls catch up after a bulk import. The checkpoint never moves past
-    `settled_before` (ISO time): rows stamped just before a slow writer committed are read again.
-    Returns how many papers were rescored. Idempotent: several nodes may run it at once."""
-    saved = "" if full else (store.get_checkpoint(CHECKPOINT) or "")
-    cursor_time, _, cursor_id = saved.partition("|")
-    changed = store.trending_candidates_after(cursor_time, cursor_id, limit=limit)
-    for start in range(0, len(changed), 1000):
-        chunk = [paper_id for paper_id, _ in changed[start : start + 1000]]
-        history = store.signals_of(chunk)
-        store.save_trending_scores({paper_id: rank_key(history[paper_id], now) for paper_id in chunk})
-    if changed:
-        last_id, last_time = changed[-1]
-        cursor = (last_time, last_id)
-        if settled_before is not None and last_time >= settled_before:
-            cursor = (settled_before, "")
-        if cursor > (cursor_time, cursor_id):
-            store.set_checkpoint(CHECKPOINT, f"{cursor[0]}|{cursor[1]}")
-    elif settled_before is not None and settled_before > cursor_time:
-        # Nothing with signals changed: skip the settled stretch (a bulk import without signals).
-        store.set_checkpoint(CHECKPOINT, f"{settled_before}|")
-    return len(changed)
-
-
-def rescore_papers(store, paper_ids: Sequence[str], now: datetime) -> None:  # noqa: ANN001 - a Store
-    """Recompute the rank keys of these papers now (after a vote, a submission)."""
-    history = store.signals_of(list(paper_ids))
-    store.save_trending_scores({paper_id: rank_key(history[paper_id], now) for paper_id in paper_ids})

@@ -46,6 +46,7 @@ def register_commands() -> None:
     from paperwire.cli import mail  # noqa: F401
     from paperwire.cli import ops  # noqa: F401
     from paperwire.cli import search  # noqa: F401
+    from paperwire.cli import social  # noqa: F401
 
 
 def main() -> None:

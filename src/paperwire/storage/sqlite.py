@@ -36,6 +36,11 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
+def read_engine(engine: sa.Engine) -> sa.Engine:
+    """Reads use the engine as it is (each read is one snapshot, from BEGIN to its end)."""
+    return engine
+
+
 def write_options(connection: sa.Connection) -> None:
     """Mark the next transaction on this connection as a writer."""
     connection.info["write"] = True

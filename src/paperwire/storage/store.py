@@ -42,11 +42,13 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
         self.backend = backend_for(url)
         self.engine = self.backend.create_engine(url)
         self.dialect = self.engine.dialect.name
+        self.read_engine = self.backend.read_engine(self.engine)
         self.held_locks: dict[str, list] = {}  # lock name -> [owner, lock] (see LiveQueries)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as connection:
+        """A connection for reading (on PostgreSQL in autocommit: each statement sees the latest commits)."""
+        with self.read_engine.connect() as connection:
             yield connection
 
     @contextlib.contextmanager

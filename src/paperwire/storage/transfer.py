@@ -98,7 +98,7 @@ def _copy_table(
     key = list(source_table.primary_key.columns)
     if key:
         query = query.order_by(*key)  # parents in the same table (none today) come first by key order
-    with source.read() as reader, destination.write() as writer:
+    with source.engine.connect() as reader, destination.write() as writer:
         total = reader.execute(sa.select(sa.func.count()).select_from(source_table)).scalar_one()
         if progress:
             progress(table.name, 0, total)
@@ -158,7 +158,7 @@ def summarise_tables(url: str) -> dict[str, TableSummary]:
             columns = sorted(table.columns, key=lambda column: column.name)
             header = "\x1f".join(column.name for column in columns)
             total, count = 0, 0
-            with store.read() as connection:
+            with store.engine.connect() as connection:  # a transaction: streamed with a server-side cursor
                 result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
                     sa.select(*columns)
                 )

@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from markupsafe import Markup
 
 from paperwire.models import InvalidRecord, Paper, parse_arxiv_id
-from paperwire.ranking import rescore_papers
 from paperwire.settings import Settings
 from paperwire.storage import Store
 from paperwire.storage.social import AlreadySubmitted
+from paperwire.trending import rescore_papers
 from paperwire.web.security import (
     RateLimiter,
     clear_session_cookie,

@@ -12,15 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperwire.models import Paper
-from paperwire.ranking import (
-    HALF_LIFE,
-    SETTLE,
-    STAR_WEIGHT,
-    explain_trending,
-    refresh_trending_scores,
-    score_from_rank_key,
-)
+from paperwire.ranking import HALF_LIFE, STAR_WEIGHT, explain_trending, score_from_rank_key
 from paperwire.storage import Store
+from paperwire.trending import SETTLE, iso, refresh_trending_scores
 
 router = APIRouter()
 
@@ -52,7 +46,7 @@ def ensure_fresh(store: Store, now: datetime) -> None:
     with _refresh_lock:
         if time.monotonic() - _last_refresh.get(store, -1e9) < REFRESH_EVERY_SECONDS:
             return
-        settled = (datetime.now(timezone.utc) - SETTLE).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        settled = iso(datetime.now(timezone.utc) - SETTLE)
         refresh_trending_scores(store, now, settled_before=settled)
         _last_refresh[store] = time.monotonic()
 

@@ -1,0 +1,49 @@
+"""Trending and users: `paperwire trending` (rescore what changed, then list) — the same call as the job."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+
+import orjson
+import typer
+from rich.console import Console
+
+from paperwire.cli import app, settings_of
+from paperwire.cli.catalogue import store_for
+from paperwire.ranking import explain_trending, score_from_rank_key
+from paperwire.trending import refresh_trending_job, refresh_trending_scores
+
+
+@app.command("trending")
+def trending(
+    ctx: typer.Context,
+    limit: int = typer.Option(10, "--limit", min=1, max=200, help="how many papers to list"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON array, best first"),
+    full: bool = typer.Option(False, "--full", help="rescore every paper, not only those whose signals changed"),
+) -> None:
+    """Rescore papers whose upvotes or stars changed, then list the top trending papers with reasons."""
+    store = store_for(ctx)
+    now = datetime.now(timezone.utc)
+    summary = (
+        f"rescored {refresh_trending_scores(store, now, full=True, limit=10**9)} papers"
+        if full
+        else refresh_trending_job(settings_of(ctx), store)
+    )
+    ranked, total = store.trending_papers(limit=limit)
+    history = store.signals_of([paper.id for paper, _ in ranked])
+    rows = [
+        {"id": paper.id, "title": paper.title, "score": round(score_from_rank_key(key, now), 6),
+         "reasons": explain_trending(history[paper.id], now), "upvotes": paper.upvotes}
+        for paper, key in ranked
+    ]  # fmt: skip
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(rows) + b"\n")
+        return
+    err = Console(stderr=True)
+    err.print(f"{summary}; {total} papers trend", markup=False, highlight=False)
+    out = Console()
+    for rank, row in enumerate(rows, start=1):
+        reasons = " · ".join(row["reasons"]) or "no recent growth"
+        out.print(f"{rank:>3}. {row['title']}  ({row['id']}, score {row['score']:.3g})", markup=False, highlight=False)
+        out.print(f"     {reasons}", markup=False, highlight=False)
