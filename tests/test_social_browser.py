@@ -56,16 +56,18 @@ def test_sign_in_upvote_and_submit_in_the_browser(browser_page, live_server, sto
     ])  # fmt: skip
     page = browser_page
 
-    # sign in through the emailed link
-    page.goto(f"{live_server}/login")
+    # /submit needs a signed-in reader: sign in through the emailed link, and come back to /submit
+    page.goto(f"{live_server}/submit")
+    page.wait_for_url(re.compile(r"/login\?next=(/|%2F)submit$"))
     page.fill("input[name=email]", "ada@example.org")
     page.click("form.stacked-form button[type=submit]")
     page.get_by_role("heading", name="Check your inbox").wait_for()
     page.goto(live_server + wait_for_link(settings, "ada@example.org"))
     page.fill("input[name=name]", "ada")
     page.click("form.stacked-form button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    page.wait_for_url(f"{live_server}/submit")
     assert page.locator(".account .user-name").inner_text() == "ada"
+    page.goto(f"{live_server}/")
 
     # the hostile title and abstract are text, and nothing in them ran
     card = page.locator('article.card[data-paper-id="2506.00001"]')

@@ -119,12 +119,14 @@ def login_limiters(request: Request) -> tuple[RateLimiter, RateLimiter]:
     )
 
 
-def send_login_mail(request: Request, email: str, token: str) -> None:
+def send_login_mail(request: Request, email: str, token: str, next_path: str = "/") -> None:
     """The sign-in link, through the outbox (SMTP, or the Maildir under HOME without SMTP_URL)."""
     from paperwire.mail.outbox import enqueue_transactional
 
     settings = settings_of(request)
     link = f"{settings.base_url}/login/{token}"
+    if next_path != "/":
+        link += f"?{urlencode({'next': next_path})}"
     minutes = int(LOGIN_LINK_LIFETIME.total_seconds() // 60)
     text = (
         f"Hello,\n\nto sign in to {settings.site_name}, open this link within {minutes} minutes:\n\n{link}\n\n"
@@ -156,7 +158,7 @@ def login_request(request: Request, email: str = Form(""), next: str = Form("/")
     by_address.enforce(address)
     token = new_token()
     store_of(request).create_login_token(hash_token(token), address, iso(now_utc() + LOGIN_LINK_LIFETIME))
-    send_login_mail(request, address, token)
+    send_login_mail(request, address, token, safe_next(next))
     return render(request, "login_sent.html", {"email": address, "minutes": 15})
 
 
