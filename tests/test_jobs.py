@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -30,6 +31,14 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def sqlite_store(settings: Settings) -> Iterator[Store]:
+    """SQLite only, for tests of the network side or the plan, where the backend changes nothing."""
+    store = open_store(settings.effective_database_url)
+    yield store
+    store.close()
 
 
 def test_daily_runs_at_the_wall_clock_time_across_daylight_saving() -> None:
@@ -67,15 +76,15 @@ def test_runs_are_recorded_with_their_outcome(settings: Settings, store: Store) 
     assert all(run["finished_at"] for run in runs.values())
 
 
-def test_quiet_jobs_record_only_runs_that_did_something(settings: Settings, store: Store) -> None:
+def test_quiet_jobs_record_only_runs_that_did_something(settings: Settings, sqlite_store: Store) -> None:
     answers = iter([None, "sent 2", None])
     job = Job("outbox", Every(10), lambda s, st: next(answers), quiet=True)
     for _ in range(3):
-        run_job(job, settings, store)
-    assert [run["summary"] for run in store.recent_job_runs(10, job="outbox")] == ["sent 2"]
+        run_job(job, settings, sqlite_store)
+    assert [run["summary"] for run in sqlite_store.recent_job_runs(10, job="outbox")] == ["sent 2"]
 
 
-def test_the_scheduler_runs_due_jobs_and_plans_the_next(settings: Settings, store: Store) -> None:
+def test_the_scheduler_runs_due_jobs_and_plans_the_next(settings: Settings, sqlite_store: Store) -> None:
     calls: list[str] = []
     jobs = {
         "hourly": Job("hourly", Every(3600), lambda s, st: calls.append("hourly")),
@@ -83,7 +92,7 @@ def test_the_scheduler_runs_due_jobs_and_plans_the_next(settings: Settings, stor
         "broken": Job("broken", Every(60), lambda s, st: 1 / 0),
     }
     clock = Clock(T0)
-    scheduler = Scheduler(settings, store, jobs, clock=clock)
+    scheduler = Scheduler(settings, sqlite_store, jobs, clock=clock)
     scheduler.run_due()
     assert calls == ["hourly"], "an interval job never run is due at once; a daily one waits for its time"
     clock.advance(minutes=90)
@@ -95,15 +104,15 @@ def test_the_scheduler_runs_due_jobs_and_plans_the_next(settings: Settings, stor
     assert [r.job for r in scheduler.run_due()] == ["broken"]
 
 
-def test_a_restarted_scheduler_catches_up_a_missed_daily_run(settings: Settings, store: Store) -> None:
+def test_a_restarted_scheduler_catches_up_a_missed_daily_run(settings: Settings, sqlite_store: Store) -> None:
     calls: list[str] = []
     jobs = {"daily": Job("daily", Daily("00:30", "America/New_York"), lambda s, st: calls.append("daily"))}
-    assert Scheduler(settings, store, jobs, owner="node", clock=Clock(T0 + timedelta(hours=2))).run_due() == []
+    assert Scheduler(settings, sqlite_store, jobs, owner="node", clock=Clock(T0 + timedelta(hours=2))).run_due() == []
     assert calls == [], "a daily job never run waits for its time"
-    store.record_job_run("daily", "2025-06-09T04:30:00.000000Z", "ok", "")  # yesterday's run, then downtime
-    Scheduler(settings, store, jobs, owner="node", clock=Clock(T0 + timedelta(hours=2))).run_due()
+    sqlite_store.record_job_run("daily", "2025-06-09T04:30:00.000000Z", "ok", "")  # yesterday's run, then downtime
+    Scheduler(settings, sqlite_store, jobs, owner="node", clock=Clock(T0 + timedelta(hours=2))).run_due()
     assert calls == ["daily"], "today's 00:30 was missed while down: it runs at start-up"
-    later = Scheduler(settings, store, jobs, owner="node", clock=Clock(T0 + timedelta(hours=3)))
+    later = Scheduler(settings, sqlite_store, jobs, owner="node", clock=Clock(T0 + timedelta(hours=3)))
     assert later.run_due() == [], "already ran today: nothing to catch up"
     assert later.next_at["daily"] > T0 + timedelta(hours=24)
 
@@ -163,12 +172,12 @@ def test_serve_runs_the_jobs_in_the_app_lifespan(settings: Settings, store: Stor
     assert store.lease_holder("scheduler") is None, "shutdown stopped the scheduler"
 
 
-def test_no_jobs_means_no_scheduler(settings: Settings, store: Store) -> None:
+def test_no_jobs_means_no_scheduler(settings: Settings, sqlite_store: Store) -> None:
     from paperwire.app import create_app
 
-    with TestClient(create_app(settings, store=store, run_jobs=False)):
+    with TestClient(create_app(settings, store=sqlite_store, run_jobs=False)):
         time.sleep(0.2)
-    assert store.lease_holder("scheduler") is None and store.recent_job_runs(5) == []
+    assert sqlite_store.lease_holder("scheduler") is None and sqlite_store.recent_job_runs(5) == []
 
 
 def cli(settings: Settings, *args: str):  # noqa: ANN201

@@ -109,6 +109,14 @@ def stored_ids(store: Store) -> set[str]:
 # ---- the polite client ----------------------------------------------------------------------
 
 
+@pytest.fixture
+def sqlite_store(settings: Settings) -> Iterator[Store]:
+    """SQLite only, for tests of the network side or the plan, where the backend changes nothing."""
+    store = open_store(settings.effective_database_url)
+    yield store
+    store.close()
+
+
 class KeepAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"  # werkzeug's default, HTTP/1.0, closes every connection
 
@@ -173,13 +181,13 @@ def test_one_connection_and_a_user_agent_with_the_operator_contact(settings: Set
     assert "ops@example.org" in agents[0] and agents[0].startswith("paperwire/")
 
 
-def test_a_server_failing_twice_then_answering_is_retried(settings: Settings, httpserver: HTTPServer, store: Store) -> None:
+def test_a_server_failing_twice_then_answering_is_retried(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
     feed = Recorder(Response("busy", status=503), Response("oops", status=502), Response(FEED, content_type=XML))
     httpserver.expect_request(FEED_PATH).respond_with_handler(feed)
     httpserver.expect_request("/api/query").respond_with_handler(api_answer)
-    report = ingest_arxiv_daily(live(settings, httpserver), store)
+    report = ingest_arxiv_daily(live(settings, httpserver), sqlite_store)
     assert len(feed.arrivals) == 3
-    assert stored_ids(store) == ANNOUNCED and report.report.added == 4
+    assert stored_ids(sqlite_store) == ANNOUNCED and report.report.added == 4
 
 
 def test_retry_after_is_honoured(settings: Settings, httpserver: HTTPServer) -> None:
@@ -210,17 +218,17 @@ def test_a_retry_after_beyond_the_limit_fails_at_once(settings: Settings, httpse
     assert len(recorder.arrivals) == 1
 
 
-def test_client_errors_are_not_retried(settings: Settings, httpserver: HTTPServer, store: Store) -> None:
+def test_client_errors_are_not_retried(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
     recorder = Recorder(Response("no such category", status=404))
     httpserver.expect_request(FEED_PATH).respond_with_handler(recorder)
     with pytest.raises(FetchError, match="HTTP 404"):
-        ingest_arxiv_daily(live(settings, httpserver), store)
+        ingest_arxiv_daily(live(settings, httpserver), sqlite_store)
     assert len(recorder.arrivals) == 1
 
 
 
 
-def test_a_timeout_is_retried(settings: Settings, threaded_server: HTTPServer, store: Store) -> None:
+def test_a_timeout_is_retried(settings: Settings, threaded_server: HTTPServer, sqlite_store: Store) -> None:
     def slow_then_fast(request: Request) -> Response:
         if len(recorder.arrivals) == 1:
             time.sleep(1.5)
@@ -228,13 +236,13 @@ def test_a_timeout_is_retried(settings: Settings, threaded_server: HTTPServer, s
 
     recorder = Recorder(slow_then_fast)
     threaded_server.expect_request("/hf/api/daily_papers").respond_with_handler(recorder)
-    report = ingest_hf_days(live(settings, threaded_server, http_timeout=0.5), store, ["2025-06-10"])
+    report = ingest_hf_days(live(settings, threaded_server, http_timeout=0.5), sqlite_store, ["2025-06-10"])
     assert len(recorder.arrivals) == 2
     assert report.report.added == 3
 
 
 def test_a_clear_error_after_the_retries_and_no_partial_batch(
-    settings: Settings, threaded_server: HTTPServer, store: Store
+    settings: Settings, threaded_server: HTTPServer, sqlite_store: Store
 ) -> None:
     def always_slow(_request: Request) -> Response:
         time.sleep(0.6)
@@ -244,16 +252,16 @@ def test_a_clear_error_after_the_retries_and_no_partial_batch(
     threaded_server.expect_request("/api/query").respond_with_handler(always_slow)
     config = live(settings, threaded_server, http_timeout=0.3, http_retries=2)
     with pytest.raises(FetchError, match=r"failed after 3 attempts: timed out"):
-        ingest_arxiv_daily(config, store)
-    assert store.count_papers() == 0
+        ingest_arxiv_daily(config, sqlite_store)
+    assert sqlite_store.count_papers() == 0
 
 
-def test_the_cli_exits_non_zero_and_records_the_failure(settings: Settings, httpserver: HTTPServer, store: Store) -> None:
+def test_the_cli_exits_non_zero_and_records_the_failure(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
     httpserver.expect_request(FEED_PATH).respond_with_data("down", status=500)
     result = run_cli(live(settings, httpserver, http_retries=1), "ingest", "arxiv", "--categories", "cs.AI,cs.CL,cs.LG")
     assert result.exit_code == 1
     assert "failed after 2 attempts: HTTP 500" in result.stderr
-    run = store.recent_job_runs(1)[0]
+    run = sqlite_store.recent_job_runs(1)[0]
     assert (run["job"], run["status"]) == ("arxiv-daily", "failed") and "HTTP 500" in run["summary"]
 
 
@@ -287,13 +295,13 @@ def test_arxiv_ingest_stores_exactly_the_announced_papers_once(
     assert [run["status"] for run in store.recent_job_runs(2)] == ["ok", "ok"]
 
 
-def test_api_batches_are_stored_whole(settings: Settings, httpserver: HTTPServer, store: Store) -> None:
+def test_api_batches_are_stored_whole(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
     api = Recorder(api_answer, Response(b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><entry><id>ht"))
     httpserver.expect_request(FEED_PATH).respond_with_data(FEED, content_type=XML)
     httpserver.expect_request("/api/query").respond_with_handler(api)
     with pytest.raises(ParseError, match="invalid XML"):
-        ingest_arxiv_daily(live(settings, httpserver), store, batch_size=2)
-    assert len(stored_ids(store)) == 2, "the first batch landed whole, the truncated second not at all"
+        ingest_arxiv_daily(live(settings, httpserver), sqlite_store, batch_size=2)
+    assert len(stored_ids(sqlite_store)) == 2, "the first batch landed whole, the truncated second not at all"
 
 
 def test_replacements_update_stored_papers_only(settings: Settings, httpserver: HTTPServer, store: Store) -> None:
@@ -314,29 +322,29 @@ def test_replacements_update_stored_papers_only(settings: Settings, httpserver: 
     assert store.get_paper("2504.04321") is None, "replacements of papers we never had are not added"
 
 
-def test_an_empty_weekend_feed_is_no_announcement(settings: Settings, httpserver: HTTPServer, store: Store) -> None:
+def test_an_empty_weekend_feed_is_no_announcement(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
     httpserver.expect_request(FEED_PATH).respond_with_data(EMPTY_FEED, content_type=XML)
     result = run_cli(live(settings, httpserver), "ingest", "arxiv", "--categories", "cs.AI,cs.CL,cs.LG")
     assert result.exit_code == 0
-    run = store.recent_job_runs(1)[0]
+    run = sqlite_store.recent_job_runs(1)[0]
     assert run["status"] == "empty" and "no announcement" in run["summary"]
     assert len(httpserver.log) == 1, "no API request for an empty feed"
 
 
 def test_a_feed_for_another_day_is_no_announcement_for_the_asked_day(
-    settings: Settings, httpserver: HTTPServer, store: Store
+    settings: Settings, httpserver: HTTPServer, sqlite_store: Store
 ) -> None:
     httpserver.expect_request(FEED_PATH).respond_with_data(FEED, content_type=XML)
-    report = ingest_arxiv_daily(live(settings, httpserver), store, day="2025-06-11")
+    report = ingest_arxiv_daily(live(settings, httpserver), sqlite_store, day="2025-06-11")
     assert report.status == "empty" and "announces 2025-06-10" in report.summary
-    assert store.count_papers() == 0
+    assert sqlite_store.count_papers() == 0
 
 
-def test_a_truncated_feed_is_a_clear_error(settings: Settings, httpserver: HTTPServer, store: Store) -> None:
+def test_a_truncated_feed_is_a_clear_error(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
     httpserver.expect_request(FEED_PATH).respond_with_data(FEED[: len(FEED) // 2], content_type=XML)
     with pytest.raises(ParseError, match="not a readable feed"):
-        ingest_arxiv_daily(live(settings, httpserver), store)
-    assert store.count_papers() == 0
+        ingest_arxiv_daily(live(settings, httpserver), sqlite_store)
+    assert sqlite_store.count_papers() == 0
 
 
 def test_fetch_arxiv_papers_reads_old_style_ids_and_leaves_out_unknown_ones(
@@ -395,11 +403,11 @@ def test_a_harvest_follows_tokens_and_a_rerun_fetches_only_what_changed(
     assert rerun.status == "empty" and store.count_papers() == 4
 
 
-def test_an_expired_token_restarts_the_harvest(settings: Settings, httpserver: HTTPServer, store: Store) -> None:
-    store.set_checkpoint("oai:cs:cs:AI", orjson.dumps({"from": "2025-01-01", "token": "stale", "datestamp": None}).decode())
+def test_an_expired_token_restarts_the_harvest(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
+    sqlite_store.set_checkpoint("oai:cs:cs:AI", orjson.dumps({"from": "2025-01-01", "token": "stale", "datestamp": None}).decode())
     httpserver.expect_request("/oai").respond_with_handler(oai_answer)
-    report = harvest_oai(live(settings, httpserver), store, set_spec="cs:cs:AI", from_day="2025-01-01")
-    assert "resumption token expired" in report.summary and store.count_papers() == 4
+    report = harvest_oai(live(settings, httpserver), sqlite_store, set_spec="cs:cs:AI", from_day="2025-01-01")
+    assert "resumption token expired" in report.summary and sqlite_store.count_papers() == 4
 
 
 def test_a_truncated_page_fails_and_the_rerun_resumes_at_it(
@@ -503,11 +511,11 @@ def test_hf_pages_are_followed_until_a_short_page(settings: Settings, httpserver
 
 
 def test_hf_since_fetches_each_day_and_invalid_json_stores_nothing(
-    settings: Settings, httpserver: HTTPServer, store: Store
+    settings: Settings, httpserver: HTTPServer, sqlite_store: Store
 ) -> None:
     pages = Recorder(Response("[]"), Response(HF_PAGE), Response(b'[{"paper": {"id": "2506.0'))
     httpserver.expect_request("/hf/api/daily_papers").respond_with_handler(pages)
     with pytest.raises(ParseError, match="invalid JSON"):
-        ingest_hf_since(live(settings, httpserver), store, "2025-06-09", "2025-06-11")
+        ingest_hf_since(live(settings, httpserver), sqlite_store, "2025-06-09", "2025-06-11")
     assert [r["date"] for r in pages.requests] == ["2025-06-09", "2025-06-10", "2025-06-11"]
-    assert store.count_papers() == 3, "whole days land; the unreadable day adds nothing"
+    assert sqlite_store.count_papers() == 3, "whole days land; the unreadable day adds nothing"
