@@ -276,3 +276,11 @@ def test_submit_needs_sign_in_and_csrf(client, settings, papers) -> None:  # noq
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
     sign_in(client, settings, "careful@example.org")
     assert client.post("/submit", data={"paper": "hep-th/9901001"}).status_code == 403
+
+
+def test_users_get_unique_display_names(store) -> None:  # noqa: ANN001
+    first = store.ensure_user("Sam@example.org")
+    second = store.ensure_user("sam@example.net")
+    assert (first["name"], second["name"]) == ("sam", "sam2")
+    assert store.ensure_user("SAM@example.org")["id"] == first["id"]
+    assert store.ensure_user("x@example.org", "Sam")["name"] == "Sam3"

@@ -74,31 +74,28 @@ class SocialQueries:
     def ensure_user(self, email: str, name: str | None = None) -> dict:
         """The user with this address, created on first sign-in with a unique display name."""
         email = email.strip().lower()
-        existing = self.get_user_by_email(email)
-        if existing:
-            return existing
         base = (name or _name_from_email(email))[:40]
-        with self.write() as connection:
-            taken = set(connection.execute(sa.select(users.c.name).where(users.c.name.like(f"{base}%"))).scalars())
-            candidate, suffix = base, 1
-            while candidate in taken:
-                suffix += 1
-                candidate = f"{base}{suffix}"
-            connection.execute(
-                self.insert(users)
-                .values(email=email, name=candidate, created_at=utc_now_iso())
-                .on_conflict_do_nothing()
-            )
-        return self.get_user_by_email(email)
-
-    def set_user_name(self, user_id: int, name: str) -> bool:
-        """Rename a user; False when another user has the name."""
-        with self.write() as connection:
-            clash = connection.execute(sa.select(users.c.id).where(users.c.name == name, users.c.id != user_id)).first()
-            if clash:
-                return False
-            connection.execute(users.update().where(users.c.id == user_id).values(name=name))
-        return True
+        for attempt in range(5):  # two first sign-ins may race for the same name: take the next one
+            existing = self.get_user_by_email(email)
+            if existing:
+                return existing
+            with self.write() as connection:
+                # Names are unique regardless of case: "Sam" and "sam" would be the same person to a reader.
+                similar = sa.select(users.c.name).where(sa.func.lower(users.c.name).like(f"{base.lower()}%"))
+                taken = {taken_name.lower() for taken_name in connection.execute(similar).scalars()}
+                candidate, suffix = base, 1 + attempt
+                while candidate.lower() in taken:
+                    suffix += 1
+                    candidate = f"{base}{suffix}"
+                connection.execute(
+                    self.insert(users)
+                    .values(email=email, name=candidate, created_at=utc_now_iso())
+                    .on_conflict_do_nothing()
+                )
+        user = self.get_user_by_email(email)
+        if user is None:
+            raise RuntimeError(f"could not create a user for {email!r}")
+        return user
 
     def create_login_token(self, token_hash: str, email: str, expires_at: str) -> None:
         with self.write() as connection:
@@ -226,9 +223,14 @@ class SocialQueries:
                     f"{paper.id} is already on the daily list"
                     + (f", submitted by {row.submitted_by}." if row and row.submitted_by else ".")
                 )
-            connection.execute(
-                submissions.insert().values(paper_id=paper.id, user_id=user["id"], submitted_at=utc_now_iso())
-            )
+            added = connection.execute(
+                self.insert(submissions)
+                .values(paper_id=paper.id, user_id=user["id"], submitted_at=utc_now_iso())
+                .on_conflict_do_nothing()
+                .returning(submissions.c.paper_id)
+            ).first()
+            if added is None:  # another submission of the same paper won the race
+                raise AlreadySubmitted(f"{paper.id} is already on the daily list.")
             connection.execute(
                 papers.update()
                 .where(papers.c.id == paper.id)

@@ -215,7 +215,7 @@ def upvote_form(request: Request, paper_id: str, action: str = Form("toggle"), n
     user = current_user(request)
     if user is None:
         if wants_json(request):
-            return JSONResponse({"detail": "Sign in to upvote.", "login": f"/login?next={back}"}, 401)
+            return JSONResponse({"detail": "Sign in to upvote.", "login": f"/login?{urlencode({'next': back})}"}, 401)
         return RedirectResponse(f"/login?{urlencode({'next': back})}", status_code=303)
     store = store_of(request)
     if store.get_paper(paper_id) is None:
