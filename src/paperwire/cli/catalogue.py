@@ -52,21 +52,30 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 @app.command(
-    "ingest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    "ingest",
+    # --help is handled below, so that `ingest arxiv --help` shows the live source's own options.
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
 )
 def ingest(
     ctx: typer.Context,
-    files: list[str] = typer.Argument(..., help="files to import (.gz read directly), or a live source name"),
+    files: list[str] = typer.Argument(None, help="files to import (.gz read directly), or a live source name"),
     format_name: str | None = typer.Option(
         None, "--format", help=f"one of {', '.join(SOURCES)}; detected when omitted"
     ),
 ) -> None:
     """Import papers from files, or fetch them from a live source (`ingest arxiv|oai|hf …`)."""
-    if files[0] in LIVE_INGEST:
-        exit_code = LIVE_INGEST[files[0]](args=[*files[1:], *ctx.args], obj=ctx.obj, standalone_mode=False)
+    if files and files[0] in LIVE_INGEST:
+        exit_code = LIVE_INGEST[files[0]](
+            args=[*files[1:], *ctx.args], obj=ctx.obj, standalone_mode=False, prog_name=f"paperwire ingest {files[0]}"
+        )
         if exit_code:  # without standalone mode, click returns the sub-command's exit code
             raise typer.Exit(exit_code)
         return
+    asked_for_help = "--help" in (*(files or ()), *ctx.args)
+    if not files or asked_for_help:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0 if asked_for_help else 2)
     if ctx.args:
         raise typer.BadParameter(f"unexpected options {' '.join(ctx.args)}")
     if format_name is not None and format_name not in SOURCES:
