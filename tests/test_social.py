@@ -284,3 +284,33 @@ def test_users_get_unique_display_names(store) -> None:  # noqa: ANN001
     assert (first["name"], second["name"]) == ("sam", "sam2")
     assert store.ensure_user("SAM@example.org")["id"] == first["id"]
     assert store.ensure_user("x@example.org", "Sam")["name"] == "Sam3"
+
+
+def test_rate_limits_are_shared_through_the_database(store, settings) -> None:  # noqa: ANN001
+    from paperwire.storage import open_store
+    from paperwire.web.security import RateLimiter
+
+    clock = [1_000_000.0]
+    other_node = open_store(settings.effective_database_url)
+    try:
+        here = RateLimiter(store, settings, "test", limit=2, window_seconds=60, clock=lambda: clock[0])
+        there = RateLimiter(other_node, settings, "test", limit=2, window_seconds=60, clock=lambda: clock[0])
+        assert [here.hit("10.0.0.1"), there.hit("10.0.0.1"), here.hit("10.0.0.1")] == [True, True, False]
+        assert there.hit("10.0.0.2")  # another key has its own count
+        clock[0] += 60  # the next window starts afresh
+        assert here.hit("10.0.0.1")
+    finally:
+        other_node.close()
+
+
+def test_a_tampered_session_cookie_signs_nobody_in(client, settings) -> None:  # noqa: ANN001
+    sign_in(client, settings, "real@example.org")
+    value = client.cookies.get("pw_session")
+    assert client.get("/submit", follow_redirects=False).status_code == 200
+    client.cookies.delete("pw_session")
+    tampered = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
+    client.cookies.set("pw_session", tampered, domain="testserver.local")
+    assert client.cookies.get("pw_session") == tampered  # one cookie, the tampered one, is sent
+    assert client.get("/submit", follow_redirects=False).status_code == 303
+    client.cookies.set("pw_session", value, domain="testserver.local")
+    assert client.get("/submit", follow_redirects=False).status_code == 200  # the genuine one still works
