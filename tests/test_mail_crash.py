@@ -29,7 +29,7 @@ from paperwire.mail.outbox import DeliveryPolicy, OutboxSender
 from paperwire.settings import Settings
 from paperwire.storage import open_store
 settings = Settings(home=sys.argv[1], smtp_url=sys.argv[2], base_url="http://testserver", secret_key="k",
-                    embedder="none")
+                    embedder="none", database_url=sys.argv[3])
 store = open_store(settings.effective_database_url, upgrade=False)
 sender = OutboxSender(store, settings, policy=DeliveryPolicy(batch_size=25, lease_seconds=1.5, rate_per_second=0))
 while True:
@@ -42,11 +42,11 @@ sender.close()
 """
 
 
-def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path) -> None:
+def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path, database_url: str = "") -> None:
     sink = SmtpSink().start()
     try:
         settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="k",
-                            smtp_url=sink.url, embedder="none")  # fmt: skip
+                            smtp_url=sink.url, embedder="none", database_url=database_url)  # fmt: skip
         store = open_store(settings.effective_database_url)
         store.upsert_papers(sample_papers())
         rows = "".join(f"user{i}@example.org,daily,\n" for i in range(subscribers))
@@ -54,7 +54,7 @@ def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path) -
         assert run_digest(store, settings, "daily", DAY, send=False).compose.composed == subscribers
 
         randomness = random.Random(seed)
-        command = [sys.executable, "-c", SENDER, str(settings.home), sink.url]
+        command = [sys.executable, "-c", SENDER, str(settings.home), sink.url, database_url]
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         killed = 0
         while killed < kills:
@@ -83,8 +83,8 @@ def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path) -
         sink.stop()
 
 
-def test_sigkilled_sender_sends_every_digest_exactly_once(tmp_path: Path) -> None:
-    crash_and_recover(subscribers=2_000, kills=3, seed=5, tmp_path=tmp_path)
+def test_sigkilled_sender_sends_every_digest_exactly_once(tmp_path: Path, database_url: str) -> None:
+    crash_and_recover(subscribers=2_000, kills=3, seed=5, tmp_path=tmp_path, database_url=database_url)
 
 
 @pytest.mark.slow

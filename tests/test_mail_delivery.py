@@ -43,9 +43,10 @@ def sink():
 
 
 @pytest.fixture
-def mail_settings(tmp_path: Path, sink: SmtpSink) -> Settings:
+def mail_settings(tmp_path: Path, sink: SmtpSink, database_url: str) -> Settings:
+    # `database_url` (conftest): each test runs on SQLite and on a throw-away PostgreSQL.
     return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
-                    smtp_url=sink.url, embedder="none", mail_rate=0)  # fmt: skip
+                    smtp_url=sink.url, embedder="none", mail_rate=0, database_url=database_url)  # fmt: skip
 
 
 @pytest.fixture
@@ -145,9 +146,8 @@ def test_permanent_failure_stops_and_marks_after_threshold(mail_store: Store, ma
     assert third.compose.subscribers == 0 and sink.handler.rcpt_attempts["gone@example.org"] == 2
 
 
-def test_unreachable_server_fails_clearly_and_keeps_the_mail(mail_store: Store, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="k",
-                        smtp_url=f"smtp://127.0.0.1:{free_port()}", embedder="none")  # fmt: skip
+def test_unreachable_server_fails_clearly_and_keeps_the_mail(mail_store: Store, mail_settings: Settings) -> None:
+    settings = mail_settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{free_port()}"})
     add_confirmed(mail_store, "a@example.org,daily,")
     with pytest.raises(TransportUnavailable, match="cannot reach the mail server smtp://127.0.0.1"):
         run_digest(mail_store, settings, "daily", DAY, policy=FAST)

@@ -25,9 +25,9 @@ def sink():
 
 
 @pytest.fixture
-def web(tmp_path: Path, sink: SmtpSink):
+def web(tmp_path: Path, sink: SmtpSink, database_url: str):
     settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
-                        smtp_url=sink.url, embedder="none", mail_rate=0)  # fmt: skip
+                        smtp_url=sink.url, embedder="none", mail_rate=0, database_url=database_url)  # fmt: skip
     store = open_store(settings.effective_database_url)
     store.upsert_papers(sample_papers())
     with TestClient(create_app(settings, store=store)) as client:

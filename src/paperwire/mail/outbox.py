@@ -188,7 +188,7 @@ class OutboxSender:
         self._pace()
         outcome = self.transport.send(
             self.envelope_from, row["recipient"], message,
-            commit=lambda: self.store.mark_outbox_sent(row["id"], self.worker),
+            commit=lambda release: self.store.mark_outbox_sent(row["id"], self.worker, then=release),
         )  # fmt: skip
         if outcome.status == "sent":
             report.sent += 1

@@ -2,9 +2,11 @@
 
 A transport sends one message at a time over one reused connection. The caller's `commit` is called
 after the whole message has reached the server but before the final "." that makes the server
-accept it: the outbox records the mail as sent there, so a process killed at any moment either sent
-the dot after recording (delivered once) or never sent it (the server discards the transaction and
-the mail is retried). That is what makes "exactly one digest" hold across SIGKILLs.
+accept it: the outbox records the mail as sent there and sends the dot the moment its commit
+returns. A process killed before the commit never sent the dot (the server discards the unfinished
+transaction and the mail is retried); one killed after it sent the dot (delivered once). In this order
+a mail is never sent twice; only a kill in the microseconds between the commit and the dot's write
+could lose one. That is what makes "exactly one digest" hold across SIGKILLs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+# commit(release) records the mail as sent and, right after the commit, calls release() to let the
+# message go; False when the mail is no longer this sender's (nothing may be released then).
+Commit = Callable[[Callable[[], None]], bool]
+
+
 class TransportUnavailable(RuntimeError):
     """The mail server cannot be reached or refuses us as a client; nothing was sent."""
 
@@ -47,7 +54,7 @@ class Transport(Protocol):
         """Whether messages may carry 8bit bodies (connects first when needed)."""
         ...
 
-    def send(self, sender: str, recipient: str, message: bytes, commit: Callable[[], bool]) -> Outcome: ...
+    def send(self, sender: str, recipient: str, message: bytes, commit: Commit) -> Outcome: ...
 
     def close(self) -> None: ...
 
@@ -123,7 +130,7 @@ class SmtpTransport:
                 pass
         self._connection = None
 
-    def send(self, sender: str, recipient: str, message: bytes, commit: Callable[[], bool]) -> Outcome:
+    def send(self, sender: str, recipient: str, message: bytes, commit: Commit) -> Outcome:
         for attempt in (1, 2):
             if self._connection is None:
                 self._connection = self._connect()
@@ -141,7 +148,7 @@ class SmtpTransport:
         raise AssertionError("unreachable")
 
     def _transaction(
-        self, connection: smtplib.SMTP, sender: str, recipient: str, message: bytes, commit: Callable[[], bool]
+        self, connection: smtplib.SMTP, sender: str, recipient: str, message: bytes, commit: Commit
     ) -> Outcome:
         eight_bit = b"\r\nContent-Transfer-Encoding: 8bit\r\n" in message
         if eight_bit and not connection.has_extn("8bitmime"):
@@ -162,8 +169,18 @@ class SmtpTransport:
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         connection.send(body)
+        released: list[BaseException | None] = []
+
+        def release() -> None:
+            # The final dot: from here on the server owns the message. Runs right after the commit.
+            try:
+                connection.sock.sendall(b".\r\n")
+                released.append(None)
+            except OSError as error:
+                released.append(error)
+
         try:
-            still_ours = commit()
+            still_ours = commit(release)
         except BaseException:
             self._drop()  # the server discards a DATA that never got its final dot
             raise
@@ -172,7 +189,8 @@ class SmtpTransport:
             self._drop()
             return Outcome("lost", 0, "lease lost to another sender")
         try:
-            connection.send(b".\r\n")
+            if not released or released[0] is not None:
+                raise released[0] if released else smtplib.SMTPServerDisconnected("final dot not sent")
             code, reply = connection.getreply()
         except (OSError, smtplib.SMTPException) as error:
             error.after_commit = True  # type: ignore[attr-defined]
@@ -201,17 +219,16 @@ class MaildirTransport:
     def eight_bit(self) -> bool:
         return True
 
-    def send(self, sender: str, recipient: str, message: bytes, commit: Callable[[], bool]) -> Outcome:
+    def send(self, sender: str, recipient: str, message: bytes, commit: Commit) -> Outcome:
         name = f"{time.time():.6f}.{uuid.uuid4().hex}.{socket.gethostname()}"
         staged = self.root / "tmp" / name
         with open(staged, "wb") as handle:
             handle.write(b"Delivered-To: " + recipient.encode() + b"\r\n" + message)
             handle.flush()
             os.fsync(handle.fileno())
-        if not commit():
+        if not commit(lambda: os.rename(staged, self.root / "new" / name)):
             staged.unlink(missing_ok=True)
             return Outcome("lost", 0, "lease lost to another sender")
-        os.rename(staged, self.root / "new" / name)
         return Outcome("sent", 250, "", True)
 
     def close(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -176,10 +176,17 @@ class MailQueries:
         if not rows:
             return 0
         with self.write() as connection:
-            inserted = connection.execute(self.insert(mail_outbox).on_conflict_do_nothing(), list(rows)).rowcount
+            inserted = set(
+                connection.execute(
+                    self.insert(mail_outbox).on_conflict_do_nothing().returning(mail_outbox.c.subscriber_id),
+                    list(rows),
+                ).scalars()
+            )
+            # Only the digests this call recorded carry their papers into the history.
+            history = [row for row in history if row["subscriber_id"] in inserted]
             if history:
-                connection.execute(self.insert(mail_paper_history).on_conflict_do_nothing(), list(history))
-        return inserted
+                connection.execute(self.insert(mail_paper_history).on_conflict_do_nothing(), history)
+        return len(inserted)
 
     # ---- the outbox --------------------------------------------------------------------------
 
@@ -225,11 +232,33 @@ class MailQueries:
             ).mappings()  # fmt: skip
             return [dict(row) for row in rows]
 
-    def mark_outbox_sent(self, outbox_id: int, worker: str) -> bool:
-        """Record a mail as sent, only if this worker still holds it (the commit point of a send)."""
+    def mark_outbox_sent(self, outbox_id: int, worker: str, then: Callable[[], None] | None = None) -> bool:
+        """Record a mail as sent, only if this worker still holds it (the commit point of a send).
+
+        `then` runs the moment the commit returns, before anything else (the sender releases the
+        message to the mail server there): the less time between the two, the smaller the window in
+        which a killed process leaves a mail recorded as sent that never left. On PostgreSQL this one
+        transaction does not wait for its WAL flush (`synchronous_commit off`, which only a crash of
+        the database server itself could undo) for the same reason.
+        """
         values = {"outbox_id": outbox_id, "worker": worker, "sent_at": utc_now_iso()}
-        with self.write() as connection:
-            return connection.execute(MARK_SENT, values).rowcount == 1
+        with self.engine.connect() as connection:
+            self.backend.write_options(connection)
+            try:
+                transaction = connection.begin()
+                try:
+                    if self.dialect == "postgresql":
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+                    held = connection.execute(MARK_SENT, values).rowcount == 1
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                transaction.commit()
+            finally:
+                connection.info.pop("write", None)
+            if held and then is not None:
+                then()
+            return held
 
     def reopen_outbox(self, outbox_id: int, worker: str, error: str) -> None:
         """Undo a `sent` mark when the server refused the message after all (it was not delivered)."""
