@@ -84,6 +84,9 @@ def copy_database(source_url: str, destination_url: str, progress: CopyProgress 
             copied.append(table.name)
         if destination.dialect == "postgresql":
             _advance_sequences(destination, destination_tables)
+            # Fresh statistics, or the planner guesses (badly) until autovacuum gets round to it.
+            with destination.engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
         return copied
     finally:
         source.close()
