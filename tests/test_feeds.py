@@ -104,3 +104,9 @@ def test_feed_changes_its_etag_when_the_list_changes(client, store, papers) -> N
     store.upsert_papers([Paper(id="2506.00003", title="A newcomer", listed_on=papers[0].listed_on, listed_from="hf")])
     second = client.get("/feeds/daily.atom", headers={"If-None-Match": first.headers["etag"]})
     assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
+
+
+def test_feeds_answer_head_requests(client, papers) -> None:  # noqa: ANN001
+    get = client.get("/feeds/daily.atom")
+    head = client.head("/feeds/daily.atom")
+    assert head.status_code == 200 and head.headers["etag"] == get.headers["etag"] and head.content == b""

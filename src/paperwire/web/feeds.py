@@ -208,21 +208,33 @@ def search_feed(request: Request, query: str) -> Feed:
     )
 
 
-@router.get("/feeds/daily.{format_name}", summary="The latest day's papers as Atom (.atom) or JSON Feed (.json)")
+@router.api_route(
+    "/feeds/daily.{format_name}",
+    methods=["GET", "HEAD"],
+    summary="The latest day's papers as Atom (.atom) or JSON Feed (.json)",
+)
 def get_daily_feed(request: Request, format_name: str) -> Response:
     if format_name not in FORMATS:
         return feed_error(404, "feeds come as .atom or .json")
     return feed_response(request, daily_feed(request), format_name)
 
 
-@router.get("/feeds/trending.{format_name}", summary="Trending papers as Atom (.atom) or JSON Feed (.json)")
+@router.api_route(
+    "/feeds/trending.{format_name}",
+    methods=["GET", "HEAD"],
+    summary="Trending papers as Atom (.atom) or JSON Feed (.json)",
+)
 def get_trending_feed(request: Request, format_name: str) -> Response:
     if format_name not in FORMATS:
         return feed_error(404, "feeds come as .atom or .json")
     return feed_response(request, trending_feed(request), format_name)
 
 
-@router.get("/feeds/search.{format_name}", summary="A search as Atom (.atom) or JSON Feed (.json): ?q=…")
+@router.api_route(
+    "/feeds/search.{format_name}",
+    methods=["GET", "HEAD"],
+    summary="A search as Atom (.atom) or JSON Feed (.json): ?q=…",
+)
 def get_search_feed(request: Request, format_name: str, q: str = "") -> Response:
     if format_name not in FORMATS:
         return feed_error(404, "feeds come as .atom or .json")
