@@ -89,15 +89,9 @@ def evaluate(runs: dict[str, dict[str, list[str]]], qrels) -> dict[str, tuple[fl
     }  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embedder", default="all-MiniLM-L6-v2", help="all-MiniLM-L6-v2 | static")
-    parser.add_argument("--tune", action="store_true", help="also print a grid of fusion settings")
-    args = parser.parse_args()
-    corpus, queries, qrels = load_scifact()
-    embedder = make_embedder(args.embedder)
+def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+    """nDCG@10 and Recall@100 of keyword, semantic and hybrid search with this embedder's vectors."""
     vectors = document_vectors(embedder, corpus)
-
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(home=Path(scratch), embedder="none")
         store = open_store(settings.effective_database_url)
@@ -113,7 +107,6 @@ def main() -> None:
         service.index.sync(store)
         keyword_runs, semantic_runs, hybrid_runs = {}, {}, {}
         keyword_scores, semantic_scores = {}, {}
-        started = time.perf_counter()
         for qid, text in queries.items():
             parsed = hybrid.parse_query(text)
             keyword_scores[qid] = service.index.keyword.search(parsed, None, 100)[0]
@@ -121,24 +114,37 @@ def main() -> None:
             keyword_runs[qid] = [d[3:] for d, _ in keyword_scores[qid]]
             semantic_runs[qid] = [d[3:] for d, _ in semantic_scores[qid]]
             hybrid_runs[qid] = [hit.paper.id[3:] for hit in service.search(text, limit=100).hits]
-        elapsed = time.perf_counter() - started
+        service.close()
         store.close()
-
     results = evaluate({"keyword (tantivy BM25)": keyword_runs, f"semantic ({embedder.name})": semantic_runs,
-                        f"hybrid ({hybrid.FUSION.method})": hybrid_runs}, qrels)  # fmt: skip
-    print(f"SciFact training split: {len(corpus):,} documents, {len(qrels)} queries with judgments "
-          f"(query loop {elapsed:.0f} s)\n")  # fmt: skip
-    print("| ranking | nDCG@10 | Recall@100 |\n|---|---|---|")
-    for name, (ndcg, recall) in results.items():
-        print(f"| {name} | {ndcg:.3f} | {recall:.3f} |")
-    if args.tune:
-        print("\nFusion settings (same keyword and semantic lists):\n\n| fusion | nDCG@10 | Recall@100 |\n|---|---|---|")
+                        f"hybrid ({hybrid.FUSION.method}, {embedder.name})": hybrid_runs}, qrels)  # fmt: skip
+    if tune:
         grid = [FusionSettings("rrf", k, w) for k in (10, 30, 60) for w in (0.3, 0.4, 0.5, 0.6, 0.7)]
         grid += [FusionSettings("convex", 60, w) for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
         for setting in grid:
-            run = {q: [d[3:] for d, _ in fuse(keyword_scores[q], semantic_scores[q], setting)] for q in qrels}
-            ndcg, recall = evaluate({"x": run}, qrels)["x"]
-            print(f"| {setting.method} k={setting.rrf_k:g} semantic weight={setting.semantic_weight} | {ndcg:.3f} | {recall:.3f} |")
+            fused = {q: [d[3:] for d, _ in fuse(keyword_scores[q], semantic_scores[q], setting)] for q in qrels}
+            name = f"tuning: {setting.method} k={setting.rrf_k:g} semantic weight={setting.semantic_weight}"
+            results[name] = evaluate({"x": fused}, qrels)["x"]
+    return results
+
+
+def print_table(results: dict[str, tuple[float, float]]) -> None:
+    print("| ranking | nDCG@10 | Recall@100 |\n|---|---|---|")
+    for name, (ndcg, recall) in results.items():
+        print(f"| {name} | {ndcg:.3f} | {recall:.3f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedder", default="all-MiniLM-L6-v2", help="all-MiniLM-L6-v2 | static")
+    parser.add_argument("--tune", action="store_true", help="also print a grid of fusion settings")
+    args = parser.parse_args()
+    corpus, queries, qrels = load_scifact()
+    started = time.perf_counter()
+    results = run(make_embedder(args.embedder), corpus, queries, qrels, tune=args.tune)
+    print(f"SciFact training split: {len(corpus):,} documents, {len(qrels)} queries with judgments "
+          f"({time.perf_counter() - started:.0f} s)\n")  # fmt: skip
+    print_table(results)
 
 
 if __name__ == "__main__":

@@ -99,18 +99,18 @@ def keyword_client(settings: Settings, loaded):  # noqa: ANN001, ANN201
         yield client
 
 
-@pytest.mark.parametrize("text", HOSTILE)
-def test_hostile_queries_answer_with_results_or_a_clear_422(keyword_client: TestClient, text: str) -> None:
-    api = keyword_client.get("/api/search", params={"q": text})
-    assert api.status_code in (200, 422), api.text
-    body = api.json()
-    if api.status_code == 422:
-        assert "q is" in body["detail"]
-    else:
-        assert isinstance(body["hits"], list)
-    page = keyword_client.get("/search", params={"q": text})
-    assert page.status_code == 200
-    assert "<script>alert" not in page.text
+def test_hostile_queries_answer_with_results_or_a_clear_422(keyword_client: TestClient) -> None:
+    for text in HOSTILE:
+        api = keyword_client.get("/api/search", params={"q": text})
+        assert api.status_code in (200, 422), (text, api.text)
+        body = api.json()
+        if api.status_code == 422:
+            assert "q is" in body["detail"]
+        else:
+            assert isinstance(body["hits"], list)
+        page = keyword_client.get("/search", params={"q": text})
+        assert page.status_code == 200, text
+        assert "<script>alert" not in page.text
 
 
 def test_overlong_query_and_bad_parameters_are_422_with_a_reason(keyword_client: TestClient) -> None:
@@ -142,7 +142,7 @@ def test_filters_limit_and_offset(keyword_client: TestClient) -> None:
     assert vision["hits"] and all(hit["categories"][0] == "cs.CV" or "cs.CV" in hit["categories"] for hit in vision["hits"])
     later = keyword_client.get("/api/search", params={"q": "learning model", "from": "2025-12-05"}).json()
     assert later["hits"] and all(hit["listed_on"] >= "2025-12-05" for hit in later["hits"])
-    by = keyword_client.get("/api/search", params={"q": "model", "author": "Yu Li"}).json()
+    by = keyword_client.get("/api/search", params={"q": "experts", "author": "Yu Li"}).json()
     assert [hit["id"] for hit in by["hits"]] == ["2511.22103"]
 
 
@@ -171,9 +171,10 @@ def test_two_nodes_on_one_database_find_a_new_paper(tmp_path: Path, loaded, monk
     assert all(node.search("zebrafish").hits == [] for node in nodes)
     loaded.upsert_papers([Paper(id="2512.99999", title="Zebrafish fin regeneration atlas", abstract="Zebrafish.")])
     assert all(node.search("zebrafish").hits[0].paper.id == "2512.99999" for node in nodes)
-    # A restart reads the saved index and cursor: nothing is indexed twice.
+    # A restart reads the saved index and cursor; re-reading the last seconds never duplicates a paper.
     again = SearchService(loaded, Settings(home=tmp_path / "node1", embedder="none"))
-    assert again.index.sync(loaded).papers == 0
+    again.index.sync(loaded)
+    assert again.index.keyword.count() == 13
     assert again.search("zebrafish").hits[0].paper.id == "2512.99999"
 
 

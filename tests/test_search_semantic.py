@@ -13,6 +13,7 @@ from paperwire.search.embedders import SentenceTransformerEmbedder
 from paperwire.search.embedding import embed_missing
 from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
+from paperwire.storage import open_store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "search_papers.jsonl"
 TOM_ID = "2511.22275"
@@ -25,6 +26,13 @@ def minilm() -> SentenceTransformerEmbedder:
     embedder = SentenceTransformerEmbedder(threads=2)
     embedder.load()
     return embedder
+
+
+@pytest.fixture
+def store(settings: Settings):  # noqa: ANN201 - SQLite only: the model, not the backend, is under test here
+    store = open_store(settings.effective_database_url)
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from paperwire.models import utc_now_iso
 from paperwire.search.keyword import KeywordIndex
 from paperwire.search.vectors import VectorIndex, decode_vector
 from paperwire.storage import Store
@@ -39,19 +40,48 @@ def model_folder_name(model: str) -> str:
     return "vectors-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", model)
 
 
-def _minus_overlap(cursor: list[str]) -> tuple[str, str]:
-    if not cursor or not cursor[0]:
-        return ("", "")
-    moment = datetime.strptime(cursor[0], "%Y-%m-%dT%H:%M:%S.%fZ") - timedelta(seconds=OVERLAP_SECONDS)
-    return (moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _shift(moment: str, seconds: float) -> str:
+    return (datetime.strptime(moment, TIME_FORMAT) + timedelta(seconds=seconds)).strftime(TIME_FORMAT)
 
 
 class Follower:
-    """Remembers what was seen in the overlap window, to skip it when re-read."""
+    """A keyset cursor over (changed_at, key) that also re-reads the recent past, skipping what it saw.
 
-    def __init__(self, cursor: list[str] | None) -> None:
-        self.cursor = list(cursor) if cursor else ["", ""]
+    A row written with timestamp T is committed by T + OVERLAP_SECONDS (transactions are shorter
+    than that). So a read that started at wall time W saw every row stamped ≤ W - OVERLAP, and the
+    next read only needs to go back to min(cursor, W - OVERLAP): nothing is re-read once the
+    database is quiet, and only the last seconds while it is busy.
+    """
+
+    def __init__(self, state: dict | None = None) -> None:
+        state = state or {}
+        self.cursor = list(state.get("cursor") or ["", ""])
         self.seen: dict[str, str] = {}
+        self.settled: str | None = state.get("settled")  # rows stamped at or before this were all read
+
+    def state(self) -> dict:
+        return {"cursor": self.cursor, "settled": self.settled}
+
+    def start_read(self) -> tuple[str, str]:
+        """Where the next read starts; call just before reading."""
+        now = utc_now_iso()
+        if not self.cursor[0]:
+            floor = ("", "")
+        elif self.settled is not None and self.settled >= self.cursor[0]:
+            floor = (self.cursor[0], self.cursor[1])
+        else:
+            back = _shift(self.cursor[0], -OVERLAP_SECONDS)
+            floor = (max(back, self.settled or ""), "")
+        self._reading_since = _shift(now, -OVERLAP_SECONDS)
+        return floor
+
+    def end_read(self) -> None:
+        self.settled = self._reading_since
+        floor = min(self.cursor[0], self.settled)
+        self.seen = {key: at for key, at in self.seen.items() if at >= floor}
 
     def fresh(self, key: str, changed_at: str) -> bool:
         if self.seen.get(key) == changed_at:
@@ -60,10 +90,6 @@ class Follower:
         if changed_at > self.cursor[0] or (changed_at == self.cursor[0] and key > self.cursor[1]):
             self.cursor = [changed_at, key]
         return True
-
-    def prune(self) -> None:
-        floor = _minus_overlap(self.cursor)[0]
-        self.seen = {key: at for key, at in self.seen.items() if at >= floor}
 
 
 class SearchIndex:
@@ -78,10 +104,10 @@ class SearchIndex:
         state = orjson.loads(self._state_file.read_bytes()) if self._state_file.exists() else {}
         if self.keyword.count() == 0:
             state = {}
-        self._papers = Follower(state.get("cursor"))
+        self._papers = Follower(state)
         self.vectors: VectorIndex | None = None
         self._vectors_folder = folder / model_folder_name(model) if model else None
-        self._vectors = Follower(None)
+        self._vectors = Follower()
         self._vectors_loaded = False
         self._vectors_dirty = 0
         self._vectors_saved_at = time.monotonic()
@@ -92,7 +118,7 @@ class SearchIndex:
         if self._vectors_loaded or self._vectors_folder is None:
             return
         self.vectors, state = VectorIndex.load(self._vectors_folder, dimensions)
-        self._vectors = Follower(state.get("cursor"))
+        self._vectors = Follower(state)
         self._vectors_loaded = True
 
     def is_due(self) -> bool:
@@ -114,7 +140,7 @@ class SearchIndex:
         if self.keyword.writer is None:
             return 0
         count = 0
-        cursor = _minus_overlap(self._papers.cursor)
+        cursor = self._papers.start_read()
         while True:
             page = store.papers_changed_since(cursor, PAGE)
             if not page:
@@ -128,8 +154,10 @@ class SearchIndex:
                 break
         if count:
             self.keyword.commit()
-            self._state_file.write_bytes(orjson.dumps({"cursor": self._papers.cursor}))
-        self._papers.prune()
+        was_settled = (self._papers.settled or "") >= self._papers.cursor[0]
+        self._papers.end_read()
+        if count or not was_settled:
+            self._state_file.write_bytes(orjson.dumps(self._papers.state()))
         return count
 
     def _sync_vectors(self, store: Store) -> int:
@@ -141,7 +169,7 @@ class SearchIndex:
                 return 0
             self._load_vectors(len(probe[0].vector) // 2)
         count = 0
-        cursor = _minus_overlap(self._vectors.cursor)
+        cursor = self._vectors.start_read()
         while True:
             page = store.embeddings_changed_since(self.model, cursor, PAGE)
             if not page:
@@ -154,7 +182,7 @@ class SearchIndex:
             cursor = (page[-1].changed_at, page[-1].paper_id)
             if len(page) < PAGE:
                 break
-        self._vectors.prune()
+        self._vectors.end_read()
         self._vectors_dirty += count
         if self._vectors_dirty and (
             not self.vectors.approximate or time.monotonic() - self._vectors_saved_at > VECTOR_SAVE_SECONDS
@@ -164,7 +192,7 @@ class SearchIndex:
 
     def save_vectors(self) -> None:
         if self.vectors is not None and self._vectors_folder is not None and self._vectors_dirty:
-            self.vectors.save(self._vectors_folder, {"cursor": self._vectors.cursor})
+            self.vectors.save(self._vectors_folder, self._vectors.state())
             self._vectors_dirty = 0
             self._vectors_saved_at = time.monotonic()
 

@@ -185,6 +185,28 @@ class PaperQueries:
             before, after = connection.execute(query).one()
         return before, after
 
+    def period_page(
+        self, first_day: str, last_day: str, *, limit: int = 50, offset: int = 0
+    ) -> tuple[PaperPage, str | None, str | None]:
+        """A listing page and the nearest listed days around it, in two statements on one connection.
+
+        What the period pages need on every request: the same as `papers_listed_between` plus
+        `neighbour_listed_days`, with one round trip and one pool checkout fewer.
+        """
+        in_period = papers.c.listed_on.between(first_day, last_day)
+        figures = sa.select(
+            sa.select(sa.func.count()).where(in_period).scalar_subquery(),
+            sa.select(sa.func.max(papers.c.listed_on)).where(papers.c.listed_on < first_day).scalar_subquery(),
+            sa.select(sa.func.min(papers.c.listed_on)).where(papers.c.listed_on > last_day).scalar_subquery(),
+        )
+        page_ids = sa.select(papers.c.id).where(in_period).order_by(*ORDER_BY_VOTES).limit(limit).offset(offset)
+        with self.read() as connection:
+            total, before, after = connection.execute(figures).one()
+            rows = connection.execute(
+                SELECT_PAPERS.where(papers.c.id.in_(page_ids.scalar_subquery())).order_by(*ORDER_BY_VOTES)
+            ).mappings()
+            return PaperPage([row_to_paper(row) for row in rows], total), before, after
+
     def count_papers(self) -> int:
         with self.read() as connection:
             return connection.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()

@@ -84,8 +84,8 @@ def period_of_day(kind: str, day: date) -> Period:
 
 def list_period(store: Store, period: Period, *, limit: int, offset: int = 0) -> PeriodListing:
     """The period's papers (most upvoted first) and the nearest periods before and after it that have papers."""
-    page = store.papers_listed_between(period.first.isoformat(), period.last.isoformat(), limit=limit, offset=offset)
-    before, after = store.neighbour_listed_days(period.first.isoformat(), period.last.isoformat())
+    first, last = period.first.isoformat(), period.last.isoformat()
+    page, before, after = store.period_page(first, last, limit=limit, offset=offset)
     previous = period_of_day(period.kind, date.fromisoformat(before)) if before else None
     following = period_of_day(period.kind, date.fromisoformat(after)) if after else None
     return PeriodListing(period, page.papers, page.total, limit, offset, previous, following)

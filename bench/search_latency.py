@@ -1,0 +1,261 @@
+"""Search latency at scale: paperwire's hybrid search (tantivy + usearch HNSW + RRF, query embedding included)
+against a baseline of SQLite FTS5 bm25() + an exact numpy float32 scan (same fusion, same query
+embedding, same paper fetch), in the same run; index build time, resident memory, ANN recall@10.
+
+The corpus is SYNTHESISED from the shared arXiv cs data (../shared/data/arxiv_cs): the 47,919 real
+papers first, then papers whose title, abstract sentences and authors are mixed from random real ones.
+Vectors: the real MiniLM vectors of the bundled sample (src/paperwire/sample/vectors-*.npz) plus
+synthetic ones, normalize(a·E[i] + b·E[j] + g·z) with z ~ N(0, Cov(E)) as in BASELINES.md (embedding
+100k papers with MiniLM would take ~2 hours on 2 cores). Queries are real: the 400 queries in
+../shared/data/queries/ plus 200 short title n-grams, embedded by MiniLM at query time.
+
+Reproduce:  .venv/bin/python bench/search_latency.py [--size 100000] [--short 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import json
+import random
+import re
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from paperwire.models import Paper  # noqa: E402
+from paperwire.sample import sample_vectors_path  # noqa: E402
+from paperwire.search.embedders import SentenceTransformerEmbedder  # noqa: E402
+from paperwire.search.fusion import fuse  # noqa: E402
+from paperwire.search.hybrid import FUSION, SearchService  # noqa: E402
+from paperwire.search.query import parse_query  # noqa: E402
+from paperwire.search.vectors import encode_vector  # noqa: E402
+from paperwire.settings import Settings  # noqa: E402
+from paperwire.storage import open_store  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+POOL = 100
+BATCH = 5000
+
+
+def rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def real_papers() -> list[dict]:
+    papers = []
+    for path in sorted((SHARED / "arxiv_cs").glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as stream:
+            papers.extend(json.loads(line) for line in stream)
+    return papers
+
+
+def synthesise(real: list[dict], size: int, rng: random.Random):  # noqa: ANN201 - iterator of Paper
+    sentences = [re.split(r"(?<=[.!?])\s+", " ".join(p["abstract"].split())) for p in real]
+    days = [f"2025-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)]
+    for i in range(size):
+        if i < len(real):
+            p = real[i]
+            yield Paper(id=p["id"], title=p["title"], abstract=" ".join(p["abstract"].split()),
+                        authors=tuple(p["authors"]), categories=tuple(p["categories"]), listed_on=p["first_seen"])
+            continue
+        a, b, c, d = (rng.randrange(len(real)) for _ in range(4))
+        ta, tb = real[a]["title"].split(), real[b]["title"].split()
+        title = " ".join(ta[: max(2, len(ta) // 2)] + tb[len(tb) // 2 :])
+        abstract = " ".join(sentences[a][:3] + sentences[c][3:6] + sentences[b][:2])
+        yield Paper(id=f"s{i:08d}", title=title, abstract=abstract, authors=tuple(real[d]["authors"]),
+                    categories=tuple(real[a]["categories"]), listed_on=rng.choice(days))  # fmt: skip
+
+
+def synthetic_vectors(base: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    covariance = np.cov(base.T)
+    chol = np.linalg.cholesky(covariance + 1e-6 * np.eye(base.shape[1]))
+    out = np.empty((size, base.shape[1]), dtype=np.float32)
+    for start in range(0, size, 50_000):
+        n = min(50_000, size - start)
+        i, j = rng.integers(0, len(base), n), rng.integers(0, len(base), n)
+        a, b = rng.uniform(0.6, 1.0, (n, 1)), rng.uniform(0.0, 0.5, (n, 1))
+        z = rng.standard_normal((n, base.shape[1])) @ chol.T
+        block = a * base[i] + b * base[j] + 2.2 * z
+        out[start : start + n] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def load_queries(real: list[dict], short: int, rng: random.Random) -> list[str]:
+    queries = []
+    for path in sorted((SHARED / "queries").glob("*.json")):
+        queries += [item["search_query"] for item in json.loads(path.read_text()).values()]
+    stop = {"a", "an", "the", "of", "for", "and", "in", "on", "with", "to", "via", "by", "from", "is", "at"}
+    while short > 0:
+        words = real[rng.randrange(len(real))]["title"].split()
+        n = rng.choice([1, 2, 2, 3, 3, 4])
+        if len(words) < n:
+            continue
+        start = rng.randrange(len(words) - n + 1)
+        gram = [w.strip(":,.?!()") for w in words[start : start + n]]
+        if gram[0].lower() in stop or gram[-1].lower() in stop or not all(gram):
+            continue
+        queries.append(" ".join(gram))
+        short -= 1
+    return queries
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return f"{p50:.1f} / {p95:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--short", type=int, default=200, help="short title-word queries added")
+    args = parser.parse_args()
+    rng, nprng = random.Random(7), np.random.default_rng(7)
+    real = real_papers()
+    with np.load(sample_vectors_path()) as data:
+        base = data["vectors"].astype(np.float32)
+    vectors = synthetic_vectors(base, args.size, nprng)
+    vectors[: len(base)] = base  # the first papers carry real MiniLM vectors (ids differ: position only)
+    queries = load_queries(real, args.short, rng)
+    embedder = SentenceTransformerEmbedder()
+    embedder.load()
+    embedder.embed_query("warm up")
+    print(f"corpus: {args.size:,} papers ({min(args.size, len(real)):,} real arXiv cs + synthesised), "
+          f"{len(queries)} queries ({len(queries) - args.short} long + {args.short} short)", file=sys.stderr)  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        settings = Settings(home=scratch / "home")
+        store = open_store(settings.effective_database_url)
+        ids: list[str] = []
+        batch: list[Paper] = []
+        started = time.perf_counter()
+        for paper in synthesise(real, args.size, rng):
+            batch.append(paper)
+            if len(batch) == BATCH:
+                store.upsert_papers(batch)
+                ids += [p.id for p in batch]
+                batch = []
+        if batch:
+            store.upsert_papers(batch)
+            ids += [p.id for p in batch]
+        load_s = time.perf_counter() - started
+        _ID_ROWS.update({paper_id: row for row, paper_id in enumerate(ids, start=1)})
+        changed_at = store.latest_paper_change()
+        for start in range(0, len(ids), BATCH):
+            store.save_embeddings(embedder.name, [
+                {"paper_id": pid, "text_hash": "-", "dimensions": 384, "vector": encode_vector(vectors[start + k]),
+                 "paper_changed_at": changed_at} for k, pid in enumerate(ids[start : start + BATCH])
+            ])  # fmt: skip
+        print(f"database loaded in {load_s:.0f} s", file=sys.stderr)
+        gc.collect()
+        rss_before = rss_mb()
+
+        # ---- candidate: paperwire's index (tantivy + HNSW), built by the same sync every node runs
+        service = SearchService(store, settings, embedder=embedder)
+        started = time.perf_counter()
+        service.index.sync(store)
+        build_s = time.perf_counter() - started
+        rss_candidate = rss_mb() - rss_before
+        print(f"paperwire index built in {build_s:.0f} s (approximate: {service.index.vectors.approximate})", file=sys.stderr)
+        hybrid_ms, keyword_ms, vector_ms, embed_ms = [], [], [], []
+        recall = []
+        for text in queries:
+            t0 = time.perf_counter()
+            service.search(text, limit=10)
+            hybrid_ms.append(1000 * (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            q = embedder.embed_query(text)
+            embed_ms.append(1000 * (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            service.index.keyword.search(parse_query(text), None, POOL)
+            keyword_ms.append(1000 * (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            approx = service.index.vectors.search(q, 10)
+            vector_ms.append(1000 * (time.perf_counter() - t0))
+            exact = np.argpartition(-(vectors @ q), 10)[:10]
+            recall.append(len({ids[i] for i in exact} & {pid for pid, _ in approx}) / 10)
+
+        # ---- baseline: SQLite FTS5 bm25() + exact numpy scan, same fusion and fetch
+        fts = sqlite3.connect(scratch / "fts.db")
+        started = time.perf_counter()
+        fts.execute("CREATE VIRTUAL TABLE docs USING fts5(title, abstract, authors, tokenize='porter unicode61')")
+        for paper_batch in _batches(store.iter_papers(batch_size=BATCH), BATCH):
+            fts.executemany("INSERT INTO docs(rowid, title, abstract, authors) VALUES (?, ?, ?, ?)",
+                            [(ids_index(p.id), p.title, p.abstract, " ".join(p.authors)) for p in paper_batch])  # fmt: skip
+        fts.execute("INSERT INTO docs(docs) VALUES ('optimize')")
+        fts.commit()
+        fts_build_s = time.perf_counter() - started
+        base_ms, base_fts_ms, base_scan_ms = [], [], []
+        for text in queries:
+            t0 = time.perf_counter()
+            q = embedder.embed_query(text)
+            t1 = time.perf_counter()
+            words = parse_query(text).terms
+            match = " OR ".join(f'"{w}"' for w in words) or '""'
+            rows = fts.execute("SELECT rowid, -bm25(docs, 2.0, 1.0, 1.0) FROM docs WHERE docs MATCH ? "
+                               "ORDER BY bm25(docs, 2.0, 1.0, 1.0) LIMIT ?", (match, POOL)).fetchall() if words else []  # fmt: skip
+            t2 = time.perf_counter()
+            scores = vectors @ q
+            top = np.argpartition(-scores, POOL)[:POOL]
+            top = top[np.argsort(-scores[top])]
+            t3 = time.perf_counter()
+            fused = fuse([(ids[r - 1], s) for r, s in rows], [(ids[i], float(scores[i])) for i in top], FUSION)
+            store.get_papers([pid for pid, _ in fused[:10]])
+            base_ms.append(1000 * (time.perf_counter() - t0))
+            base_fts_ms.append(1000 * (t2 - t1))
+            base_scan_ms.append(1000 * (t3 - t2))
+        fts_mb = (scratch / "fts.db").stat().st_size / 1e6
+        index_mb = sum(f.stat().st_size for f in (settings.home / "search").rglob("*") if f.is_file()) / 1e6
+        service.close()
+        store.close()
+
+    print(f"\nSearch latency, {args.size:,} papers (synthesised from arXiv cs), {len(queries)} queries, "
+          f"single client; ms p50 / p95\n")  # fmt: skip
+    print("| step | baseline: FTS5 bm25() + numpy exact f32 | paperwire: tantivy + usearch HNSW |\n|---|---|---|")
+    print(f"| hybrid search, end to end (query embedding, both searches, RRF, fetch 10 papers) | {percentiles(base_ms)} | {percentiles(hybrid_ms)} |")
+    print(f"| query embedding (MiniLM, same in both) | {percentiles(embed_ms)} | {percentiles(embed_ms)} |")
+    print(f"| keyword top-{POOL} | {percentiles(base_fts_ms)} | {percentiles(keyword_ms)} |")
+    print(f"| vector top-{POOL} (exact) vs top-10 (HNSW) | {percentiles(base_scan_ms)} | {percentiles(vector_ms)} |")
+    print(f"| ANN recall@10 vs exact | 1.000 | {statistics.mean(recall):.3f} |")
+    print(f"| index build (s) | {fts_build_s:.0f} (FTS5; numpy needs none) | {build_s:.0f} (tantivy + HNSW, from the database) |")
+    print(f"| index on disk (MB) | {fts_mb:.0f} + {vectors.nbytes / 1e6:.0f} (f32 matrix in RAM) | {index_mb:.0f} |")
+    print(f"| resident memory added by the index (MB) | {vectors.nbytes / 1e6:.0f} (matrix) | {rss_candidate:.0f} |")
+    print(f"| peak RSS of the whole run (MB) | {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} | |")
+
+
+_ID_ROWS: dict[str, int] = {}
+
+
+def ids_index(paper_id: str) -> int:
+    return _ID_ROWS[paper_id]
+
+
+def _batches(iterator, size: int):  # noqa: ANN001, ANN202
+    batch = []
+    for item in iterator:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+if __name__ == "__main__":
+    main()
