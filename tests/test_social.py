@@ -88,6 +88,7 @@ def test_sign_in_link_works_once(client, settings) -> None:  # noqa: ANN001
     assert client.get("/submit", follow_redirects=False).headers["location"] == "/login?next=/submit"
     opened = client.get(link)  # a mail scanner's GET signs nobody in and does not use up the link
     assert opened.status_code == 200 and "pw_session" not in opened.headers.get("set-cookie", "")
+    assert "This creates your account for <strong>reader@example.org</strong>" in opened.text
     signed_in = client.post(link, data={"csrf_token": token, "name": "reader", "next": "/submit"},
                             follow_redirects=False)  # fmt: skip
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/submit"
@@ -100,6 +101,11 @@ def test_sign_in_link_works_once(client, settings) -> None:  # noqa: ANN001
     again = client.post(link, data={"csrf_token": token}, follow_redirects=False)
     assert again.status_code == 400 and "expired or was already used" in again.text
     assert "pw_session" not in again.headers.get("set-cookie", "")
+    assert client.get(link).status_code == 400
+
+    client.post("/login", data={"email": "reader@example.org", "csrf_token": token})
+    second = client.get(read_sign_in_link(settings, "reader@example.org", seen=1))
+    assert "as <strong>reader</strong>" in second.text and 'name="name"' not in second.text
 
 
 def test_expired_sign_in_link_is_refused(client, store) -> None:  # noqa: ANN001

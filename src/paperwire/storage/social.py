@@ -105,6 +105,17 @@ class SocialQueries:
                 )
             )
 
+    def peek_login_token(self, token_hash: str, now: str) -> str | None:
+        """The address of a usable (unexpired, unused) token, without using it up."""
+        with self.read() as connection:
+            return connection.execute(
+                sa.select(login_tokens.c.email).where(
+                    login_tokens.c.token_hash == token_hash,
+                    login_tokens.c.used_at.is_(None),
+                    login_tokens.c.expires_at > now,
+                )
+            ).scalar_one_or_none()
+
     def consume_login_token(self, token_hash: str, now: str) -> str | None:
         """Mark an unexpired, unused token used and return its address; None otherwise (single use)."""
         with self.write() as connection:

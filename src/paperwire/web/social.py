@@ -165,7 +165,13 @@ def login_request(request: Request, email: str = Form(""), next: str = Form("/")
 @router.get("/login/{token}", response_class=HTMLResponse, include_in_schema=False)
 def login_confirm_form(request: Request, token: str, next: str | None = None) -> HTMLResponse:  # noqa: A002
     """The page the emailed link opens: a button that signs in (a GET never uses up the token)."""
-    return render(request, "login_confirm.html", {"token": token, "next": safe_next(next)})
+    store = store_of(request)
+    email = store.peek_login_token(hash_token(token), iso(now_utc()))
+    if email is None:
+        message = "This sign-in link has expired or was already used. Ask for a new one."
+        return render(request, "login.html", {"next": safe_next(next), "email": "", "error": message}, 400)
+    context = {"token": token, "next": safe_next(next), "user": store.get_user_by_email(email), "email": email}
+    return render(request, "login_confirm.html", context)
 
 
 @router.post("/login/{token}", include_in_schema=False, dependencies=[Depends(require_csrf)])
