@@ -320,3 +320,19 @@ def test_a_tampered_session_cookie_signs_nobody_in(client, settings) -> None:  #
     assert client.get("/submit", follow_redirects=False).status_code == 303
     client.cookies.set("pw_session", value, domain="testserver.local")
     assert client.get("/submit", follow_redirects=False).status_code == 200  # the genuine one still works
+
+
+def test_submit_explains_arxiv_trouble(client, settings, httpserver) -> None:  # noqa: ANN001
+    settings.arxiv_api_url = httpserver.url_for("/api/query")
+    settings.http_backoff = settings.arxiv_request_interval = 0.0  # a local stand-in for arXiv: no waiting
+    token = sign_in(client, settings, "patient@example.org")
+    httpserver.expect_request("/api/query").respond_with_data("overloaded", status=500)
+    down = client.post("/submit", data={"csrf_token": token, "paper": "2506.08001"})
+    assert down.status_code == 503 and "arXiv could not be reached" in down.text
+    httpserver.clear()
+    httpserver.expect_request("/api/query").respond_with_data(
+        (FIXTURES / "arxiv_api_entries.xml").read_bytes(), content_type="application/atom+xml"
+    )
+    client.app.state.arxiv_client = None
+    missing = client.post("/submit", data={"csrf_token": token, "paper": "2507.99999"})
+    assert missing.status_code == 404 and "arXiv has no paper 2507.99999" in missing.text

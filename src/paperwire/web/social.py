@@ -279,7 +279,9 @@ def fetch_from_arxiv(request: Request, paper_id: str, version: int | None) -> Pa
     with _arxiv_client_lock:
         client = getattr(request.app.state, "arxiv_client", None)
         if client is None:
-            client = request.app.state.arxiv_client = PoliteClient(settings)
+            # A person is waiting: one retry, not the patient schedule of the background harvests.
+            interactive = settings.model_copy(update={"http_retries": min(settings.http_retries, 1)})
+            client = request.app.state.arxiv_client = PoliteClient(interactive)
     papers = fetch_arxiv_papers([f"{paper_id}v{version}" if version else paper_id], settings, client=client)
     return next((paper for paper in papers if paper.id == paper_id), None)
 
