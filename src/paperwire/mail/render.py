@@ -43,6 +43,28 @@ def make_environment(settings: Settings) -> Environment:
     return environment
 
 
+def pack_lines(html: str, width: int = 900) -> str:
+    """HTML with its indentation dropped and short lines joined up to `width` characters.
+
+    The same document to a browser (whitespace between tags collapses; there is no <pre>), and
+    ~5x fewer lines on the wire: SMTP servers read DATA line by line, so lines cost more than bytes."""
+    packed: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in html.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if size + len(line) + 1 > width and current:
+            packed.append(" ".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        packed.append(" ".join(current))
+    return "\n".join(packed) + "\n"
+
+
 def list_id(settings: Settings, cadence: str) -> str:
     host = urlsplit(settings.base_url).hostname or "localhost"
     return f"{settings.site_name} {cadence} digest <{cadence}.digest.{host}>"
@@ -114,9 +136,9 @@ class MailRenderer:
             "subject": subject, "cadence": payload["cadence"], "period_title": payload["period_title"],
             "preferences_url": payload["preferences_url"], "unsubscribe_url": payload["unsubscribe_url"],
         }  # fmt: skip
-        html = self._digest_html.render(
+        html = pack_lines(self._digest_html.render(
             sections=[{"title": s["title"], "items": s["html"]} for s in sections.values()], **context
-        )
+        ))
         text = self._digest_text.render(
             sections=[{"title": s["title"], "items": s["text"]} for s in sections.values()], **context
         )
