@@ -110,3 +110,10 @@ def test_feeds_answer_head_requests(client, papers) -> None:  # noqa: ANN001
     get = client.get("/feeds/daily.atom")
     head = client.head("/feeds/daily.atom")
     assert head.status_code == 200 and head.headers["etag"] == get.headers["etag"] and head.content == b""
+
+
+def test_openapi_documents_feeds_trending_and_the_hf_paths(client) -> None:  # noqa: ANN001
+    paths = client.get("/openapi.json").json()["paths"]  # warnings are errors: no duplicate operation ids
+    assert {"/api/trending", "/api/daily_papers", "/api/papers/search", "/api/papers/{paper_id}/upvote",
+            "/feeds/daily.{format_name}", "/feeds/trending.{format_name}", "/feeds/search.{format_name}"} <= set(paths)  # fmt: skip
+    assert set(paths["/feeds/daily.{format_name}"]) == {"get"}

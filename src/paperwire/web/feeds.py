@@ -208,9 +208,9 @@ def search_feed(request: Request, query: str) -> Feed:
     )
 
 
-@router.api_route(
+@router.head("/feeds/daily.{format_name}", include_in_schema=False)
+@router.get(
     "/feeds/daily.{format_name}",
-    methods=["GET", "HEAD"],
     summary="The latest day's papers as Atom (.atom) or JSON Feed (.json)",
 )
 def get_daily_feed(request: Request, format_name: str) -> Response:
@@ -219,9 +219,9 @@ def get_daily_feed(request: Request, format_name: str) -> Response:
     return feed_response(request, daily_feed(request), format_name)
 
 
-@router.api_route(
+@router.head("/feeds/trending.{format_name}", include_in_schema=False)
+@router.get(
     "/feeds/trending.{format_name}",
-    methods=["GET", "HEAD"],
     summary="Trending papers as Atom (.atom) or JSON Feed (.json)",
 )
 def get_trending_feed(request: Request, format_name: str) -> Response:
@@ -230,9 +230,9 @@ def get_trending_feed(request: Request, format_name: str) -> Response:
     return feed_response(request, trending_feed(request), format_name)
 
 
-@router.api_route(
+@router.head("/feeds/search.{format_name}", include_in_schema=False)
+@router.get(
     "/feeds/search.{format_name}",
-    methods=["GET", "HEAD"],
     summary="A search as Atom (.atom) or JSON Feed (.json): ?q=…",
 )
 def get_search_feed(request: Request, format_name: str, q: str = "") -> Response:
