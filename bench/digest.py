@@ -186,7 +186,7 @@ def settings_for(home: str, port: int):  # noqa: ANN201
 
 
 def compose_worker(home: str, port: int, day: str, results) -> None:  # noqa: ANN001
-    from paperwire.mail.compose import run_digest, topic_relevance_for, load_period, period_for
+    from paperwire.mail.compose import load_period, period_for, run_digest, topic_relevance_for
     from paperwire.storage import open_store
 
     settings = settings_for(home, port)

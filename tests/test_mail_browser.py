@@ -7,14 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+
 from browser_support import serve_app
 from mail_support import SmtpSink
-from test_mail_delivery import DAY, FAST, sample_papers
-
 from paperwire.app import create_app
 from paperwire.mail.compose import run_digest
 from paperwire.settings import Settings
 from paperwire.storage import open_store
+from test_mail_delivery import DAY, FAST, sample_papers
 
 pytestmark = pytest.mark.browser
 

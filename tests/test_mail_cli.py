@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mail_support import SmtpSink, free_port
-from test_mail_delivery import sample_papers
 from typer.testing import CliRunner
 
+from mail_support import SmtpSink, free_port
 from paperwire.cli import app, register_commands
 from paperwire.settings import Settings
 from paperwire.storage import open_store
+from test_mail_delivery import sample_papers
 
 register_commands()
 

@@ -13,13 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from mail_support import SmtpSink
-from test_mail_delivery import DAY, sample_papers
 
+from mail_support import SmtpSink
 from paperwire.mail.compose import run_digest
 from paperwire.mail.subscribers import import_subscribers
 from paperwire.settings import Settings
 from paperwire.storage import open_store
+from test_mail_delivery import DAY, sample_papers
 
 # The sender as its own process: short leases so a killed sender's batch is taken over quickly;
 # it runs until nothing is queued or leased any more.

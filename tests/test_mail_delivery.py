@@ -7,8 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from mail_support import SmtpSink, free_port
 
+from mail_support import SmtpSink, free_port
 from paperwire.mail.compose import run_digest
 from paperwire.mail.outbox import DeliveryPolicy, OutboxSender, enqueue_transactional, send_outbox
 from paperwire.mail.subscribers import import_subscribers

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from mail_support import SmtpSink
-from test_mail_delivery import DAY, FAST, sample_papers
 
+from mail_support import SmtpSink
 from paperwire.app import create_app
 from paperwire.mail.compose import run_digest
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
+from test_mail_delivery import DAY, FAST, sample_papers
 
 
 @pytest.fixture

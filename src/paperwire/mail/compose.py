@@ -102,6 +102,8 @@ def topic_relevance_for(store: Store, settings: Settings, papers: Sequence[Paper
 
     def relevance(topic: str) -> dict[str, float]:
         if topic not in cache:
+            if len(cache) >= 20_000:
+                cache.clear()
             matches = rank(store, settings, topic, paper_ids=paper_ids, limit=50)
             # The fused score is normalised per topic (the best is always 1): keep only papers whose
             # words match or whose meaning is close, so a poor best match is not sold as relevant.

@@ -29,6 +29,10 @@ CATEGORY_BOOST = 0.5
 AUTHOR_BOOST = 0.9
 KEYWORD_BOOST = 0.45
 CATEGORY_POOL = 60  # a category's papers considered per subscriber (a digest shows at most 50)
+# Whole interest sets repeat (many subscribers have none, or one topic); the cache stays small so
+# memory does not grow with the number of subscribers (the per-interest components are what is shared).
+INTEREST_CACHE = 2_000
+COMPONENT_CACHE = 20_000
 STOPWORDS = frozenset(
     "a an and are as at be by for from in into is it its of on or over that the their this to towards "
     "under using via we what when which with without".split()
@@ -154,7 +158,7 @@ class PeriodMatcher:
         found = self._cache.get(interests)
         if found is None:
             found = self._score(interests, limit)
-            if len(self._cache) > 50_000:
+            if len(self._cache) >= INTEREST_CACHE:
                 self._cache.clear()
             self._cache[interests] = found
         return found
@@ -181,6 +185,8 @@ class PeriodMatcher:
             reason = f"mentions your keyword ‘{value}’"
             candidates = set.intersection(*(self._papers_with.get(word, set()) for word in wanted)) if wanted else set()
             found = [(paper_id, KEYWORD_BOOST, reason) for paper_id in sorted(candidates)]
+        if len(self._components) >= COMPONENT_CACHE:
+            self._components.clear()
         self._components[key] = found
         return found
 
