@@ -8,7 +8,9 @@ processes nothing is pinned (the machine has 2 cores: servers, PostgreSQL and wr
 Data: the bundled sample (December 2025 arXiv cs with HF signals) + the shared HF 2025 items, copied
 to a throw-away PostgreSQL cluster with `paperwire db copy`'s code; the page is the busiest day.
 
-Reproduce:  .venv/bin/python bench/web.py [--duration 10] [--warmup 3] [--json results.jsonl]
+Each row reports the best of `--rounds` repetitions (the machine is shared and noisy: ±25 %).
+
+Reproduce:  .venv/bin/python bench/web.py [--duration 10] [--warmup 3] [--rounds 2] [--json results.jsonl]
 """
 
 from __future__ import annotations
@@ -199,6 +201,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="measured seconds per URL")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per URL")
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2, help="repeat everything; each row reports its best round")
     parser.add_argument("--json", type=Path, help="append one JSON line per measurement here")
     parser.add_argument("--skip-postgresql", action="store_true")
     arguments = parser.parse_args()
@@ -244,13 +247,14 @@ def main() -> None:
         else:
             print("PostgreSQL binaries not found (or skipped): PostgreSQL rows left out", file=sys.stderr)
 
-        for name, factory, workers, environment, paths in setups:
-            with server(factory, workers, environment, paths[0]) as base:
-                for path in paths:
-                    result = measure(base, path, arguments, pin=workers == 1)
-                    row = {"app": name, "processes": workers, "path": path, **result}
-                    rows.append(row)
-                    print(json.dumps(row), file=sys.stderr)
+        for round_number in range(1, arguments.rounds + 1):
+            for name, factory, workers, environment, paths in setups:
+                with server(factory, workers, environment, paths[0]) as base:
+                    for path in paths:
+                        result = measure(base, path, arguments, pin=workers == 1)
+                        row = {"app": name, "processes": workers, "path": path, "round": round_number, **result}
+                        rows.append(row)
+                        print(json.dumps(row), file=sys.stderr)
     finally:
         if cluster is not None:
             cluster.stop()
@@ -259,15 +263,27 @@ def main() -> None:
     report(rows, arguments)
 
 
-def report(rows: list[dict], arguments: argparse.Namespace) -> None:
+def best_rounds(rows: list[dict]) -> list[dict]:
+    """Per (app, processes, path): the round with the most requests/s (the least disturbed by other load)."""
+    best: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["app"], row["processes"], row["path"])
+        if key not in best or row["rps"] > best[key]["rps"]:
+            best[key] = row
+    return list(best.values())
+
+
+def report(all_rows: list[dict], arguments: argparse.Namespace) -> None:
+    rows = best_rounds(all_rows)
     bare = next((row for row in rows if row["app"].startswith("bare") and row["processes"] == 1), None)
-    print(f"\nwrk -t1 -c{arguments.connections}, {arguments.warmup} s warm-up + {arguments.duration} s, loopback")
-    print("| app | processes | path | req/s | p50 ms | p99 ms | bytes | errors | vs bare page (1 process) |")
+    print(
+        f"\nwrk -t1 -c{arguments.connections}, {arguments.warmup} s warm-up + {arguments.duration} s, loopback; "
+        f"best of {arguments.rounds} rounds"
+    )
+    print("| app | processes | path | req/s | p50 ms | p99 ms | bytes | errors | req/s ÷ bare page (1 process) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        ratio = f"{bare['rps'] / row['rps']:.2f}× slower" if bare and row["rps"] else ""
-        if row is bare:
-            ratio = "baseline"
+        ratio = f"{row['rps'] / bare['rps']:.2f}" if bare and bare["rps"] else ""
         print(
             f"| {row['app']} | {row['processes']} | `{row['path']}` | {row['rps']:,.0f} | {row['p50_ms']} | "
             f"{row['p99_ms']} | {row['bytes']:,} | {row['non_2xx'] + row['socket_errors']} | {ratio} |"
@@ -280,7 +296,7 @@ def report(rows: list[dict], arguments: argparse.Namespace) -> None:
                 print(f"{app} {path}: 2 processes / 1 = {two['rps'] / one['rps']:.2f}×")
     if arguments.json:
         with arguments.json.open("a", encoding="utf-8") as stream:
-            for row in rows:
+            for row in all_rows:
                 stream.write(json.dumps({**row, "duration_s": arguments.duration}) + "\n")
 
 
