@@ -156,20 +156,34 @@ def test_list_papers_searches(hub: HfApi, hf_server: str) -> None:
     assert len(httpx.get(f"{hf_server}/api/papers/search", params={"q": "a", "limit": "120"}).json()) <= 120
 
 
-def run_hf(hf_server: str, *args: str) -> str:
+def start_hf(hf_server: str, *args: str) -> subprocess.Popen:
     hf = Path(sys.executable).with_name("hf")
     env = {**os.environ, "HF_ENDPOINT": hf_server, "HF_HUB_DISABLE_TELEMETRY": "1", "NO_COLOR": "1",
            "HF_HUB_OFFLINE": "0", "HF_HOME": str(Path(os.environ.get("TMPDIR", "/tmp")) / "paperwire-hf-home")}  # fmt: skip
-    result = subprocess.run([str(hf), "papers", *args], capture_output=True, text=True, env=env, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return subprocess.Popen(
+        [str(hf), "papers", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
-def test_hf_papers_cli_works_against_the_instance(hf_server: str, expected: dict[str, dict]) -> None:
+def output_of(process: subprocess.Popen) -> object:
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    return json.loads(stdout)
+
+
+def test_hf_papers_cli_works_against_the_instance(
+    hf_server: str, expected: dict[str, dict], request: pytest.FixtureRequest
+) -> None:
+    if "postgresql" in request.node.callspec.id:
+        pytest.skip("the CLI drives the same HTTP paths as the client tests; once, on SQLite, is enough")
     day = busiest_day(expected)
-    listed = json.loads(run_hf(hf_server, "ls", "--date", day, "--limit", "5", "--format", "json"))
+    known = next(paper_id for paper_id, paper in expected.items() if paper["day"] == day)
+    # three commands at once: each spends most of its time starting Python
+    ls = start_hf(hf_server, "ls", "--date", day, "--limit", "5", "--format", "json")
+    search = start_hf(hf_server, "search", "diffusion", "--limit", "3", "--format", "json")
+    info = start_hf(hf_server, "info", known, "--format", "json")
+    listed, found, shown = output_of(ls), output_of(search), output_of(info)
     assert len(listed) == 5 and all(item["id"] in expected for item in listed)
-    found = json.loads(run_hf(hf_server, "search", "diffusion", "--limit", "3", "--format", "json"))
+    assert all(expected[item["id"]]["day"] == day for item in listed)
     assert 0 < len(found) <= 3
-    info = json.loads(run_hf(hf_server, "info", listed[0]["id"], "--format", "json"))
-    assert info["id"] == listed[0]["id"] and info["title"]
+    assert shown["id"] == known and shown["title"] == clean_text(expected[known]["title"])

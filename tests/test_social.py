@@ -271,6 +271,7 @@ def test_submit_fetches_an_unknown_paper_from_arxiv(client, settings, httpserver
     token = sign_in(client, settings, "fetcher@example.org", name="fetcher")
     response = client.post("/submit", data={"csrf_token": token, "paper": "2506.08001"}, follow_redirects=False)
     assert response.status_code == 303, response.text
+    client.app.state.arxiv_client.close()
     paper = client.get("/api/papers/2506.08001").json()
     assert paper["title"] and paper["submitted_by"] == "fetcher"
     assert paper["listed_on"] == datetime.now(timezone.utc).date().isoformat()
@@ -336,3 +337,4 @@ def test_submit_explains_arxiv_trouble(client, settings, httpserver) -> None:  #
     client.app.state.arxiv_client = None
     missing = client.post("/submit", data={"csrf_token": token, "paper": "2507.99999"})
     assert missing.status_code == 404 and "arXiv has no paper 2507.99999" in missing.text
+    client.app.state.arxiv_client.close()  # no keep-alive connection left for the test server to wait on
