@@ -49,7 +49,7 @@ def postgres_template(postgres_cluster: Cluster) -> str:
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest) -> str:
-    """"" (SQLite in the test's home) or the URL of a fresh, migrated PostgreSQL database."""
+    """Empty for SQLite (in the test's home), else the URL of a fresh, migrated PostgreSQL database."""
     if request.param == "sqlite":
         yield ""
         return

@@ -15,9 +15,9 @@ from paperwire.mail.outbox import transactional_sender_running
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.web import api, feeds, hf_api, pages, search, social, subscriptions, trending
+from paperwire.web import metrics as web_metrics
 from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
-from paperwire.web import metrics as web_metrics
 
 # Each concern contributes one router; the table of all routes is the union of these.
 ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router, subscriptions.router, search.router]
