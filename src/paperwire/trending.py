@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -12,6 +15,9 @@ from paperwire.storage import Store
 CHECKPOINT = "trending:changed_at"
 SETTLE = timedelta(minutes=2)  # changes this recent are read again: a slow concurrent writer may commit late
 STEP = 5000
+REFRESH_EVERY_SECONDS = 15.0  # how stale a web node's view of imported signals may get (votes rescore at once)
+_refresh_lock = threading.Lock()
+_last_refresh: weakref.WeakKeyDictionary[Store, float] = weakref.WeakKeyDictionary()
 
 
 def iso(moment: datetime) -> str:
@@ -65,3 +71,15 @@ def refresh_trending_job(settings: Settings, store: Store) -> str:
         if count < STEP or store.get_checkpoint(CHECKPOINT) == before:
             break
     return f"rescored {total} paper{'' if total == 1 else 's'}" if total else "no signals changed"
+
+
+def refresh_if_due(store: Store, now: datetime) -> None:
+    """Before a trending list is shown: rescore what changed, at most every few seconds per process
+    (an instance without the scheduler stays current too)."""
+    if time.monotonic() - _last_refresh.get(store, -1e9) < REFRESH_EVERY_SECONDS:
+        return
+    with _refresh_lock:
+        if time.monotonic() - _last_refresh.get(store, -1e9) < REFRESH_EVERY_SECONDS:
+            return
+        refresh_trending_scores(store, now, settled_before=iso(datetime.now(timezone.utc) - SETTLE))
+        _last_refresh[store] = time.monotonic()

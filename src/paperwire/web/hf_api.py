@@ -18,7 +18,7 @@ from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, parse_month, parse_week, period_containing
 from paperwire.periods import parse_day as parse_period_day
 from paperwire.storage import Store
-from paperwire.web.trending import ensure_fresh, now_utc
+from paperwire.trending import refresh_if_due
 
 router = APIRouter(tags=["Hugging Face compatible"])
 
@@ -153,7 +153,7 @@ def daily_papers(
     store: Store, *, first_day: str, last_day: str, limit: int, offset: int, submitter: str | None, sort: str
 ) -> list[Paper]:
     if sort == "trending":
-        ensure_fresh(store, now_utc())
+        refresh_if_due(store, datetime.now(timezone.utc))
         page = store.papers_listed_between_by_trending(
             first_day, last_day, limit=limit, offset=offset, submitter=submitter
         )

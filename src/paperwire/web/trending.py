@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -14,14 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 from paperwire.models import Paper
 from paperwire.ranking import HALF_LIFE, STAR_WEIGHT, explain_trending, score_from_rank_key
 from paperwire.storage import Store
-from paperwire.trending import SETTLE, iso, refresh_trending_scores
+from paperwire.trending import refresh_if_due
+from paperwire.web.api import json_error, json_response, paper_json
 
 router = APIRouter()
 
 MAX_LIMIT = 200
-REFRESH_EVERY_SECONDS = 15.0  # how stale a node's view of imported signals may get (votes rescore at once)
-_refresh_lock = threading.Lock()
-_last_refresh: weakref.WeakKeyDictionary[Store, float] = weakref.WeakKeyDictionary()
 
 
 @dataclass(slots=True)
@@ -39,24 +34,12 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def ensure_fresh(store: Store, now: datetime) -> None:
-    """Rescore papers whose signals changed since the last run, at most every few seconds per process."""
-    if time.monotonic() - _last_refresh.get(store, -1e9) < REFRESH_EVERY_SECONDS:
-        return
-    with _refresh_lock:
-        if time.monotonic() - _last_refresh.get(store, -1e9) < REFRESH_EVERY_SECONDS:
-            return
-        settled = iso(datetime.now(timezone.utc) - SETTLE)
-        refresh_trending_scores(store, now, settled_before=settled)
-        _last_refresh[store] = time.monotonic()
-
-
 def list_trending(
     store: Store, *, limit: int = 50, offset: int = 0, now: datetime | None = None
 ) -> tuple[list[TrendingEntry], int]:
     """The top trending papers with their score now and the reasons; and how many papers trend."""
     now = now or now_utc()
-    ensure_fresh(store, now)
+    refresh_if_due(store, now)
     ranked, total = store.trending_papers(limit=limit, offset=offset)
     history = store.signals_of([paper.id for paper, _ in ranked])
     entries = [
@@ -67,8 +50,6 @@ def list_trending(
 
 
 def trending_entry_json(entry: TrendingEntry) -> dict:
-    from paperwire.web.api import paper_json  # the one paper → JSON shape
-
     return {"paper": paper_json(entry.paper), "score": round(entry.score, 6), "reasons": entry.reasons}
 
 
@@ -78,8 +59,6 @@ def api_trending(
     limit: int = Query(50, description=f"papers per page, 1 to {MAX_LIMIT}"),
     offset: int = Query(0, ge=0, le=1_000_000, description="papers to skip, for paging"),
 ) -> Response:
-    from paperwire.web.api import json_error, json_response
-
     if not 1 <= limit <= MAX_LIMIT:
         return json_error(422, f"limit must be between 1 and {MAX_LIMIT} (got {limit}); page with offset")
     entries, total = list_trending(request.app.state.store, limit=limit, offset=offset)
