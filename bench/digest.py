@@ -42,6 +42,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # ---- data ---------------------------------------------------------------------------------------
 
 
@@ -159,6 +165,7 @@ def run_naive(papers, day: str, count: int, port: int, counter) -> dict:  # noqa
     top = sorted(papers, key=lambda p: -p.upvotes)[:10]
     start_count = counter.value
     started = time.perf_counter()
+    cpu_started = time.process_time()
     connection = smtplib.SMTP("127.0.0.1", port)
     for i in range(count):
         context = {"site": "paperwire", "day": day, "papers": top, "base": "http://127.0.0.1:8000"}
@@ -172,7 +179,8 @@ def run_naive(papers, day: str, count: int, port: int, counter) -> dict:  # noqa
     connection.quit()
     wait_for_count(counter, start_count + count, 60)
     elapsed = time.perf_counter() - started
-    return {"messages": count, "seconds": elapsed, "rate": count / elapsed, "peak_mb": peak_rss_mb()}
+    return {"messages": count, "seconds": elapsed, "rate": count / elapsed, "peak_mb": peak_rss_mb(),
+            "cpu": time.process_time() - cpu_started}  # fmt: skip
 
 
 # ---- paperwire ----------------------------------------------------------------------------------
@@ -195,7 +203,8 @@ def compose_worker(home: str, port: int, day: str, results) -> None:  # noqa: AN
     relevance = topic_relevance_for(store, settings, load_period(store, period_for("daily", date.fromisoformat(day))).papers)
     report = run_digest(store, settings, "daily", date.fromisoformat(day), send=False, topic_relevance=relevance)
     results.put(("compose", {"composed": report.compose.composed, "seconds": time.perf_counter() - started,
-                             "relevance": "hybrid search" if relevance else "keyword", "peak_mb": peak_rss_mb()}))  # fmt: skip
+                             "relevance": "hybrid search" if relevance else "keyword", "peak_mb": peak_rss_mb(),
+                             "cpu": time.process_time()}))  # fmt: skip
 
 
 def send_worker(home: str, port: int, composing, results) -> None:  # noqa: ANN001
@@ -212,7 +221,7 @@ def send_worker(home: str, port: int, composing, results) -> None:  # noqa: ANN0
             break
         time.sleep(0.05)
     sender.close()
-    results.put(("send", {"sent": sent, "peak_mb": peak_rss_mb()}))
+    results.put(("send", {"sent": sent, "peak_mb": peak_rss_mb(), "cpu": time.process_time()}))
 
 
 def run_paperwire(home: str, day: str, count: int, port: int, counter) -> dict:  # noqa: ANN001
@@ -268,8 +277,12 @@ def main() -> None:
     print(f"day {day}: {len(papers)} papers from {arguments.file.name}; {arguments.subscribers:,} subscribers "
           f"added in {setup:.1f} s; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")  # fmt: skip
 
+    sink_cpu = cpu_seconds(sink.pid)
     naive = run_naive(papers, day, arguments.naive, port, counter)
+    naive["sink_cpu"], sink_cpu = cpu_seconds(sink.pid) - sink_cpu, cpu_seconds(sink.pid)
+    load_before = os.getloadavg()[0]
     ours = run_paperwire(home, day, arguments.subscribers, port, counter)
+    ours["sink_cpu"] = cpu_seconds(sink.pid) - sink_cpu
     compose = ours["compose"]
     sender_memory = " + ".join(f"{report['peak_mb']:.0f}" for report in ours["senders"])
     print()
@@ -286,6 +299,15 @@ def main() -> None:
     print(f"speed-up over naive: {ours['rate'] / naive['rate']:.2f}x; all {arguments.subscribers:,} delivered: "
           f"{ours['complete']} in {ours['seconds'] / 60:.1f} min; sent per sender: "
           f"{', '.join(str(r['sent']) for r in ours['senders'])}")  # fmt: skip
+    ours_cpu = compose["cpu"] + sum(r["cpu"] for r in ours["senders"])
+    print(f"CPU per message: naive client {1000 * naive['cpu'] / naive['messages']:.2f} ms + sink "
+          f"{1000 * naive['sink_cpu'] / naive['messages']:.2f} ms; paperwire compose "
+          f"{1000 * compose['cpu'] / ours['delivered']:.2f} ms + senders "
+          f"{1000 * sum(r['cpu'] for r in ours['senders']) / ours['delivered']:.2f} ms "
+          f"(together {1000 * ours_cpu / ours['delivered']:.2f} ms) + sink "
+          f"{1000 * ours['sink_cpu'] / ours['delivered']:.2f} ms")  # fmt: skip
+    print(f"machine load average (1 min) before / after the paperwire run: {load_before:.1f} / "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work on the machine slows both loops)")
     sink.terminate()
 
 

@@ -88,6 +88,5 @@ def test_sigkilled_sender_sends_every_digest_exactly_once(tmp_path: Path, databa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_more_crashes(tmp_path: Path, seed: int) -> None:
-    crash_and_recover(subscribers=2_000, kills=6, seed=seed, tmp_path=tmp_path)
+def test_six_crashes(tmp_path: Path) -> None:
+    crash_and_recover(subscribers=2_000, kills=6, seed=2, tmp_path=tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import uuid
+from functools import lru_cache
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 
@@ -28,6 +29,7 @@ def encode_header(value: str) -> str:
     return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n ").replace("\r\n  ", "\r\n ")
 
 
+@lru_cache(maxsize=256)
 def encode_address(value: str) -> str:
     name, address = parseaddr(value)
     return formataddr((name, address), charset="utf-8") if name else address

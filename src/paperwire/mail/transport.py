@@ -165,7 +165,7 @@ class SmtpTransport:
         if code != 354:
             connection.rset()
             return _reply_outcome(code, reply)
-        body = LEADING_DOT.sub(b"..", message)
+        body = LEADING_DOT.sub(b"..", message) if message.startswith(b".") or b"\n." in message else message
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         connection.send(body)
