@@ -10,9 +10,9 @@ from __future__ import annotations
 import binascii
 import hashlib
 import uuid
-from functools import lru_cache
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 
 MAX_8BIT_LINE = 990  # RFC 5321 allows 998 octets a line
 

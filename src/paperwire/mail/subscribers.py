@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import TextIO
 
 import orjson
@@ -32,6 +33,7 @@ MAX_PAPERS_RANGE = (1, 50)
 MAX_INTEREST_ITEMS = 20
 MAX_INTEREST_CHARS = 200
 RECONFIRM_AFTER_SECONDS = 600  # one confirmation mail per address per ten minutes at most
+TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # utc_now_iso()'s form
 
 
 class InvalidSubscription(ValueError):
@@ -214,12 +216,11 @@ def request_subscription(
 
 
 def _recently(moment: str | None, now: str) -> bool:
-    from datetime import datetime
-
+    """Whether `moment` (a stored UTC timestamp) lies less than RECONFIRM_AFTER_SECONDS before `now`."""
     if not moment:
         return False
-    parse = lambda text: datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
-    return (parse(now) - parse(moment)).total_seconds() < RECONFIRM_AFTER_SECONDS
+    elapsed = datetime.strptime(now, TIMESTAMP) - datetime.strptime(moment, TIMESTAMP)
+    return elapsed.total_seconds() < RECONFIRM_AFTER_SECONDS
 
 
 def send_confirmation(store: Store, settings: Settings, subscriber_id: int, nonce: str, address: str, cadence: str) -> None:

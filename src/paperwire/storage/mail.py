@@ -14,10 +14,11 @@ CLAIMABLE = ("queued", "sending")
 MARK_SENT = (
     mail_outbox.update()
     .where(mail_outbox.c.id == sa.bindparam("outbox_id"), mail_outbox.c.claimed_by == sa.bindparam("worker"),
-           mail_outbox.c.status == "sending")
-    .values(status="sent", sent_at=sa.bindparam("sent_at"), attempts=mail_outbox.c.attempts + 1,
-            lease_until=None, last_error=None)
+           mail_outbox.c.status == sa.literal_column("'sending'"))
+    .values(status=sa.literal_column("'sent'"), sent_at=sa.bindparam("sent_at"),
+            attempts=mail_outbox.c.attempts + sa.literal_column("1"), lease_until=sa.null(), last_error=sa.null())
 )  # fmt: skip
+MARK_SENT_PARAMETERS = ("outbox_id", "worker", "sent_at")
 
 
 class MailQueries:
@@ -237,28 +238,46 @@ class MailQueries:
 
         `then` runs the moment the commit returns, before anything else (the sender releases the
         message to the mail server there): the less time between the two, the smaller the window in
-        which a killed process leaves a mail recorded as sent that never left. On PostgreSQL this one
-        transaction does not wait for its WAL flush (`synchronous_commit off`, which only a crash of
-        the database server itself could undo) for the same reason.
+        which a killed process leaves a mail recorded as sent that never left. So this one statement
+        runs on the pooled DBAPI connection directly (a third of the cost of a Core transaction; it
+        runs once per mail), and on PostgreSQL it does not wait for its WAL flush
+        (`synchronous_commit off`, which only a crash of the database server itself could undo).
         """
+        sql, order = self._mark_sent_sql()
         values = {"outbox_id": outbox_id, "worker": worker, "sent_at": utc_now_iso()}
-        with self.engine.connect() as connection:
-            self.backend.write_options(connection)
+        parameters = tuple(values[name] for name in order) if order else values
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
             try:
-                transaction = connection.begin()
-                try:
-                    if self.dialect == "postgresql":
-                        connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
-                    held = connection.execute(MARK_SENT, values).rowcount == 1
-                except BaseException:
-                    transaction.rollback()
-                    raise
-                transaction.commit()
+                if self.dialect == "sqlite":
+                    cursor.execute("BEGIN IMMEDIATE")
+                else:
+                    cursor.execute("SET LOCAL synchronous_commit TO off")
+                cursor.execute(sql, parameters)
+                held = cursor.rowcount == 1
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
             finally:
-                connection.info.pop("write", None)
-            if held and then is not None:
-                then()
-            return held
+                cursor.close()
+        finally:
+            raw.close()  # back to the pool
+        if held and then is not None:
+            then()
+        return held
+
+    def _mark_sent_sql(self) -> tuple[str, tuple[str, ...] | None]:
+        found = getattr(self, "_mark_sent_compiled", None)
+        if found is None:
+            compiled = MARK_SENT.compile(dialect=self.engine.dialect)
+            unexpected = set(compiled.binds) - set(MARK_SENT_PARAMETERS)
+            if unexpected:  # every value must be one of the parameters or a literal of the statement
+                raise RuntimeError(f"unexpected bound values in MARK_SENT: {sorted(unexpected)}")
+            found = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
+            self._mark_sent_compiled = found
+        return found
 
     def reopen_outbox(self, outbox_id: int, worker: str, error: str) -> None:
         """Undo a `sent` mark when the server refused the message after all (it was not delivered)."""
