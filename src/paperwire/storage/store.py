@@ -64,6 +64,7 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
 
     def insert(self, table: sa.Table):  # noqa: ANN201 - dialect-specific Insert with on_conflict_*
         return self.backend.insert(table)
+
     def try_lock(self, name: str):  # noqa: ANN201 - the backend's lock object, or None
         """Take the named cross-process lock (e.g. scheduler leadership) if nobody holds it, else None.
 
