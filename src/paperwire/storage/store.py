@@ -72,7 +72,6 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
         """
         return self.backend.try_lock(self.engine, name)
 
-
     # ---- migrations ----------------------------------------------------------------------
 
     def _alembic_config(self, connection: sa.Connection) -> Config:
