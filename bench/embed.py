@@ -66,7 +66,7 @@ def main() -> None:
     reference = model.encode(sample, batch_size=32, normalize_embeddings=True)
     agreement_quality = float(np.mean(np.sum(reference * quality.embed_documents(sample), axis=1)))
 
-    cache = OUT / "static-minilm-v1.npz"
+    cache = OUT / "static-minilm-v1.npz"  # the distilled table (name of its first version)
     started = time.perf_counter()
     bulk = StaticEmbedder(cache=cache).load()
     distill_s = time.perf_counter() - started
@@ -83,6 +83,9 @@ def main() -> None:
     ndcg = {}
     if not args.no_relevance:
         import relevance
+        import torch
+
+        torch.set_num_threads(1)  # query embedding: one thread is faster for single short texts
 
         corpus, queries, qrels = relevance.load_scifact()
         for name, embedder in (("quality", quality), ("bulk", bulk)):

@@ -141,7 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus, queries, qrels = load_scifact()
     started = time.perf_counter()
-    results = run(make_embedder(args.embedder), corpus, queries, qrels, tune=args.tune)
+    results = run(make_embedder(args.embedder, threads=1), corpus, queries, qrels, tune=args.tune)
     print(f"SciFact training split: {len(corpus):,} documents, {len(qrels)} queries with judgments "
           f"({time.perf_counter() - started:.0f} s)\n")  # fmt: skip
     print_table(results)

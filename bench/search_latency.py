@@ -132,7 +132,7 @@ def main() -> None:
     vectors = synthetic_vectors(base, args.size, nprng)
     vectors[: len(base)] = base  # the first papers carry real MiniLM vectors (ids differ: position only)
     queries = load_queries(real, args.short, rng)
-    embedder = SentenceTransformerEmbedder()
+    embedder = SentenceTransformerEmbedder(threads=1)  # as in the web process (hybrid.QUERY_THREADS)
     embedder.load()
     embedder.embed_query("warm up")
     print(f"corpus: {args.size:,} papers ({min(args.size, len(real)):,} real arXiv cs + synthesised), "

