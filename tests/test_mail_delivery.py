@@ -191,3 +191,18 @@ def test_a_lost_lease_never_sends(mail_store: Store, mail_settings: Settings, si
     assert report.lost == 1 and len(sink.messages_to("a@example.org")) == 1
     first.close()
     second.close()
+
+
+def test_scheduler_jobs_send_digests_and_retries(mail_store: Store, mail_settings: Settings, sink: SmtpSink) -> None:
+    from paperwire.jobs import JOBS
+    from paperwire.mail.compose import run_scheduled_digests
+    from paperwire.mail.outbox import send_outbox_job
+
+    assert {"digests", "outbox"} <= set(JOBS)
+    add_confirmed(mail_store, "a@example.org,daily,", "w@example.org,weekly,")
+    result = run_scheduled_digests(mail_settings, mail_store, today=date(2025, 6, 11))  # a Wednesday
+    assert result.status == "ok" and "daily 2025-06-10" in result.summary and "weekly" not in result.summary
+    assert [len(sink.messages_to(a)) for a in ("a@example.org", "w@example.org")] == [1, 0]
+    monday = run_scheduled_digests(mail_settings, mail_store, today=date(2025, 6, 16))
+    assert "weekly 2025-W24" in monday.summary and len(sink.messages_to("w@example.org")) == 1
+    assert send_outbox_job(mail_settings, mail_store) == ""  # idle: nothing to record
