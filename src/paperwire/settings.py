@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FIELDS = ("secret_key",)
@@ -23,6 +25,7 @@ class Settings(BaseSettings):
     """Everything an operator can set. Passed down explicitly; never read as a global."""
 
     model_config = SettingsConfigDict(env_prefix="PAPERWIRE_", extra="ignore")
+    _generated_key: str | None = PrivateAttr(default=None)
 
     home: Path = Field(default_factory=default_home, description="data directory")
     database_url: str = Field("", description="sqlite:///… (default: HOME/paperwire.db) or postgresql://…")
@@ -85,7 +88,7 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a time of day HH:MM, got {value!r}") from error
 
     @classmethod
-    def load(cls, toml_file: Path | None = None, **overrides: Any) -> "Settings":
+    def load(cls, toml_file: Path | None = None, **overrides: Any) -> Settings:
         """Environment first, then values from an optional TOML file, then explicit overrides."""
         values: dict[str, Any] = {}
         if toml_file is not None:
@@ -106,11 +109,22 @@ class Settings(BaseSettings):
         """The configured key, or one generated once and kept in the data directory."""
         if self.secret_key.get_secret_value():
             return self.secret_key.get_secret_value()
-        key_file = self.ensure_home() / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            key_file.chmod(0o600)
-        return key_file.read_text(encoding="utf-8").strip()
+        if self._generated_key is None:
+            key_file = self.ensure_home() / "secret_key"
+            try:  # O_EXCL: of several processes starting together, exactly one writes the key
+                descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                    out.write(secrets.token_urlsafe(48))
+            for _ in range(100):  # another process may be between creating and writing the file
+                key = key_file.read_text(encoding="utf-8").strip()
+                if key:
+                    break
+                time.sleep(0.01)
+            self._generated_key = key
+        return self._generated_key
 
     def masked(self) -> dict[str, str]:
         """Effective settings as strings, with secrets and URL passwords masked."""

@@ -100,13 +100,22 @@ def csrf_token(request: Request | None = None) -> str:
     request = request or _current_request.get()
     if request is None:
         raise RuntimeError("csrf_token() needs the request outside of a request being served")
-    settings: Settings = request.app.state.settings
-    return _csrf_signer(settings).sign(_csrf_secret(request)).decode()
+    state = request.scope.setdefault("state", {})
+    if "csrf_token" not in state:  # signed once per request, however many forms the page has
+        settings: Settings = request.app.state.settings
+        state["csrf_token"] = _csrf_signer(settings).sign(_csrf_secret(request)).decode()
+    return state["csrf_token"]
 
 
 def csrf_field(request: Request | None = None) -> Markup:
-    """`<input type="hidden" name="csrf_token" value="…">` for templates."""
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(csrf_token(request)))
+    """`<input type="hidden" name="csrf_token" value="…">` for templates (built once per request)."""
+    request = request or _current_request.get()
+    state = request.scope.setdefault("state", {}) if request is not None else {}
+    if "csrf_field" not in state:
+        state["csrf_field"] = Markup('<input type="hidden" name="{}" value="{}">').format(
+            CSRF_FIELD, escape(csrf_token(request))
+        )
+    return state["csrf_field"]
 
 
 def check_csrf_token(request: Request, token: str | None) -> bool:

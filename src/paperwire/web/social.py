@@ -98,8 +98,11 @@ def current_request_path() -> str:
     request = current_request()
     if request is None:
         return "/"
-    query = request.url.query
-    return safe_next(request.url.path + (f"?{query}" if query else ""))
+    state = request.scope.setdefault("state", {})
+    if "request_path" not in state:  # asked once per form: computed once per request
+        query = request.url.query
+        state["request_path"] = safe_next(request.url.path + (f"?{query}" if query else ""))
+    return state["request_path"]
 
 
 def install_template_helpers(application) -> None:  # noqa: ANN001 - a FastAPI app

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment
+from markupsafe import Markup
 
+from paperwire.models import Paper
 from paperwire.settings import Settings
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -17,12 +22,42 @@ STATIC_DIR = Path(__file__).parent / "static"
 def make_templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
     templates.env.autoescape = True
+    templates.env.auto_reload = False  # templates ship with the package: no stat() per render
     templates.env.globals["site_name"] = settings.site_name
     templates.env.globals["base_url"] = settings.base_url
+    templates.env.globals["card_fragment"] = FragmentCache(templates.env)
     templates.env.filters.update(
         compact=compact_number, http_url=http_url, github_url=github_url, github_name=github_name, day=format_day
     )
     return templates
+
+
+class FragmentCache:
+    """Rendered pieces of pages that depend only on a paper's text (and a reason), kept in a bounded
+    LRU: a list page renders 30 cards, and the same papers are shown again and again."""
+
+    def __init__(self, environment: Environment, size: int = 4096) -> None:
+        self.environment = environment
+        self.size = size
+        self.pieces: OrderedDict[tuple, Markup] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, template: str, paper: Paper, reason: str | None = None) -> Markup:
+        key = (
+            template, paper.id, paper.title, paper.abstract, paper.authors, paper.categories, paper.submitted_by,
+            paper.comments, paper.github_repo, paper.github_stars, reason,
+        )  # fmt: skip
+        with self.lock:
+            piece = self.pieces.get(key)
+            if piece is not None:
+                self.pieces.move_to_end(key)
+                return piece
+        piece = Markup(self.environment.get_template(template).render(paper=paper, reason=reason))
+        with self.lock:
+            self.pieces[key] = piece
+            if len(self.pieces) > self.size:
+                self.pieces.popitem(last=False)
+        return piece
 
 
 def compact_number(value: int | None) -> str:
