@@ -250,3 +250,26 @@ def test_cli_search_prints_a_json_array_best_first(tmp_path: Path) -> None:
     hits = orjson.loads(result.stdout.strip().splitlines()[-1])
     assert hits[0]["id"] == "2511.21697" and {"id", "title", "score"} <= hits[0].keys()
     assert len(hits) <= 3 and hits == sorted(hits, key=lambda hit: -hit["score"])
+
+
+def test_vector_index_turns_approximate_when_large_and_survives_a_restart(tmp_path: Path) -> None:
+    from paperwire.search.vectors import VectorIndex
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"p{i}" for i in range(300)]
+    small = VectorIndex(16, ann_min_vectors=1000)
+    small.upsert(ids, vectors)
+    assert not small.approximate and small.search(vectors[7], 1)[0][0] == "p7"
+    large = VectorIndex(16, ann_min_vectors=200)
+    large.upsert(ids[:150], vectors[:150])
+    large.upsert(ids[150:], vectors[150:])
+    assert large.approximate
+    large.upsert(["p7"], vectors[8:9])  # a changed vector replaces the old one
+    assert large.search(vectors[8], 2)[0][0] in ("p7", "p8")
+    large.save(tmp_path / "vectors", {"cursor": ["x", "y"]})
+    again, state = VectorIndex.load(tmp_path / "vectors", 16, ann_min_vectors=200)
+    assert again.approximate and state == {"cursor": ["x", "y"]} and len(again) == 300
+    assert again.search(vectors[42], 1)[0][0] == "p42"
+    assert [paper_id for paper_id, _ in again.search_among(vectors[42], ["p1", "p42", "nope"], 5)] == ["p42", "p1"]
