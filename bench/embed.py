@@ -95,10 +95,18 @@ def main() -> None:
 
     print(f"\nEmbedding throughput, title + abstract of real arXiv cs papers ({args.papers} for MiniLM, "
           f"{len(many):,} for the bulk path), median of {args.repeats}\n")  # fmt: skip
-    print("| path | papers/s | × plain MiniLM | agreement with MiniLM | hybrid nDCG@10 (SciFact train) |\n|---|---|---|---|---|")
-    print(f"| baseline: plain MiniLM (sentence-transformers, batch 32) | {plain:.1f} | 1.0 | 1.000 | {ndcg.get('quality', float('nan')):.3f} |")
-    print(f"| quality path: MiniLM, length-sorted batches | {ours:.1f} | {ours / plain:.2f} | cosine {agreement_quality:.3f} | {ndcg.get('quality', float('nan')):.3f} |")
-    print(f"| bulk path: static word-pieces distilled from MiniLM | {bulk_rate:,.0f} | {bulk_rate / plain:,.0f} | top-10 overlap {statistics.mean(top10):.2f} | {ndcg.get('bulk', float('nan')):.3f} |")
+    print(
+        "| path | papers/s | × plain MiniLM | agreement with MiniLM | hybrid nDCG@10 (SciFact train) |\n|---|---|---|---|---|"
+    )
+    print(
+        f"| baseline: plain MiniLM (sentence-transformers, batch 32) | {plain:.1f} | 1.0 | 1.000 | {ndcg.get('quality', float('nan')):.3f} |"
+    )
+    print(
+        f"| quality path: MiniLM, length-sorted batches | {ours:.1f} | {ours / plain:.2f} | cosine {agreement_quality:.3f} | {ndcg.get('quality', float('nan')):.3f} |"
+    )
+    print(
+        f"| bulk path: static word-pieces distilled from MiniLM | {bulk_rate:,.0f} | {bulk_rate / plain:,.0f} | top-10 overlap {statistics.mean(top10):.2f} | {ndcg.get('bulk', float('nan')):.3f} |"
+    )
     if ndcg:
         print(f"| (keyword only, for reference) | | | | {ndcg['keyword']:.3f} |")
     print(f"\nbulk path one-off distillation: {distill_s:.0f} s (cached in {cache})")

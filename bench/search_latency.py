@@ -69,8 +69,14 @@ def synthesise(real: list[dict], size: int, rng: random.Random):  # noqa: ANN201
     for i in range(size):
         if i < len(real):
             p = real[i]
-            yield Paper(id=p["id"], title=p["title"], abstract=" ".join(p["abstract"].split()),
-                        authors=tuple(p["authors"]), categories=tuple(p["categories"]), listed_on=p["first_seen"])
+            yield Paper(
+                id=p["id"],
+                title=p["title"],
+                abstract=" ".join(p["abstract"].split()),
+                authors=tuple(p["authors"]),
+                categories=tuple(p["categories"]),
+                listed_on=p["first_seen"],
+            )
             continue
         a, b, c, d = (rng.randrange(len(real)) for _ in range(4))
         ta, tb = real[a]["title"].split(), real[b]["title"].split()
@@ -172,7 +178,10 @@ def main() -> None:
         service.index.sync(store)
         build_s = time.perf_counter() - started
         rss_candidate = rss_mb() - rss_before
-        print(f"paperwire index built in {build_s:.0f} s (approximate: {service.index.vectors.approximate})", file=sys.stderr)
+        print(
+            f"paperwire index built in {build_s:.0f} s (approximate: {service.index.vectors.approximate})",
+            file=sys.stderr,
+        )
         hybrid_ms, keyword_ms, vector_ms, embed_ms = [], [], [], []
         recall = []
         for text in queries:
@@ -228,12 +237,16 @@ def main() -> None:
     print(f"\nSearch latency, {args.size:,} papers (synthesised from arXiv cs), {len(queries)} queries, "
           f"single client; ms p50 / p95\n")  # fmt: skip
     print("| step | baseline: FTS5 bm25() + numpy exact f32 | paperwire: tantivy + usearch HNSW |\n|---|---|---|")
-    print(f"| hybrid search, end to end (query embedding, both searches, RRF, fetch 10 papers) | {percentiles(base_ms)} | {percentiles(hybrid_ms)} |")
+    print(
+        f"| hybrid search, end to end (query embedding, both searches, RRF, fetch 10 papers) | {percentiles(base_ms)} | {percentiles(hybrid_ms)} |"
+    )
     print(f"| query embedding (MiniLM, same in both) | {percentiles(embed_ms)} | {percentiles(embed_ms)} |")
     print(f"| keyword top-{POOL} | {percentiles(base_fts_ms)} | {percentiles(keyword_ms)} |")
     print(f"| vector top-{POOL} (exact) vs top-10 (HNSW) | {percentiles(base_scan_ms)} | {percentiles(vector_ms)} |")
     print(f"| ANN recall@10 vs exact | 1.000 | {statistics.mean(recall):.3f} |")
-    print(f"| index build (s) | {fts_build_s:.0f} (FTS5; numpy needs none) | {build_s:.0f} (tantivy + HNSW, from the database) |")
+    print(
+        f"| index build (s) | {fts_build_s:.0f} (FTS5; numpy needs none) | {build_s:.0f} (tantivy + HNSW, from the database) |"
+    )
     print(f"| index on disk (MB) | {fts_mb:.0f} + {vectors.nbytes / 1e6:.0f} (f32 matrix in RAM) | {index_mb:.0f} |")
     print(f"| resident memory added by the index (MB) | {vectors.nbytes / 1e6:.0f} (matrix) | {rss_candidate:.0f} |")
     print(f"| peak RSS of the whole run (MB) | {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} | |")

@@ -19,7 +19,6 @@ from paperwire.search.embedders import NoEmbedder
 from paperwire.search.embedding import embed_missing
 from paperwire.search.fusion import FusionSettings, convex_fusion, fuse, reciprocal_rank_fusion
 from paperwire.search.hybrid import SearchService
-from paperwire.search.keyword import Filters
 from paperwire.search.query import highlight, parse_query, to_tantivy
 from paperwire.settings import Settings
 from paperwire.storage import open_store
@@ -59,7 +58,7 @@ def test_tantivy_query_has_no_syntax_from_user_text(text: str) -> None:
     rendered = to_tantivy(parse_query(text))
     # Every part is a quoted run of letters/digits (optionally followed by *): nothing else survives.
     for part in rendered.split('" "'):
-        assert '\\' not in part and "(" not in part and ":" not in part
+        assert "\\" not in part and "(" not in part and ":" not in part
     assert len(parse_query(text).words) <= 32
 
 
@@ -139,7 +138,9 @@ def test_filters_limit_and_offset(keyword_client: TestClient) -> None:
     second = keyword_client.get("/api/search", params={"q": "learning model", "limit": 2, "offset": 2}).json()
     assert [hit["id"] for hit in second["hits"]] == ids[2:4]
     vision = keyword_client.get("/api/search", params={"q": "learning model", "category": "cs.CV"}).json()
-    assert vision["hits"] and all(hit["categories"][0] == "cs.CV" or "cs.CV" in hit["categories"] for hit in vision["hits"])
+    assert vision["hits"] and all(
+        hit["categories"][0] == "cs.CV" or "cs.CV" in hit["categories"] for hit in vision["hits"]
+    )
     later = keyword_client.get("/api/search", params={"q": "learning model", "from": "2025-12-05"}).json()
     assert later["hits"] and all(hit["listed_on"] >= "2025-12-05" for hit in later["hits"])
     by = keyword_client.get("/api/search", params={"q": "experts", "author": "Yu Li"}).json()

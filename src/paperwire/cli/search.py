@@ -29,7 +29,7 @@ def progress_bar() -> Progress:
 @app.command("search")
 def search(
     ctx: typer.Context,
-    query: str = typer.Argument(..., help="words, \"a phrase\", prefix*, an arXiv id, a title or an author"),
+    query: str = typer.Argument(..., help='words, "a phrase", prefix*, an arXiv id, a title or an author'),
     limit: int = typer.Option(10, "--limit", min=1, max=200, help="how many results"),
     offset: int = typer.Option(0, "--offset", min=0, max=800, help="skip this many results"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON array of hits, best first"),

@@ -34,7 +34,9 @@ def embed_missing(
     report = EmbedReport()
     after = ""
     while limit is None or report.embedded < limit:
-        rows = store.texts_to_embed(embedder.name, BATCH if limit is None else min(BATCH, limit - report.embedded), after)
+        rows = store.texts_to_embed(
+            embedder.name, BATCH if limit is None else min(BATCH, limit - report.embedded), after
+        )
         if not rows:
             break
         after = rows[-1].paper_id

@@ -231,7 +231,9 @@ class SearchService:
                 position = {paper_id: i for i, paper_id in enumerate(fused_order)}
                 papers = self.store.get_papers(by_author)
                 wrote = [p for p in papers if any(normalise_title(a) == query.title_key for a in p.authors)]
-                wrote.sort(key=lambda p: (position.get(p.id, len(position)), -(int((p.listed_on or "0").replace("-", "")))))
+                wrote.sort(
+                    key=lambda p: (position.get(p.id, len(position)), -(int((p.listed_on or "0").replace("-", ""))))
+                )
                 found += [(paper.id, "author") for paper in wrote]
         unique = list(dict.fromkeys(paper_id for paper_id, _ in found))
         if not unique:

@@ -112,8 +112,11 @@ class KeywordIndex:
         if filters.date_from or filters.date_to:
             clauses.append(
                 tantivy.Query.range_query(
-                    self.schema, "listed_on", tantivy.FieldType.Integer,
-                    day_number(filters.date_from, 0), day_number(filters.date_to, 99991231),
+                    self.schema,
+                    "listed_on",
+                    tantivy.FieldType.Integer,
+                    day_number(filters.date_from, 0),
+                    day_number(filters.date_to, 99991231),
                 )  # fmt: skip
             )
         if filters.category:
@@ -129,7 +132,9 @@ class KeywordIndex:
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, clause) for clause in clauses])
 
     def _author_query(self, words: Sequence[str]) -> tantivy.Query:
-        tokens = [token for word in words for token in word.replace("'", " ").replace("-", " ").replace(".", " ").split()]
+        tokens = [
+            token for word in words for token in word.replace("'", " ").replace("-", " ").replace(".", " ").split()
+        ]
         if len(tokens) == 1:
             return tantivy.Query.term_query(self.schema, "authors", tokens[0])
         return tantivy.Query.phrase_query(self.schema, "authors", tokens)
@@ -174,7 +179,9 @@ class KeywordIndex:
         hits, _ = self._run(self._author_query(words), limit)
         return [paper_id for paper_id, _ in hits]
 
-    def matching(self, filters: Filters, among: Sequence[str] | None = None, limit: int = MAX_FILTER_CANDIDATES) -> tuple[list[str], int]:
+    def matching(
+        self, filters: Filters, among: Sequence[str] | None = None, limit: int = MAX_FILTER_CANDIDATES
+    ) -> tuple[list[str], int]:
         """Ids that pass `filters` (optionally only among the given ids), and how many pass in all."""
         clauses = []
         filter_query = self.filter_query(filters)

@@ -59,9 +59,7 @@ class SearchQueries:
     def paper_ids_with_title_key(self, title_key: str, limit: int = 20) -> list[str]:
         with self.read() as connection:
             return list(
-                connection.execute(
-                    sa.select(papers.c.id).where(papers.c.title_key == title_key).limit(limit)
-                ).scalars()
+                connection.execute(sa.select(papers.c.id).where(papers.c.title_key == title_key).limit(limit)).scalars()
             )
 
     # ---- embeddings ---------------------------------------------------------------------------
@@ -71,17 +69,16 @@ class SearchQueries:
             paper_embeddings,
             sa.and_(paper_embeddings.c.paper_id == papers.c.id, paper_embeddings.c.model == model),
         )
-        stale = sa.or_(
-            paper_embeddings.c.paper_id.is_(None), paper_embeddings.c.paper_changed_at < papers.c.changed_at
-        )
+        stale = sa.or_(paper_embeddings.c.paper_id.is_(None), paper_embeddings.c.paper_changed_at < papers.c.changed_at)
         return joined, stale
 
     def texts_to_embed(self, model: str, limit: int = 256, after_id: str = "") -> list[TextToEmbed]:
         """Papers with no vector of `model`, or whose row changed since their vector was checked."""
         joined, stale = self._needs_embedding(model)
         query = (
-            sa.select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.changed_at,
-                      paper_embeddings.c.text_hash)  # fmt: skip
+            sa.select(
+                papers.c.id, papers.c.title, papers.c.abstract, papers.c.changed_at, paper_embeddings.c.text_hash
+            )  # fmt: skip
             .select_from(joined)
             .where(stale, papers.c.id > after_id)
             .order_by(papers.c.id)
@@ -145,6 +142,4 @@ class SearchQueries:
 
     def count_embeddings(self, model: str) -> int:
         with self.read() as connection:
-            return connection.execute(
-                sa.select(sa.func.count()).where(paper_embeddings.c.model == model)
-            ).scalar_one()
+            return connection.execute(sa.select(sa.func.count()).where(paper_embeddings.c.model == model)).scalar_one()

@@ -16,9 +16,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "paper_embeddings",
-        sa.Column(
-            "paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("model", sa.String(200), primary_key=True),
         sa.Column("text_hash", sa.String(16), nullable=False),
         sa.Column("dimensions", sa.Integer, nullable=False),
