@@ -15,6 +15,11 @@ WORD = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*", re.UNICODE)
 QUOTED = re.compile(r'"([^"]*)"')
 PREFIX = re.compile(r"([^\W_]{2,})\*")
 STEM_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s")
+# Not highlighted (they still count for ranking): marking every "of" and "in" hides the real matches.
+UNMARKED = frozenset(
+    "a an and are as at be by can for from has have how in into is it its of on or that the their this to "
+    "was were what when which with".split()
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -98,13 +103,15 @@ def stem(word: str) -> str:
 
 def highlight(text: str, words: tuple[str, ...] | list[str]) -> Markup:
     """`text` escaped, with the words of the query (and their inflections) wrapped in <mark>."""
-    stems = {stem(word) for word in words if len(word) >= 2}
+    stems = {stem(word) for word in words if len(word) >= 2 and word not in UNMARKED}
     if not text or not stems:
         return escape(text or "")
     pieces: list[str] = []
     position = 0
     for match in WORD.finditer(text):
         word = match.group(0).lower()
+        if word in UNMARKED:
+            continue
         if word in stems or stem(word) in stems or any(word.startswith(s) for s in stems if len(s) >= 4):
             pieces.append(str(escape(text[position : match.start()])))
             pieces.append(f"<mark>{escape(match.group(0))}</mark>")
