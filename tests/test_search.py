@@ -274,3 +274,10 @@ def test_vector_index_turns_approximate_when_large_and_survives_a_restart(tmp_pa
     assert again.approximate and state == {"cursor": ["x", "y"]} and len(again) == 300
     assert again.search(vectors[42], 1)[0][0] == "p42"
     assert [paper_id for paper_id, _ in again.search_among(vectors[42], ["p1", "p42", "nope"], 5)] == ["p42", "p1"]
+
+
+def test_embed_job_says_when_there_is_nothing_to_do(settings: Settings, loaded) -> None:  # noqa: ANN001
+    from paperwire.search.embedding import embed_missing_job
+
+    result = embed_missing_job(settings.model_copy(update={"embedder": "none"}), loaded)
+    assert result.status == "empty"

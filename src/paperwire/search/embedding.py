@@ -115,3 +115,29 @@ def load_vectors_file(store: Store, path: Path) -> int:
         store.save_embeddings(model, batch)
         loaded += len(batch)
     return loaded
+
+
+_JOB_EMBEDDERS: dict[str, Embedder] = {}
+JOB_LIMIT = 2000  # papers per scheduled run: ≈ 2–3 minutes of MiniLM on 2 cores; the next run continues
+
+
+@dataclass(slots=True)
+class EmbedJobResult:
+    status: str
+    summary: str
+
+
+def embed_missing_job(settings, store: Store) -> EmbedJobResult:  # noqa: ANN001 - Settings
+    """The scheduled job (what `paperwire embed --limit 2000` does): embed new or changed papers."""
+    from paperwire.search.embedders import NONE, make_embedder
+
+    if settings.embedder.lower() == NONE:
+        return EmbedJobResult("empty", "embedder is 'none'")
+    if settings.embedder not in _JOB_EMBEDDERS:  # loaded once per process, reused by later runs
+        _JOB_EMBEDDERS[settings.embedder] = make_embedder(settings.embedder, threads=1)
+    embedder = _JOB_EMBEDDERS[settings.embedder]
+    report = embed_missing(store, embedder, limit=JOB_LIMIT)
+    if not report.embedded and not report.unchanged:
+        return EmbedJobResult("empty", "every paper has a vector")
+    left = store.count_texts_to_embed(embedder.name)
+    return EmbedJobResult("ok", f"embedded {report.embedded}, unchanged {report.unchanged}, {left} left")
