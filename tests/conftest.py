@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# Browser tests: live_server (a uvicorn on a free port), chromium (session), browser_page.
+from browser_support import browser_page, chromium, live_server  # noqa: F401
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from postgres_cluster import Cluster, find_binaries
-
-# Browser tests: live_server (a uvicorn on a free port), chromium (session), browser_page.
-from browser_support import browser_page, chromium, live_server  # noqa: F401
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = SHARED / "data"

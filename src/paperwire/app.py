@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from paperwire import __version__
-from paperwire.search.hybrid import SearchService
 from paperwire.jobs import scheduler_running
 from paperwire.mail.outbox import transactional_sender_running
+from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.web import api, feeds, hf_api, pages, search, social, subscriptions, trending

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 from paperwire.mail.compose import run_scheduled_digests
 from paperwire.mail.outbox import send_outbox_job
 from paperwire.models import utc_now_iso
+from paperwire.search.embedding import embed_missing_job
 from paperwire.settings import Settings
 from paperwire.sources.arxiv import ingest_arxiv_daily
 from paperwire.sources.hf_api import refresh_hf_week
@@ -342,3 +343,5 @@ register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), refresh_hf_we
 register("digests", lambda s: Daily(s.digest_at, s.schedule_time_zone), run_scheduled_digests)
 register("outbox", Every(seconds=30), send_outbox_job, quiet=True)
 register("trending", Every(seconds=60), refresh_trending_job, quiet=True)
+# New and changed papers get their vectors in the background (ingest itself never waits for the model).
+register("embed", Every(seconds=300), embed_missing_job, quiet=True)

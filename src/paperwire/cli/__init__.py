@@ -41,12 +41,14 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 def register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from paperwire.cli import catalogue  # noqa: F401
-    from paperwire.cli import live  # noqa: F401
-    from paperwire.cli import mail  # noqa: F401
-    from paperwire.cli import ops  # noqa: F401
-    from paperwire.cli import search  # noqa: F401
-    from paperwire.cli import social  # noqa: F401
+    from paperwire.cli import (
+        catalogue,  # noqa: F401
+        live,  # noqa: F401
+        mail,  # noqa: F401
+        ops,  # noqa: F401
+        search,  # noqa: F401
+        social,  # noqa: F401
+    )
 
 
 def main() -> None:

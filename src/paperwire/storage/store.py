@@ -15,8 +15,8 @@ from alembic.script import ScriptDirectory
 
 from paperwire.storage import sqlite
 from paperwire.storage.jobs import JobQueries
-from paperwire.storage.mail import MailQueries
 from paperwire.storage.live import LiveQueries
+from paperwire.storage.mail import MailQueries
 from paperwire.storage.papers import PaperQueries
 from paperwire.storage.search import SearchQueries
 from paperwire.storage.social import SocialQueries
