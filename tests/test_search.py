@@ -236,6 +236,14 @@ def test_search_with_embedder_none_still_answers(tmp_path: Path, loaded) -> None
     assert results.keywords_only and results.hits[0].paper.id == "2511.21697"
 
 
+def test_a_search_right_after_start_waits_for_the_catch_up(tmp_path: Path, loaded) -> None:  # noqa: ANN001
+    service = SearchService(loaded, Settings(home=tmp_path / "fresh", embedder="none"))
+    service.start(warm_model=False)  # the background catch-up of a node that starts with an empty index
+    results = service.search("gaussian splatting")
+    assert results.total > 0 and results.hits[0].paper.id == "2511.21697"
+    service.close()
+
+
 def test_cli_search_prints_a_json_array_best_first(tmp_path: Path) -> None:
     from paperwire.cli import app, register_commands
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_WINDOW = 1000  # offset + limit never reaches past this many ranked candidates
 MIN_POOL = 100
 MODEL_WAIT_SECONDS = 20.0
+FIRST_SYNC_WAIT_SECONDS = 15.0  # a search right after start waits this long at most for the catch-up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
 # Tuned on SciFact training queries (bench/relevance.py); see docs/benchmarks.md.
 FUSION = FusionSettings(method="convex", semantic_weight=0.45)
@@ -93,6 +94,8 @@ class SearchService:
         self.index = SearchIndex(settings.home / "search", model)
         self._model_ready = threading.Event()
         self._model_loading = threading.Lock()
+        self._caught_up = threading.Event()
+        self._caught_up.set()  # cleared while start()'s catch-up runs
         if isinstance(embedder, NoEmbedder):
             self.unavailable_reason = self.unavailable_reason or "semantic search is disabled (embedder 'none')"
         elif getattr(embedder, "_model", True) is not None:
@@ -106,17 +109,27 @@ class SearchService:
         def catch_up() -> None:
             try:
                 self.index.sync(self.store)
-                if warm_model:
-                    self.load_model(wait=True)
             except Exception:  # a background helper must not die silently, nor take the app down
                 log.exception("search catch-up failed")
+            finally:
+                self._caught_up.set()
+            try:
+                if warm_model:
+                    self.load_model(wait=True)
+            except Exception:
+                log.exception("search model load failed")
 
+        self._caught_up.clear()
         thread = threading.Thread(target=catch_up, name="search-catch-up", daemon=True)
         thread.start()
         return thread
 
     def refresh(self) -> None:
-        """Sync if the last sync is older than the interval; never waits for another thread's sync."""
+        """Sync if the last sync is older than the interval; never waits for another thread's sync,
+        except the start-up catch-up (for at most FIRST_SYNC_WAIT_SECONDS): a search right after
+        start answers from the whole index, not from an empty one."""
+        if not self._caught_up.is_set():
+            self._caught_up.wait(FIRST_SYNC_WAIT_SECONDS)
         if self.index.is_due():
             self.index.sync(self.store, wait=False)
 
