@@ -212,3 +212,13 @@ def test_unknown_job_is_a_usage_error(settings: Settings) -> None:
 @pytest.mark.parametrize("name", ["arxiv-daily", "hf-refresh"])
 def test_the_builtin_jobs_are_registered(name: str) -> None:
     assert name in JOBS
+
+
+def test_live_source_jobs_are_left_out_when_live_sources_are_off(tmp_path, sqlite_store: Store) -> None:  # noqa: ANN001
+    from paperwire.jobs import Scheduler
+
+    online = Scheduler(Settings(home=tmp_path / "a"), sqlite_store)
+    offline = Scheduler(Settings(home=tmp_path / "b", live_sources=False), sqlite_store)
+    assert {"arxiv-daily", "hf-refresh", "digests", "outbox"} <= set(online.jobs)
+    assert "arxiv-daily" not in offline.jobs and "hf-refresh" not in offline.jobs
+    assert {"digests", "outbox", "trending", "embed"} <= set(offline.jobs)

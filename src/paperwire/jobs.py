@@ -114,6 +114,7 @@ class Job:
     schedule: Schedule | Callable[[Settings], Schedule]
     run: JobFunction
     quiet: bool = False
+    live: bool = False  # fetches from the network (arXiv, HF): off when settings.live_sources is false
 
     def schedule_for(self, settings: Settings) -> Schedule:
         schedule = self.schedule
@@ -126,10 +127,11 @@ JOBS: dict[str, Job] = {}
 
 
 def register(
-    name: str, schedule: Schedule | Callable[[Settings], Schedule], run: JobFunction, *, quiet: bool = False
+    name: str, schedule: Schedule | Callable[[Settings], Schedule], run: JobFunction, *, quiet: bool = False,
+    live: bool = False,
 ) -> Job:
     """Add (or replace) a job in the registry; see the module docstring."""
-    job = Job(name, schedule, run, quiet)
+    job = Job(name, schedule, run, quiet, live)
     JOBS[name] = job
     return job
 
@@ -230,7 +232,8 @@ class Scheduler:
     ) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
-        self.jobs = jobs if jobs is not None else JOBS
+        registry = jobs if jobs is not None else JOBS
+        self.jobs = {name: job for name, job in registry.items() if settings.live_sources or not job.live}
         self.tick_seconds = tick_seconds
         self.lease_seconds = lease_seconds
         self.owner = owner or new_owner_id()
@@ -338,8 +341,8 @@ def scheduler_running(settings: Settings, store: Store, *, enabled: bool = True)
 # ---- REGISTRY: one line per job -------------------------------------------------------------
 
 
-register("arxiv-daily", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), ingest_arxiv_daily)
-register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), refresh_hf_week)
+register("arxiv-daily", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), ingest_arxiv_daily, live=True)
+register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), refresh_hf_week, live=True)
 register("digests", lambda s: Daily(s.digest_at, s.schedule_time_zone), run_scheduled_digests)
 register("outbox", Every(seconds=30), send_outbox_job, quiet=True)
 register("trending", Every(seconds=60), refresh_trending_job, quiet=True)

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     site_name: str = Field("paperwire", description="name shown in pages and mails")
     contact: str = Field("", description="operator contact put into the User-Agent of fetchers")
     log_json: bool = Field(False, description="structured JSON logs")
+    live_sources: bool = Field(True, description="fetch new papers from arXiv and Hugging Face on schedule")
     embedder: str = Field("all-MiniLM-L6-v2", description="embedding model name, or 'none' to disable")
     # Live sources and the scheduler (issue 7). Every base URL is a setting so tests use a local server.
     arxiv_rss_url: str = Field("https://rss.arxiv.org", description="arXiv announcement feeds (/atom/<cats>)")

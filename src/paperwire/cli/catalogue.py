@@ -186,9 +186,11 @@ def demo(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
 ) -> None:
-    """Load the bundled sample (arXiv CC0 metadata) into the data directory, then serve it."""
+    """Load the bundled sample (arXiv CC0 metadata) into the data directory, then serve it (offline: the
+    scheduled jobs run, except the fetches from arXiv and Hugging Face)."""
     store = store_for(ctx)
     load_sample_into(store)
+    ctx.find_root().obj = settings_of(ctx).model_copy(update={"live_sources": False})
     ctx.invoke(serve, ctx=ctx, host=host, port=port, no_jobs=False, sample=False)
 
 
