@@ -338,3 +338,10 @@ def test_submit_explains_arxiv_trouble(client, settings, httpserver) -> None:  #
     missing = client.post("/submit", data={"csrf_token": token, "paper": "2507.99999"})
     assert missing.status_code == 404 and "arXiv has no paper 2507.99999" in missing.text
     client.app.state.arxiv_client.close()  # no keep-alive connection left for the test server to wait on
+
+
+def test_signed_out_readers_get_a_sign_in_link_instead_of_a_vote_form(client, papers) -> None:  # noqa: ANN001
+    page = client.get("/papers?date=2025-06-10")
+    assert 'href="/login?next=%2Fpapers%3Fdate%3D2025-06-10" title="Sign in to upvote"' in page.text
+    assert '/upvote"' not in page.text and "csrf_token" not in page.text  # no vote forms
+    assert "pw_csrf" not in page.headers.get("set-cookie", "")

@@ -105,9 +105,19 @@ def current_request_path() -> str:
     return state["request_path"]
 
 
+def sign_in_url() -> str:
+    """/login?next=<this page>: where a signed-out reader's upvote control leads (built once per request)."""
+    request = current_request()
+    state = request.scope.setdefault("state", {}) if request is not None else {}
+    if "sign_in_url" not in state:
+        state["sign_in_url"] = f"/login?{urlencode({'next': current_request_path()})}"
+    return state["sign_in_url"]
+
+
 def install_template_helpers(application) -> None:  # noqa: ANN001 - a FastAPI app
     application.state.templates.env.globals.update(
-        current_user=current_user, has_voted=has_voted, current_request_path=current_request_path
+        current_user=current_user, has_voted=has_voted, current_request_path=current_request_path,
+        sign_in_url=sign_in_url,
     )
 
 
