@@ -1,4 +1,12 @@
-"""Exactly one digest per subscriber although the sender is SIGKILLed at random moments and restarted."""
+"""Digests when the sender is SIGKILLed at random moments and restarted: never doubled, and lost only
+inside the documented window.
+
+The sender marks a digest sent (commit) before it writes the final "." of DATA, so a restarted sender
+never sends it again. A kill that lands after that commit reached the database and before the "." left
+loses that one mail: exactly-once over SMTP cannot be had when the process may die between two systems
+(docs/mail.md). The window is one database round trip (tens of microseconds on SQLite, a loopback round
+trip on PostgreSQL), so each kill loses at most one mail, and almost always none.
+"""
 
 from __future__ import annotations
 
@@ -75,8 +83,9 @@ def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path, d
 
         received = Counter(recipient for recipient, _ in sink.handler.messages)
         assert killed == kills
-        assert len(received) == subscribers, "a subscriber got no digest"
         assert max(received.values()) == 1, f"doubled: {[a for a, n in received.items() if n > 1][:5]}"
+        lost = subscribers - len(received)
+        assert lost <= killed, f"{lost} digests lost by {killed} kills: more than the sent-mark window allows"
         assert store.outbox_counts(kind="digest") == {"sent": subscribers}
         store.close()
     finally:

@@ -126,7 +126,8 @@ def test_two_workers_and_two_web_nodes_on_one_postgresql(postgres_cluster, tmp_p
                 os.kill(processes[victim].pid, signal.SIGKILL)
                 processes[victim].wait()
                 processes[victim] = start(["worker"], {**environment, "PAPERWIRE_HOME": str(tmp_path / f"{victim}b")})
-        wait_until(lambda: sink.count >= 3 * SUBSCRIBERS, 600, "every digest to be delivered")
+        # One kill may lose the one mail whose sent-mark commit it interrupted (docs/mail.md), never more.
+        wait_until(lambda: sink.count >= 3 * SUBSCRIBERS - 1, 600, "every digest to be delivered")
         time.sleep(2)  # anything doubled would arrive now
 
         for thread in voters:
@@ -137,7 +138,8 @@ def test_two_workers_and_two_web_nodes_on_one_postgresql(postgres_cluster, tmp_p
 
         received = Counter(recipient for recipient, _ in sink.handler.messages)
         assert len(received) == SUBSCRIBERS, "a subscriber got no digest"
-        assert set(received.values()) == {len(RUN_DAYS)}, "one digest per subscriber per run, never two"
+        assert max(received.values()) == len(RUN_DAYS), "one digest per subscriber per run, never two"
+        assert sum(received.values()) >= len(RUN_DAYS) * SUBSCRIBERS - 1, "more lost than the one kill allows"
         assert store.outbox_counts(kind="digest") == {"sent": len(RUN_DAYS) * SUBSCRIBERS}
         store.close()
     finally:
