@@ -107,6 +107,18 @@ def render_period(request: Request, period: Period, page_text: str | None) -> HT
     return render(request, "papers.html", context)
 
 
+PERIOD_EXAMPLES = {"day": "/papers?date=2025-06-10", "week": "/papers/week/2025-W24", "month": "/papers/month/2025-06"}
+
+
+def render_named_period(request: Request, kind: str, text: str, page_text: str | None) -> HTMLResponse:
+    """The list page of the period named by `text` (a day, week or month), or a page saying what is expected."""
+    try:
+        period = parse_period(kind, text)
+    except InvalidPeriod as error:
+        return render_bad_period(request, error, PERIOD_EXAMPLES[kind])
+    return render_period(request, period, page_text)
+
+
 def render_bad_period(request: Request, error: InvalidPeriod, example: str) -> HTMLResponse:
     message = str(error)
     return render_error(
@@ -126,11 +138,7 @@ def home(request: Request, page: str | None = None) -> HTMLResponse:
 def daily(request: Request, date: str | None = None, page: str | None = None) -> HTMLResponse:
     if not date:
         return home(request, page)
-    try:
-        period = parse_period("day", date)
-    except InvalidPeriod as error:
-        return render_bad_period(request, error, "/papers?date=2025-06-10")
-    return render_period(request, period, page)
+    return render_named_period(request, "day", date, page)
 
 
 @router.get("/papers/week", response_class=RedirectResponse)
@@ -145,20 +153,12 @@ def latest_month(request: Request) -> RedirectResponse:
 
 @router.get("/papers/week/{week}", response_class=HTMLResponse)
 def weekly(request: Request, week: str, page: str | None = None) -> HTMLResponse:
-    try:
-        period = parse_period("week", week)
-    except InvalidPeriod as error:
-        return render_bad_period(request, error, "/papers/week/2025-W24")
-    return render_period(request, period, page)
+    return render_named_period(request, "week", week, page)
 
 
 @router.get("/papers/month/{month}", response_class=HTMLResponse)
 def monthly(request: Request, month: str, page: str | None = None) -> HTMLResponse:
-    try:
-        period = parse_period("month", month)
-    except InvalidPeriod as error:
-        return render_bad_period(request, error, "/papers/month/2025-06")
-    return render_period(request, period, page)
+    return render_named_period(request, "month", month, page)
 
 
 @router.get("/papers/{paper_id:paper_id}", response_class=HTMLResponse)
