@@ -16,6 +16,7 @@ from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.web import api, feeds, hf_api, pages, search, social, subscriptions, trending
 from paperwire.web import metrics as web_metrics
+from paperwire.web.pagecache import PageCache, PageCacheStats
 from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
 
@@ -51,6 +52,12 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     if run_jobs:
         application.state.search.start()
     install_security(application, settings)
+    # Outside the CSRF middleware, inside the metrics one (which counts hits under their route).
+    application.state.page_cache = PageCacheStats()
+    application.add_middleware(
+        PageCache, store=store, max_age=settings.page_cache_seconds, probe_seconds=settings.page_cache_probe_seconds,
+        stats=application.state.page_cache,
+    )  # fmt: skip
     social.install_template_helpers(application)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:

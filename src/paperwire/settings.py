@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     log_json: bool = Field(False, description="structured JSON logs")
     live_sources: bool = Field(True, description="fetch new papers from arXiv and Hugging Face on schedule")
     embedder: str = Field("all-MiniLM-L6-v2", description="embedding model name, or 'none' to disable")
+    page_cache_seconds: float = Field(
+        10.0, ge=0, description="longest time an anonymous list page is served from memory (0: off)"
+    )
+    page_cache_probe_seconds: float = Field(
+        1.0, ge=0, description="how often a web process checks the database for changes made by other processes"
+    )
     # Live sources and the scheduler (issue 7). Every base URL is a setting so tests use a local server.
     arxiv_rss_url: str = Field("https://rss.arxiv.org", description="arXiv announcement feeds (/atom/<cats>)")
     arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv API query endpoint")

@@ -236,12 +236,13 @@ class MailQueries:
     def mark_outbox_sent(self, outbox_id: int, worker: str, then: Callable[[], None] | None = None) -> bool:
         """Record a mail as sent, only if this worker still holds it (the commit point of a send).
 
-        `then` runs the moment the commit returns, before anything else (the sender releases the
-        message to the mail server there): the less time between the two, the smaller the window in
-        which a killed process leaves a mail recorded as sent that never left. So this one statement
-        runs on the pooled DBAPI connection directly (a third of the cost of a Core transaction; it
-        runs once per mail), and on PostgreSQL it does not wait for its WAL flush
-        (`synchronous_commit off`, which only a crash of the database server itself could undo).
+        `then` runs the moment the commit can no longer be lost, before anything else (the sender
+        releases the message to the mail server there). A process killed between the two leaves a
+        mail recorded as sent that never left, so the dialect module makes that gap as small as it
+        can be: on SQLite `then` follows the local commit; on PostgreSQL the UPDATE's row lock says
+        the mail is still ours, and `then` runs right after the COMMIT message is written to the
+        socket, before its reply (two adjacent system calls). The statement runs on the pooled DBAPI
+        connection directly (a third of the cost of a Core transaction; it runs once per mail).
         """
         sql, order = self._mark_sent_sql()
         values = {"outbox_id": outbox_id, "worker": worker, "sent_at": utc_now_iso()}
@@ -250,13 +251,13 @@ class MailQueries:
         try:
             cursor = raw.cursor()
             try:
-                if self.dialect == "sqlite":
-                    cursor.execute("BEGIN IMMEDIATE")
-                else:
-                    cursor.execute("SET LOCAL synchronous_commit TO off")
+                self.backend.begin_mark(cursor)
                 cursor.execute(sql, parameters)
                 held = cursor.rowcount == 1
-                raw.commit()
+                if held:
+                    self.backend.commit_then(raw, then or (lambda: None))
+                else:
+                    raw.rollback()
             except BaseException:
                 raw.rollback()
                 raise
@@ -264,8 +265,6 @@ class MailQueries:
                 cursor.close()
         finally:
             raw.close()  # back to the pool
-        if held and then is not None:
-            then()
         return held
 
     def _mark_sent_sql(self) -> tuple[str, tuple[str, ...] | None]:

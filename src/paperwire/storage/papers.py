@@ -168,6 +168,11 @@ class PaperQueries:
             ).mappings()
             return PaperPage([row_to_paper(row) for row in rows], total)
 
+    def catalogue_version(self) -> str | None:
+        """The latest `changed_at` of any paper: every write to a paper (import, vote, claim) moves it."""
+        with self.read() as connection:
+            return connection.execute(sa.select(sa.func.max(papers.c.changed_at))).scalar()
+
     def latest_listed_day(self, on_or_before: str | None = None) -> str | None:
         query = sa.select(sa.func.max(papers.c.listed_on))
         if on_or_before:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import select
+from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
+from psycopg import pq
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 insert = postgresql_insert
@@ -45,6 +49,33 @@ def read_engine(engine: sa.Engine) -> sa.Engine:
 
 def write_options(connection: sa.Connection) -> None:
     """Nothing to do: PostgreSQL's row locks let writers run side by side."""
+
+
+def begin_mark(cursor: Any) -> None:
+    """Start the transaction of a commit point; its WAL flush is not waited for (only a crash of
+    the database server itself could undo it, and nothing else waits on it)."""
+    cursor.execute("SET LOCAL synchronous_commit TO off")
+
+
+def commit_then(raw: Any, then: Callable[[], None]) -> None:
+    """Send COMMIT for a DBAPI connection's transaction and call `then` without waiting for its reply.
+
+    The server commits what it has read even when the client dies right after sending it: once the
+    COMMIT message is in the socket, a killed process keeps its commit. So `then` runs between two
+    adjacent system calls (the COMMIT's send and whatever `then` sends), not after a round trip, and
+    the reply is read afterwards (an error there is raised).
+    """
+    pgconn = raw.driver_connection.pgconn
+    pgconn.send_query(b"COMMIT")
+    while pgconn.flush():  # nonblocking libpq: wait until the whole message is in the socket
+        select.select([], [pgconn.socket], [])
+    then()
+    failure = None
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            failure = (result.error_message or b"").decode("utf-8", "replace")
+    if failure is not None:
+        raise RuntimeError(f"COMMIT failed after the commit point: {failure}")
 
 
 def lock_key(name: str) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -44,6 +46,21 @@ def read_engine(engine: sa.Engine) -> sa.Engine:
 def write_options(connection: sa.Connection) -> None:
     """Mark the next transaction on this connection as a writer."""
     connection.info["write"] = True
+
+
+def begin_mark(cursor: Any) -> None:
+    """Start the transaction of a commit point (a writer from its first statement)."""
+    cursor.execute("BEGIN IMMEDIATE")
+
+
+def commit_then(raw: Any, then: Callable[[], None]) -> None:
+    """Commit a DBAPI connection's transaction and call `then` the moment the commit is durable.
+
+    SQLite commits in this process: when `commit()` returns, the WAL frames are written (a process
+    killed after that keeps the commit), and `then` runs right after, nothing in between.
+    """
+    raw.commit()
+    then()
 
 
 def lock_for_upsert(connection: sa.Connection) -> None:

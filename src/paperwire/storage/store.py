@@ -44,6 +44,9 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
         self.dialect = self.engine.dialect.name
         self.read_engine = self.backend.read_engine(self.engine)
         self.held_locks: dict[str, list] = {}  # lock name -> [owner, lock] (see LiveQueries)
+        # Write transactions this process has committed (page caches compare it: a change made here
+        # shows at once; changes by other processes are seen through catalogue_version()).
+        self.generation = 0
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -61,6 +64,7 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
                     yield connection
             finally:
                 connection.info.pop("write", None)
+                self.generation += 1  # also after a rollback: harmless, and never misses a commit
 
     def insert(self, table: sa.Table):  # noqa: ANN201 - dialect-specific Insert with on_conflict_*
         return self.backend.insert(table)

@@ -115,7 +115,7 @@ def label(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render(registry: Registry, store: Any) -> str:  # noqa: ANN401 - the Store
+def render(registry: Registry, store: Any, page_cache: Any = None) -> str:  # noqa: ANN401 - the Store
     lines = [
         "# HELP paperwire_http_requests_total HTTP requests handled by this process.",
         "# TYPE paperwire_http_requests_total counter",
@@ -135,6 +135,13 @@ def render(registry: Registry, store: Any) -> str:  # noqa: ANN401 - the Store
         "# TYPE paperwire_search_duration_seconds histogram",
         *registry.search.lines("paperwire_search_duration_seconds", ""),
     ]
+    if page_cache is not None:
+        lines += [
+            "# HELP paperwire_page_cache_requests_total Anonymous list pages answered from memory (hit) or rendered (miss).",
+            "# TYPE paperwire_page_cache_requests_total counter",
+            f'paperwire_page_cache_requests_total{{result="hit"}} {page_cache.hits}',
+            f'paperwire_page_cache_requests_total{{result="miss"}} {page_cache.misses}',
+        ]
     lines += _database_lines(store)
     return "\n".join(lines) + "\n"
 
@@ -177,7 +184,8 @@ def _database_lines(store: Any) -> list[str]:  # noqa: ANN401 - the Store
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> PlainTextResponse:
-    text = render(request.app.state.metrics, request.app.state.store)
+    state = request.app.state
+    text = render(state.metrics, state.store, getattr(state, "page_cache", None))
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
