@@ -5,6 +5,8 @@ Load: wrk (Debian's), 1 thread, 50 connections, loopback only; a warm-up, then a
 Servers: uvicorn with uvloop + httptools (as `paperwire serve` gets them), access log off. With one
 server process it is pinned to CPU 0 and wrk to CPU 1 (as in shared/BASELINES.md section 5); with two
 processes nothing is pinned (the machine has 2 cores: servers, PostgreSQL and wrk share them).
+Anonymous list pages are answered from paperwire's page cache (web/pagecache.py) once rendered;
+the "page cache off" row shows what a rendered page costs (a signed-in reader's page).
 Data: the bundled sample (December 2025 arXiv cs with HF signals) + the shared HF 2025 items, copied
 to a throw-away PostgreSQL cluster with `paperwire db copy`'s code; the page is the busiest day.
 
@@ -232,6 +234,10 @@ def main() -> None:
         setups.append(("paperwire, SQLite", "paperwire_app", 1,
                        {**common, "PAPERWIRE_HOME": str(sqlite_home), "PAPERWIRE_DATABASE_URL": sqlite_url},
                        [daily, api]))  # fmt: skip
+        # What a page costs when it is rendered (signed-in readers, the first request after a change).
+        setups.append(("paperwire, SQLite, page cache off", "paperwire_app", 1,
+                       {**common, "PAPERWIRE_HOME": str(sqlite_home), "PAPERWIRE_DATABASE_URL": sqlite_url,
+                        "PAPERWIRE_PAGE_CACHE_SECONDS": "0"}, [daily, api]))  # fmt: skip
         binaries = None if arguments.skip_postgresql else find_binaries()
         if binaries:
             cluster = Cluster(binaries).start()

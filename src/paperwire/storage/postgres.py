@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import select
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -57,19 +58,42 @@ def begin_mark(cursor: Any) -> None:
     cursor.execute("SET LOCAL synchronous_commit TO off")
 
 
+def _cork(fd: int, on: bool) -> bool:
+    """TCP_CORK on the connection's socket (held frames go out at uncork, or when it is closed);
+    False where it does not apply (a Unix socket)."""
+    held = socket.socket(fileno=fd)
+    try:
+        held.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1 if on else 0)
+        return True
+    except OSError:
+        return False
+    finally:
+        held.detach()  # the descriptor stays libpq's
+
+
 def commit_then(raw: Any, then: Callable[[], None]) -> None:
     """Send COMMIT for a DBAPI connection's transaction and call `then` without waiting for its reply.
 
     The server commits what it has read even when the client dies right after sending it: once the
     COMMIT message is in the socket, a killed process keeps its commit. So `then` runs between two
-    adjacent system calls (the COMMIT's send and whatever `then` sends), not after a round trip, and
-    the reply is read afterwards (an error there is raised).
+    adjacent system calls (the COMMIT's send and whatever `then` sends), not after a round trip. The
+    COMMIT is corked until `then` has run: sending it to a server on the same machine would wake the
+    server's process, and the scheduler often lets that process run first, which would leave this one
+    waiting between the two sends (where a kill loses the mail). A process killed there still
+    delivers the corked COMMIT (closing a socket sends what it holds). The reply is read afterwards
+    (an error there is raised).
     """
     pgconn = raw.driver_connection.pgconn
-    pgconn.send_query(b"COMMIT")
-    while pgconn.flush():  # nonblocking libpq: wait until the whole message is in the socket
-        select.select([], [pgconn.socket], [])
-    then()
+    fd = pgconn.socket
+    corked = _cork(fd, True)
+    try:
+        pgconn.send_query(b"COMMIT")
+        while pgconn.flush():  # nonblocking libpq: wait until the whole message is in the socket
+            select.select([], [fd], [])
+        then()
+    finally:
+        if corked:
+            _cork(fd, False)
     failure = None
     while (result := pgconn.get_result()) is not None:
         if result.status != pq.ExecStatus.COMMAND_OK:
