@@ -142,7 +142,9 @@ def test_the_scheduler_thread_stops_cleanly_and_hands_over(settings: Settings, s
     jobs = {"hourly": Job("hourly", Every(3600), lambda s, st: "done")}
     handle = SchedulerThread(Scheduler(settings, store, jobs, owner="web-1", tick_seconds=0.05)).start()
     deadline = time.monotonic() + 10
-    while not store.recent_job_runs(1, job="hourly") and time.monotonic() < deadline:
+    # the run is recorded as "running" first, then finished
+    while [run["status"] for run in store.recent_job_runs(1, job="hourly")] in ([], ["running"]):
+        assert time.monotonic() < deadline, "the job never finished"
         time.sleep(0.02)
     assert store.recent_job_runs(1, job="hourly")[0]["status"] == "ok"
     assert handle.stop(timeout=5)
