@@ -248,6 +248,8 @@ def main() -> None:
                 home.mkdir()
                 environment = {**common, "PAPERWIRE_HOME": str(home), "PAPERWIRE_DATABASE_URL": postgres_url}
                 setups.append(("paperwire, PostgreSQL", "paperwire_app", workers, environment, [daily, api]))
+                setups.append(("paperwire, PostgreSQL, page cache off", "paperwire_app", workers,
+                               {**environment, "PAPERWIRE_PAGE_CACHE_SECONDS": "0"}, [daily, api]))  # fmt: skip
             setups.append(("bare Starlette + Jinja2", "bare_app", 2,
                            {"BENCH_BARE_PAPERS": str(work / "bare.json")}, ["/html"]))  # fmt: skip
         else:
@@ -296,7 +298,7 @@ def report(all_rows: list[dict], arguments: argparse.Namespace) -> None:
         )
     by_key = {(row["app"], row["processes"], row["path"].split("?")[0]): row for row in rows}
     for path in ("/papers", "/api/papers", "/html"):
-        for app in ("paperwire, PostgreSQL", "bare Starlette + Jinja2"):
+        for app in ("paperwire, PostgreSQL", "paperwire, PostgreSQL, page cache off", "bare Starlette + Jinja2"):
             one, two = by_key.get((app, 1, path)), by_key.get((app, 2, path))
             if one and two and one["rps"]:
                 print(f"{app} {path}: 2 processes / 1 = {two['rps'] / one['rps']:.2f}×")
