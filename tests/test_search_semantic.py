@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from paperwire.app import create_app
 from paperwire.ingest import ingest_files
-from paperwire.search.embedders import SentenceTransformerEmbedder
+from paperwire.search.embedders import QueryCache, SentenceTransformerEmbedder
 from paperwire.search.embedding import embed_missing
 from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
@@ -91,3 +92,42 @@ def test_the_demo_sample_ships_its_vectors(settings: Settings, store, minilm) ->
     service = SearchService(store, settings, embedder=minilm)
     results = service.search("machines that guess what people believe", limit=5)
     assert not results.keywords_only and len(results.hits) == 5
+
+
+QUERY_TEXTS = [
+    "theory of mind",
+    "  Can chatbots infer what people believe?  ",
+    "$\\alpha$-divergence für Übersetzung 🤖 — “quoted” text",
+    "",
+    "graph neural networks " * 120,  # longer than MiniLM's 256 word-pieces: truncated like encode()
+]
+
+
+def test_fast_query_embedding_gives_the_vectors_of_encode(minilm: SentenceTransformerEmbedder) -> None:
+    model = minilm.load()
+    assert minilm._fast_query is not None  # MiniLM takes the fast path
+    expected = model.encode(QUERY_TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    for text, reference in zip(QUERY_TEXTS, expected, strict=True):
+        vector = minilm.embed_query_uncached(text)
+        assert vector.dtype == np.float32 and vector.shape == (384,)
+        assert float(vector @ reference) >= 0.9999, text[:40]
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+
+
+def test_query_vectors_are_cached_and_callers_cannot_corrupt_the_cache(minilm: SentenceTransformerEmbedder) -> None:
+    text = "a query typed twice on the site"
+    first = minilm.embed_query(text)
+    assert minilm.query_cache.get(text) is not None
+    first[:] = 0.0  # a caller scribbling on its copy
+    second = minilm.embed_query(text)
+    assert float(second @ minilm.embed_query_uncached(text)) >= 0.9999
+
+
+def test_query_cache_keeps_the_most_recent() -> None:
+    cache = QueryCache(size=2)
+    for text in ("a", "b"):
+        cache.put(text, np.ones(3))
+    cache.get("a")  # "a" is now the most recent: "b" goes first
+    cache.put("c", np.ones(3))
+    assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
+    assert len(cache) == 2
