@@ -17,7 +17,14 @@ from paperwire.models import Paper
 from paperwire.search import index as search_index
 from paperwire.search.embedders import NoEmbedder
 from paperwire.search.embedding import embed_missing
-from paperwire.search.fusion import FusionSettings, convex_fusion, fuse, reciprocal_rank_fusion
+from paperwire.search.fusion import (
+    FusionSettings,
+    SemanticList,
+    best_vector_fusion,
+    convex_fusion,
+    fuse,
+    reciprocal_rank_fusion,
+)
 from paperwire.search.hybrid import SearchService
 from paperwire.search.query import highlight, parse_query, to_tantivy
 from paperwire.settings import Settings
@@ -80,6 +87,28 @@ def test_convex_fusion_normalises_each_list() -> None:
     assert dict(fused) == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.0})
     assert fuse([("a", 1.0)], [], FusionSettings()) == [("a", 1.0)]
     assert fuse([], [("z", 0.3)], FusionSettings()) == [("z", 0.3)]
+
+
+def test_best_vector_fusion_scores_each_paper_by_its_best_model() -> None:
+    keyword = {"a": 30.0, "b": 10.0, "n": 20.0}
+    quality = SemanticList({"a": 0.9, "b": 0.5, "q": 0.7}, 0.5, {"a", "b", "q", "r"})
+    # bulk cosines are on another scale; "a" and "r" also have a bulk vector, but the quality one wins
+    bulk = SemanticList({"a": 0.2, "r": 0.99, "s": 0.6, "t": 0.4}, 0.25, {"a", "r", "s", "t", "n"})
+    fused = dict(best_vector_fusion(keyword, [quality, bulk]))
+    assert fused == pytest.approx({
+        "a": 0.5 * 1.0 + 0.5 * 1.0,  # quality: normalised cosine 1
+        "b": 0.5 * 0.0 + 0.5 * 0.0,
+        "q": 0.5 * 0.5,
+        "r": 0.0,  # has a quality vector, not among the quality hits: its bulk hit does not count
+        "s": 0.25 * (0.6 - 0.2) / (0.99 - 0.2),  # bulk only: normalised within the bulk list, bulk weight
+        "t": 0.25 * (0.4 - 0.2) / (0.99 - 0.2),
+        "n": 0.75 * 0.5,  # keyword hit with a bulk vector only, not a bulk hit: bulk weight, 0 on meaning
+    })  # fmt: skip
+    # with one list it is plain convex fusion
+    one = SemanticList({"b": 0.9, "c": 0.5}, 0.5, {"b", "c"})
+    assert best_vector_fusion({"a": 30.0, "b": 10.0}, [one]) == convex_fusion(
+        {"a": 30.0, "b": 10.0}, {"b": 0.9, "c": 0.5}, 0.5
+    )
 
 
 # ---- the service and the web, keywords only ------------------------------------------------------
@@ -227,6 +256,48 @@ def test_similar_uses_stored_vectors_and_never_returns_itself(tmp_path: Path, lo
     assert not results.keywords_only and results.notice is None
     ranked = service.rank("theory of mind", paper_ids=[TOM_ID, "2511.22103"], limit=5)
     assert ranked[0].paper_id == TOM_ID and ranked[0].keyword_score > 0
+
+
+def test_search_uses_the_best_vector_each_paper_has(tmp_path: Path, loaded) -> None:  # noqa: ANN001
+    """A fast bulk backfill for every paper, quality vectors for half: both serve, never mixed in one index."""
+    bulk, quality = HashingEmbedder("bulk-test"), HashingEmbedder("quality-test")
+    assert embed_missing(loaded, bulk).embedded == 12
+    assert embed_missing(loaded, quality, limit=6).embedded == 6
+    service = SearchService(loaded, Settings(home=tmp_path / "home"), embedder=quality, bulk_embedder=bulk)
+    service.index.sync(loaded)
+    assert len(service.index.vectors) == 6 and len(service.index.bulk_vectors) == 12
+    with_quality = set(service.index.vectors.ids)
+    bulk_only = set(service.index.bulk_vectors.ids) - with_quality
+    assert len(bulk_only) == 6
+    # a query no word matches: every paper is found by meaning, half through each model
+    results = service.search("zqxj wvkp", limit=50)
+    assert not results.keywords_only and results.notice is None
+    assert {hit.paper.id for hit in results.hits} == with_quality | bulk_only
+    assert {hit.reason for hit in results.hits} == {"semantic"}
+    # each paper's score: its own model's cosine, min-max-normalised within that model's hits, times its weight
+    quality_query, bulk_query = quality.embed_query("zqxj wvkp"), bulk.embed_query("zqxj wvkp")
+    quality_cosines = {i: float(service.index.vectors.vector(i) @ quality_query) for i in with_quality}
+    bulk_cosines = {i: float(service.index.bulk_vectors.vector(i) @ bulk_query) for i in service.index.bulk_vectors.ids}
+    expected = {}
+    for cosines, ids in ((quality_cosines, with_quality), (bulk_cosines, bulk_only)):
+        low, high = min(cosines.values()), max(cosines.values())
+        expected |= {i: 0.45 * (cosines[i] - low) / (high - low) for i in ids}
+    assert {hit.paper.id: hit.score for hit in results.hits} == pytest.approx(expected, abs=2e-3)
+    # similar papers of a paper with only a bulk vector: its bulk neighbours
+    lonely = sorted(bulk_only)[0]
+    similar = service.similar(lonely, limit=20)
+    assert len(similar) == 11 and lonely not in [hit.paper.id for hit in similar]
+    # once the quality model has every paper, the bulk vectors no longer decide any score
+    embed_missing(loaded, quality)
+    service.index.sync(loaded)
+    everything = service.search("zqxj wvkp", limit=50)
+    plain = SearchService(loaded, Settings(home=tmp_path / "plain"), embedder=quality)  # its bulk model has no vectors
+    plain.index.sync(loaded)
+    assert plain.index.bulk_vectors is None
+    alone = plain.search("zqxj wvkp", limit=50)
+    assert [hit.paper.id for hit in everything.hits] == [hit.paper.id for hit in alone.hits]
+    service.close()
+    plain.close()
 
 
 def test_search_with_embedder_none_still_answers(tmp_path: Path, loaded) -> None:  # noqa: ANN001

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -66,3 +66,41 @@ def fuse(
     return reciprocal_rank_fusion(
         [[item for item, _ in keyword], [item for item, _ in semantic]], weights, settings.rrf_k
     )
+
+
+@dataclass(slots=True, frozen=True)
+class SemanticList:
+    """One model's semantic hits for a query, for fusion across models (see `best_vector_fusion`).
+
+    `scores`: paper id → cosine under this model; `weight`: the model's semantic weight in the convex
+    mix; `has_vector`: the papers this model has a vector for (its whole index, not only its hits).
+    """
+
+    scores: Mapping[str, float]
+    weight: float
+    has_vector: Container[str]
+
+
+def best_vector_fusion(keyword: Mapping[str, float], semantic: Sequence[SemanticList]) -> list[tuple[str, float]]:
+    """Convex fusion when papers carry vectors of different models (best model first in `semantic`).
+
+    Cosines of different models live in different spaces, so each list is min-max-normalised on its
+    own; a paper then takes its semantic score, and its weight, from the *first* model that has a
+    vector for it (a bulk model's hit never counts for a paper the quality model has a vector for):
+    (1-w)·norm(bm25) + w·norm(cosine), w being that model's weight. A paper no model has a vector for
+    is mixed with the first model's weight (as plain `convex_fusion` does), scoring 0 on meaning.
+    With one list this is exactly `convex_fusion`.
+    """
+    keyword_norm = normalise_scores(keyword)
+    lists = [(normalise_scores(entry.scores), entry) for entry in semantic]
+    items = list(dict.fromkeys([*keyword, *(item for entry in semantic for item in entry.scores)]))
+    fused: dict[str, float] = {}
+    for item in items:
+        weight, meaning = (lists[0][1].weight, 0.0) if lists else (0.0, 0.0)
+        for normalised, entry in lists:
+            if item in entry.has_vector:
+                weight, meaning = entry.weight, normalised.get(item, 0.0)
+                break
+        fused[item] = (1 - weight) * keyword_norm.get(item, 0.0) + weight * meaning
+    order = {item: position for position, item in enumerate(items)}
+    return sorted(fused.items(), key=lambda pair: (-pair[1], order[pair[0]]))

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from paperwire.models import Paper, normalise_title
 from paperwire.search.embedders import NONE, Embedder, EmbedderUnavailable, NoEmbedder, make_embedder
-from paperwire.search.fusion import FusionSettings, convex_fusion, fuse
+from paperwire.search.fusion import FusionSettings, SemanticList, best_vector_fusion, convex_fusion, fuse
 from paperwire.search.index import SearchIndex
 from paperwire.search.keyword import Filters
 from paperwire.search.query import ParsedQuery, parse_query
+from paperwire.search.vectors import VectorIndex
 from paperwire.settings import Settings
 from paperwire.storage import Store
 
@@ -29,10 +31,17 @@ MIN_POOL = 100
 MODEL_WAIT_SECONDS = 20.0
 FIRST_SYNC_WAIT_SECONDS = 15.0  # a search right after start waits this long at most for the catch-up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
+# The query is embedded on one of these threads while the request's thread runs the keyword search
+# (torch releases the GIL while it computes): on 2 cores a hybrid search then waits for about the
+# slower of the two rather than their sum.
+_QUERY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
 # Tuned on SciFact training queries (bench/relevance.py); see docs/benchmarks.md.
 FUSION = FusionSettings(method="convex", semantic_weight=0.45)
 # The bulk (static) model is a weaker ranker: it gets a smaller share (nDCG@10 0.693 at 0.2 vs 0.658 at 0.45).
 FUSION_BY_MODEL = {"static-minilm-v2": FusionSettings(method="convex", semantic_weight=0.2)}
+# A search over papers of which some have only a bulk (static) vector uses both indexes: see
+# fusion.best_vector_fusion (each paper scored by the best model it has a vector of, each model's
+# cosines normalised on their own, with that model's weight).
 
 
 @dataclass(slots=True)
@@ -79,7 +88,11 @@ class TopicMatch:
 class SearchService:
     """Search over the node's index, kept in step with `store`; the embedder loads on first use."""
 
-    def __init__(self, store: Store, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, embedder: Embedder | None = None, bulk_embedder: Embedder | None = None,
+    ) -> None:  # fmt: skip
+        """`bulk_embedder`: the cheap model whose vectors papers may have while they wait for the quality
+        model's (default: the static model, unless it is the query model; see `_bulk`)."""
         self.store = store
         self.settings = settings
         self.unavailable_reason: str | None = None
@@ -91,7 +104,18 @@ class SearchService:
                 embedder = NoEmbedder()
         self.embedder = embedder
         model = None if embedder.name == NONE else embedder.name
-        self.index = SearchIndex(settings.home / "search", model)
+        if bulk_embedder is None and model is not None:
+            from paperwire.search.static import NAME as STATIC_NAME
+            from paperwire.search.static import StaticEmbedder
+
+            bulk_embedder = StaticEmbedder() if model != STATIC_NAME else None
+        self.bulk_embedder = bulk_embedder if bulk_embedder is not None and model is not None else None
+        bulk_model = self.bulk_embedder.name if self.bulk_embedder is not None else None
+        self.index = SearchIndex(settings.home / "search", model, bulk_model=bulk_model)
+        self._bulk_ready = threading.Event()
+        self._bulk_loading = threading.Lock()
+        if self.bulk_embedder is not None and getattr(self.bulk_embedder, "_model", True) is not None:
+            self._bulk_ready.set()
         self._model_ready = threading.Event()
         self._model_loading = threading.Lock()
         self._caught_up = threading.Event()
@@ -180,8 +204,42 @@ class SearchService:
             log.warning("query embedding failed: %s", error)
             return None
 
-    def _semantic(self, vector: np.ndarray, filters: Filters, pool: int) -> list[tuple[str, float]]:
-        vectors = self.index.vectors
+    def _bulk(self) -> VectorIndex | None:
+        """The bulk model's index when it can serve this search: some papers have its vectors and its
+        embedder is loaded (loading starts in the background the first time it is needed)."""
+        vectors = self.index.bulk_vectors
+        if vectors is None or len(vectors) == 0:
+            return None
+        if self._bulk_ready.is_set():
+            return vectors
+
+        def load() -> None:
+            with self._bulk_loading:
+                if self._bulk_ready.is_set():
+                    return
+                try:
+                    self.bulk_embedder.load()
+                    self._bulk_ready.set()
+                except Exception as error:  # noqa: BLE001 - without it, papers without quality vectors match by words
+                    log.warning("the bulk embedding model could not be loaded: %s", error)
+
+        if not self._bulk_loading.locked():
+            threading.Thread(target=load, name="search-bulk-model-load", daemon=True).start()
+        return None
+
+    def _start_query_embedding(self, text: str) -> Callable[[], np.ndarray | None]:
+        """Embed the query on another thread; call the result to wait for the vector."""
+        try:
+            future = _QUERY_POOL.submit(self._embed_query, text)
+        except RuntimeError:  # the pool is shut down (interpreter exit): embed here
+            vector = self._embed_query(text)
+            return lambda: vector
+        return future.result
+
+    def _semantic(
+        self, vector: np.ndarray, filters: Filters, pool: int, vectors: VectorIndex | None = None
+    ) -> list[tuple[str, float]]:
+        vectors = vectors if vectors is not None else self.index.vectors
         if not filters:
             return vectors.search(vector, pool)
         allowed, total = self.index.keyword.matching(filters)
@@ -207,20 +265,26 @@ class SearchService:
             return results
         self.refresh()
         pool = max(MIN_POOL, offset + limit)
-        keyword, _ = self.index.keyword.search(query, filters, pool)
         semantic_ok, results.notice = self._semantic_state(wait_for_model)
+        query_vector = self._start_query_embedding(query.text) if semantic_ok else None
+        keyword, _ = self.index.keyword.search(query, filters, pool)
         semantic: list[tuple[str, float]] = []
-        if semantic_ok:
-            vector = self._embed_query(query.text)
+        if query_vector is not None:
+            vector = query_vector()
             if vector is None:
                 results.notice = "Keyword results only: the embedding model failed on this query."
             else:
                 semantic = self._semantic(vector, filters, pool)
-        results.keywords_only = not semantic
-        fused = fuse(keyword, semantic, FUSION_BY_MODEL.get(self.embedder.name, FUSION))
+        bulk_semantic = self._bulk_semantic(query.text, filters, pool)
+        if bulk_semantic:
+            results.notice = None
+            fused = best_vector_fusion(dict(keyword), self._semantic_lists(semantic, bulk_semantic))
+        else:
+            fused = fuse(keyword, semantic, FUSION_BY_MODEL.get(self.embedder.name, FUSION))
+        results.keywords_only = not semantic and not bulk_semantic
         reasons = {paper_id: "keyword" for paper_id, _ in keyword}
-        for paper_id, _ in semantic:
-            reasons[paper_id] = "keyword+semantic" if paper_id in reasons else "semantic"
+        for paper_id, _ in [*semantic, *bulk_semantic]:
+            reasons[paper_id] = "keyword+semantic" if reasons.get(paper_id, "").startswith("keyword") else "semantic"
         exact = self._exact_matches(query, filters, [paper_id for paper_id, _ in fused])
         exact_ids = {paper_id for paper_id, _ in exact}
         ranked = [(paper_id, 2.0 - 0.001 * i, why) for i, (paper_id, why) in enumerate(exact)]
@@ -231,6 +295,31 @@ class SearchService:
         papers = {paper.id: paper for paper in self.store.get_papers([paper_id for paper_id, _, _ in page])}
         results.hits = [SearchHit(papers[i], score, why) for i, score, why in page if i in papers]
         return results
+
+    def _bulk_semantic(self, text: str, filters: Filters, pool: int) -> list[tuple[str, float]]:
+        """The bulk model's hits, when papers carry its vectors (a backfill not yet re-embedded)."""
+        bulk = self._bulk()
+        if bulk is None:
+            return []
+        try:
+            vector = self.bulk_embedder.embed_query(text)
+        except Exception as error:  # noqa: BLE001 - a failing model must not fail the search
+            log.warning("bulk query embedding failed: %s", error)
+            return []
+        return self._semantic(vector, filters, pool, bulk)
+
+    def _semantic_lists(
+        self, semantic: list[tuple[str, float]], bulk_semantic: list[tuple[str, float]]
+    ) -> list[SemanticList]:
+        """Quality model first, so that a paper with a quality vector is always scored by it."""
+        lists = []
+        if semantic:
+            weight = FUSION_BY_MODEL.get(self.embedder.name, FUSION).semantic_weight
+            lists.append(SemanticList(dict(semantic), weight, self.index.vectors.rows))
+        bulk = self.index.bulk_vectors
+        weight = FUSION_BY_MODEL.get(self.bulk_embedder.name, FUSION).semantic_weight
+        lists.append(SemanticList(dict(bulk_semantic), weight, bulk.rows))
+        return lists
 
     def _exact_matches(self, query: ParsedQuery, filters: Filters, fused_order: Sequence[str]) -> list[tuple[str, str]]:
         """Papers that must come first: the arXiv id typed, an exact title, an author's papers."""
@@ -266,6 +355,9 @@ class SearchService:
         self.refresh()
         vectors = self.index.vectors
         vector = vectors.vector(paper_id) if vectors is not None else None
+        if vector is None and self.index.bulk_vectors is not None:  # a paper with only a bulk vector
+            vectors = self.index.bulk_vectors
+            vector = vectors.vector(paper_id)
         if vector is not None:
             neighbours = [(i, s) for i, s in vectors.search(vector, limit + 1) if i != paper_id][:limit]
             reason = "similar"

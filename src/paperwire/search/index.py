@@ -92,34 +92,85 @@ class Follower:
         return True
 
 
-class SearchIndex:
-    """Keyword index and (for one model) vector index in `folder`, with their sync cursors."""
+class ModelVectors:
+    """The vector index of one model in its own folder, with its sync cursor over paper_embeddings."""
 
-    def __init__(self, folder: Path, model: str | None) -> None:
+    def __init__(self, folder: Path, model: str) -> None:
+        self.model = model
+        self.folder = folder / model_folder_name(model)
+        self.index: VectorIndex | None = None
+        self._follower = Follower()
+        self._loaded = False
+        self._dirty = 0
+        self._saved_at = time.monotonic()
+
+    def sync(self, store: Store) -> int:
+        if not self._loaded:
+            probe = store.embeddings_changed_since(self.model, ("", ""), 1)
+            if not probe:
+                return 0
+            self.index, state = VectorIndex.load(self.folder, len(probe[0].vector) // 2)
+            self._follower = Follower(state)
+            self._loaded = True
+        count = 0
+        cursor = self._follower.start_read()
+        while True:
+            page = store.embeddings_changed_since(self.model, cursor, PAGE)
+            if not page:
+                break
+            fresh = [row for row in page if self._follower.fresh(row.paper_id, row.changed_at)]
+            if fresh:
+                matrix = np.stack([decode_vector(row.vector) for row in fresh])
+                self.index.upsert([row.paper_id for row in fresh], matrix)
+                count += len(fresh)
+            cursor = (page[-1].changed_at, page[-1].paper_id)
+            if len(page) < PAGE:
+                break
+        self._follower.end_read()
+        self._dirty += count
+        if self._dirty and (not self.index.approximate or time.monotonic() - self._saved_at > VECTOR_SAVE_SECONDS):
+            self.save()
+        return count
+
+    def save(self) -> None:
+        if self.index is not None and self._dirty:
+            self.index.save(self.folder, self._follower.state())
+            self._dirty = 0
+            self._saved_at = time.monotonic()
+
+
+class SearchIndex:
+    """Keyword index and vector indexes in `folder`, with their sync cursors.
+
+    `model` is the model queries are embedded with (its index is `vectors`); `bulk_model`, when set,
+    is a cheaper model whose vectors some papers may have instead (a fast backfill): its index,
+    `bulk_vectors`, stays None until the database holds a vector of it. The two are never mixed.
+    """
+
+    def __init__(self, folder: Path, model: str | None, bulk_model: str | None = None) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.keyword = KeywordIndex(folder / "keyword")
         self.model = model
+        self.bulk_model = bulk_model if bulk_model != model else None
         self._state_file = folder / "keyword-state.json"
         state = orjson.loads(self._state_file.read_bytes()) if self._state_file.exists() else {}
         if self.keyword.count() == 0:
             state = {}
         self._papers = Follower(state)
-        self.vectors: VectorIndex | None = None
-        self._vectors_folder = folder / model_folder_name(model) if model else None
-        self._vectors = Follower()
-        self._vectors_loaded = False
-        self._vectors_dirty = 0
-        self._vectors_saved_at = time.monotonic()
+        self._models = [ModelVectors(folder, name) for name in (model, self.bulk_model) if name]
         self._lock = threading.Lock()
         self.last_sync = 0.0
 
-    def _load_vectors(self, dimensions: int) -> None:
-        if self._vectors_loaded or self._vectors_folder is None:
-            return
-        self.vectors, state = VectorIndex.load(self._vectors_folder, dimensions)
-        self._vectors = Follower(state)
-        self._vectors_loaded = True
+    @property
+    def vectors(self) -> VectorIndex | None:
+        """The vectors of the query model (None until the database holds one)."""
+        return self._models[0].index if self.model else None
+
+    @property
+    def bulk_vectors(self) -> VectorIndex | None:
+        """The vectors of the bulk model (None when there is none, or no paper has one)."""
+        return self._models[-1].index if self.bulk_model else None
 
     def is_due(self) -> bool:
         return time.monotonic() - self.last_sync >= SYNC_INTERVAL_SECONDS
@@ -130,7 +181,8 @@ class SearchIndex:
             return None
         try:
             started = time.monotonic()
-            report = SyncReport(papers=self._sync_papers(store, progress), vectors=self._sync_vectors(store))
+            papers = self._sync_papers(store, progress)
+            report = SyncReport(papers=papers, vectors=sum(vectors.sync(store) for vectors in self._models))
             self.last_sync = started
             return report
         finally:
@@ -161,41 +213,9 @@ class SearchIndex:
             self._state_file.write_bytes(orjson.dumps(self._papers.state()))
         return count
 
-    def _sync_vectors(self, store: Store) -> int:
-        if self.model is None:
-            return 0
-        if not self._vectors_loaded:
-            probe = store.embeddings_changed_since(self.model, ("", ""), 1)
-            if not probe:
-                return 0
-            self._load_vectors(len(probe[0].vector) // 2)
-        count = 0
-        cursor = self._vectors.start_read()
-        while True:
-            page = store.embeddings_changed_since(self.model, cursor, PAGE)
-            if not page:
-                break
-            fresh = [row for row in page if self._vectors.fresh(row.paper_id, row.changed_at)]
-            if fresh:
-                matrix = np.stack([decode_vector(row.vector) for row in fresh])
-                self.vectors.upsert([row.paper_id for row in fresh], matrix)
-                count += len(fresh)
-            cursor = (page[-1].changed_at, page[-1].paper_id)
-            if len(page) < PAGE:
-                break
-        self._vectors.end_read()
-        self._vectors_dirty += count
-        if self._vectors_dirty and (
-            not self.vectors.approximate or time.monotonic() - self._vectors_saved_at > VECTOR_SAVE_SECONDS
-        ):
-            self.save_vectors()
-        return count
-
     def save_vectors(self) -> None:
-        if self.vectors is not None and self._vectors_folder is not None and self._vectors_dirty:
-            self.vectors.save(self._vectors_folder, self._vectors.state())
-            self._vectors_dirty = 0
-            self._vectors_saved_at = time.monotonic()
+        for vectors in self._models:
+            vectors.save()
 
     def close(self) -> None:
         with self._lock:
