@@ -23,6 +23,8 @@ from paperwire.search.fusion import (
     best_vector_fusion,
     convex_fusion,
     fuse,
+    normalise_scores,
+    normalise_to_depth,
     reciprocal_rank_fusion,
 )
 from paperwire.search.hybrid import SearchService
@@ -104,6 +106,11 @@ def test_best_vector_fusion_scores_each_paper_by_its_best_model() -> None:
         "t": 0.25 * (0.4 - 0.2) / (0.99 - 0.2),
         "n": 0.75 * 0.5,  # keyword hit with a bulk vector only, not a bulk hit: bulk weight, 0 on meaning
     })  # fmt: skip
+    # a model that has reached few papers: normalised against a deeper rank, lower hits clip to 0
+    assert normalise_to_depth({"a": 0.9, "b": 0.7, "c": 0.5, "d": 0.1}, 3) == pytest.approx(
+        {"a": 1.0, "b": 0.5, "c": 0.0, "d": 0.0}
+    )
+    assert normalise_to_depth({"a": 0.9, "b": 0.7}, 10) == normalise_scores({"a": 0.9, "b": 0.7})
     # with one list it is plain convex fusion
     one = SemanticList({"b": 0.9, "c": 0.5}, 0.5, {"b", "c"})
     assert best_vector_fusion({"a": 30.0, "b": 10.0}, [one]) == convex_fusion(

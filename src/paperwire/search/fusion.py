@@ -79,6 +79,18 @@ class SemanticList:
     scores: Mapping[str, float]
     weight: float
     has_vector: Container[str]
+    depth: int | None = None  # normalise against the score at this rank (lower ones clip to 0); None: the last
+
+
+def normalise_to_depth(scores: Mapping[str, float], depth: int | None) -> dict[str, float]:
+    """Min-max to [0, 1] with the minimum taken at rank `depth` (1 = best); scores below it become 0."""
+    if depth is None or depth >= len(scores):
+        return normalise_scores(scores)
+    ranked = sorted(scores.values(), reverse=True)
+    low, high = ranked[max(depth, 1) - 1], ranked[0]
+    if high - low <= 1e-12:
+        return {item: 1.0 if value >= high else 0.0 for item, value in scores.items()}
+    return {item: max(0.0, (value - low) / (high - low)) for item, value in scores.items()}
 
 
 def best_vector_fusion(keyword: Mapping[str, float], semantic: Sequence[SemanticList]) -> list[tuple[str, float]]:
@@ -92,7 +104,7 @@ def best_vector_fusion(keyword: Mapping[str, float], semantic: Sequence[Semantic
     With one list this is exactly `convex_fusion`.
     """
     keyword_norm = normalise_scores(keyword)
-    lists = [(normalise_scores(entry.scores), entry) for entry in semantic]
+    lists = [(normalise_to_depth(entry.scores, entry.depth), entry) for entry in semantic]
     items = list(dict.fromkeys([*keyword, *(item for entry in semantic for item in entry.scores)]))
     fused: dict[str, float] = {}
     for item in items:

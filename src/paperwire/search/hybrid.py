@@ -313,10 +313,17 @@ class SearchService:
     ) -> list[SemanticList]:
         """Quality model first, so that a paper with a quality vector is always scored by it."""
         lists = []
+        bulk = self.index.bulk_vectors
         if semantic:
             weight = FUSION_BY_MODEL.get(self.embedder.name, FUSION).semantic_weight
-            lists.append(SemanticList(dict(semantic), weight, self.index.vectors.rows))
-        bulk = self.index.bulk_vectors
+            quality = self.index.vectors
+            # The quality model's hits come from the papers it has reached so far only: its k-th best
+            # among 10% of the papers is about as good as the (10·k)-th among all, so its scores are
+            # normalised against the rank that many papers deep (a few best hits of a small share
+            # would otherwise all look perfect).
+            coverage = len(quality) / max(len(quality), len(bulk), 1)
+            depth = max(10, round(len(semantic) * coverage)) if coverage < 1 else None
+            lists.append(SemanticList(dict(semantic), weight, quality.rows, depth))
         weight = FUSION_BY_MODEL.get(self.bulk_embedder.name, FUSION).semantic_weight
         lists.append(SemanticList(dict(bulk_semantic), weight, bulk.rows))
         return lists
