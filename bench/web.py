@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -139,7 +140,12 @@ def wrk(url: str, seconds: int, connections: int, pin: bool) -> dict:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if pin and shutil.which("taskset"):
         command = ["taskset", "-c", "1", *command]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     text = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
 
     def latency(percent: str) -> float:
         match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
@@ -154,6 +160,7 @@ def wrk(url: str, seconds: int, connections: int, pin: bool) -> dict:
         "p99_ms": latency("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+        "wrk_cpu": round(load_cpu, 2),  # cores the load generator itself used (it shares the machine)
     }
 
 
@@ -288,13 +295,13 @@ def report(all_rows: list[dict], arguments: argparse.Namespace) -> None:
         f"\nwrk -t1 -c{arguments.connections}, {arguments.warmup} s warm-up + {arguments.duration} s, loopback; "
         f"best of {arguments.rounds} rounds"
     )
-    print("| app | processes | path | req/s | p50 ms | p99 ms | bytes | errors | req/s ÷ bare page (1 process) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| app | processes | path | req/s | p50 ms | p99 ms | bytes | errors | wrk CPU (cores) | req/s ÷ bare page (1 process) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         ratio = f"{row['rps'] / bare['rps']:.2f}" if bare and bare["rps"] else ""
         print(
             f"| {row['app']} | {row['processes']} | `{row['path']}` | {row['rps']:,.0f} | {row['p50_ms']} | "
-            f"{row['p99_ms']} | {row['bytes']:,} | {row['non_2xx'] + row['socket_errors']} | {ratio} |"
+            f"{row['p99_ms']} | {row['bytes']:,} | {row['non_2xx'] + row['socket_errors']} | {row.get('wrk_cpu', '')} | {ratio} |"
         )
     by_key = {(row["app"], row["processes"], row["path"].split("?")[0]): row for row in rows}
     for path in ("/papers", "/api/papers", "/html"):
