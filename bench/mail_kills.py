@@ -31,28 +31,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 DAY = date(2025, 6, 10)
 
-SENDER = """
-import sys, time
-from paperwire.mail.outbox import DeliveryPolicy, OutboxSender
-from paperwire.settings import Settings
-from paperwire.storage import open_store
-settings = Settings(home=sys.argv[1], smtp_url=sys.argv[2], base_url="http://testserver", secret_key="k",
-                    embedder="none", database_url=sys.argv[3])
-store = open_store(settings.effective_database_url, upgrade=False)
-sender = OutboxSender(store, settings, policy=DeliveryPolicy(batch_size=25, lease_seconds=1.0, rate_per_second=0))
-print("ready", flush=True)
-while True:
-    sender.send_due()
-    counts = store.outbox_counts()
-    if not counts.get("queued") and not counts.get("sending"):
-        break
-    time.sleep(0.2)
-sender.close()
-"""
 
 
 def run(backend: str, kills: int, subscribers: int, seed: int) -> dict:
-    from mail_support import SmtpSink
+    from mail_support import SENDER_SCRIPT, SmtpSink
     from paperwire.mail.compose import run_digest
     from paperwire.mail.subscribers import import_subscribers
     from paperwire.models import Paper
@@ -84,7 +66,7 @@ def run(backend: str, kills: int, subscribers: int, seed: int) -> dict:
         run_digest(store, settings, "daily", DAY, send=False)
 
         randomness = random.Random(seed)
-        command = [sys.executable, "-c", SENDER, str(settings.home), sink.url, database_url]
+        command = [sys.executable, "-c", SENDER_SCRIPT, str(settings.home), sink.url, database_url, "1.0"]
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         killed = 0
         sending_time = 0.0

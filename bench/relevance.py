@@ -90,20 +90,32 @@ def evaluate(runs: dict[str, dict[str, list[str]]], qrels) -> dict[str, tuple[fl
     }  # fmt: skip
 
 
+def load_corpus(scratch: str, corpus) -> tuple[Settings, object, dict[str, str]]:  # noqa: ANN001
+    """A throw-away store holding the corpus as papers: (settings, store, changed_at by paper id)."""
+    settings = Settings(home=Path(scratch), embedder="none")
+    store = open_store(settings.effective_database_url)
+    store.upsert_papers([Paper(id=f"doc{d['_id']}", title=d["title"] or "(untitled)", abstract=d["text"])
+                         for d in corpus])  # fmt: skip
+    changed = {p.id: at for p, (at, _) in store.papers_changed_since(("", ""), len(corpus) + 1)}
+    return settings, store, changed
+
+
+def save_vectors(store, embedder, corpus, vectors, rows, changed: dict[str, str]) -> None:  # noqa: ANN001
+    """Store the vectors of corpus[i] for i in rows under the embedder's name."""
+    store.save_embeddings(embedder.name, [
+        {"paper_id": f"doc{corpus[i]['_id']}", "text_hash": text_hash(paper_text(corpus[i]["title"], corpus[i]["text"])),
+         "dimensions": vectors.shape[1], "vector": encode_vector(vectors[i]),
+         "paper_changed_at": changed[f"doc{corpus[i]['_id']}"]}
+        for i in rows
+    ])  # fmt: skip
+
+
 def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple[float, float]]:  # noqa: ANN001
     """nDCG@10 and Recall@100 of keyword, semantic and hybrid search with this embedder's vectors."""
     vectors = document_vectors(embedder, corpus)
     with tempfile.TemporaryDirectory() as scratch:
-        settings = Settings(home=Path(scratch), embedder="none")
-        store = open_store(settings.effective_database_url)
-        store.upsert_papers([Paper(id=f"doc{d['_id']}", title=d["title"] or "(untitled)", abstract=d["text"])
-                             for d in corpus])  # fmt: skip
-        changed = {p.id: at for p, (at, _) in store.papers_changed_since(("", ""), len(corpus) + 1)}
-        store.save_embeddings(embedder.name, [
-            {"paper_id": f"doc{d['_id']}", "text_hash": text_hash(paper_text(d["title"], d["text"])),
-             "dimensions": vectors.shape[1], "vector": encode_vector(v), "paper_changed_at": changed[f"doc{d['_id']}"]}
-            for d, v in zip(corpus, vectors, strict=True)
-        ])  # fmt: skip
+        settings, store, changed = load_corpus(scratch, corpus)
+        save_vectors(store, embedder, corpus, vectors, range(len(corpus)), changed)
         service = SearchService(store, settings, embedder=embedder)
         service.index.sync(store)
         keyword_runs, semantic_runs, hybrid_runs = {}, {}, {}
@@ -140,19 +152,9 @@ def run_mixed(quality, bulk, corpus, queries, qrels, shares=(0.0, 0.5, 0.9, 1.0)
     for share in shares:
         bulk_only = set(order[: round(share * len(corpus))].tolist())
         with tempfile.TemporaryDirectory() as scratch:
-            settings = Settings(home=Path(scratch), embedder="none")
-            store = open_store(settings.effective_database_url)
-            store.upsert_papers([Paper(id=f"doc{d['_id']}", title=d["title"] or "(untitled)", abstract=d["text"])
-                                 for d in corpus])  # fmt: skip
-            changed = {p.id: at for p, (at, _) in store.papers_changed_since(("", ""), len(corpus) + 1)}
-            for embedder, vectors, rows in ((bulk, bulk_vectors, range(len(corpus))),
-                                            (quality, quality_vectors, [i for i in range(len(corpus)) if i not in bulk_only])):  # fmt: skip
-                store.save_embeddings(embedder.name, [
-                    {"paper_id": f"doc{corpus[i]['_id']}", "text_hash": text_hash(paper_text(corpus[i]["title"], corpus[i]["text"])),
-                     "dimensions": vectors.shape[1], "vector": encode_vector(vectors[i]),
-                     "paper_changed_at": changed[f"doc{corpus[i]['_id']}"]}
-                    for i in rows
-                ])  # fmt: skip
+            settings, store, changed = load_corpus(scratch, corpus)
+            save_vectors(store, bulk, corpus, bulk_vectors, range(len(corpus)), changed)
+            save_vectors(store, quality, corpus, quality_vectors, [i for i in range(len(corpus)) if i not in bulk_only], changed)
             service = SearchService(store, settings, embedder=quality, bulk_embedder=bulk)
             service.index.sync(store)
             runs = {

@@ -18,6 +18,29 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 
+# An outbox sender as its own process (argv: HOME, SMTP URL, database URL, lease seconds): short leases
+# so a killed sender's batch is taken over quickly; prints "ready" once started, and runs until nothing
+# is queued or leased any more. For the crash test and bench/mail_kills.py.
+SENDER_SCRIPT = """
+import sys, time
+from paperwire.mail.outbox import DeliveryPolicy, OutboxSender
+from paperwire.settings import Settings
+from paperwire.storage import open_store
+settings = Settings(home=sys.argv[1], smtp_url=sys.argv[2], base_url="http://testserver", secret_key="k",
+                    embedder="none", database_url=sys.argv[3])
+store = open_store(settings.effective_database_url, upgrade=False)
+policy = DeliveryPolicy(batch_size=25, lease_seconds=float(sys.argv[4]), rate_per_second=0)
+sender = OutboxSender(store, settings, policy=policy)
+print("ready", flush=True)
+while True:
+    sender.send_due()
+    counts = store.outbox_counts()
+    if not counts.get("queued") and not counts.get("sending"):
+        break
+    time.sleep(0.2)
+sender.close()
+"""
+
 
 def free_port() -> int:
     with socket.socket() as probe:

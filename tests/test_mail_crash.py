@@ -21,32 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from mail_support import SmtpSink
+from mail_support import SENDER_SCRIPT, SmtpSink
 from paperwire.mail.compose import run_digest
 from paperwire.mail.subscribers import import_subscribers
 from paperwire.settings import Settings
 from paperwire.storage import open_store
 from test_mail_delivery import DAY, sample_papers
-
-# The sender as its own process: short leases so a killed sender's batch is taken over quickly;
-# it runs until nothing is queued or leased any more.
-SENDER = """
-import sys, time
-from paperwire.mail.outbox import DeliveryPolicy, OutboxSender
-from paperwire.settings import Settings
-from paperwire.storage import open_store
-settings = Settings(home=sys.argv[1], smtp_url=sys.argv[2], base_url="http://testserver", secret_key="k",
-                    embedder="none", database_url=sys.argv[3])
-store = open_store(settings.effective_database_url, upgrade=False)
-sender = OutboxSender(store, settings, policy=DeliveryPolicy(batch_size=25, lease_seconds=1.5, rate_per_second=0))
-while True:
-    sender.send_due()
-    counts = store.outbox_counts()
-    if not counts.get("queued") and not counts.get("sending"):
-        break
-    time.sleep(0.2)
-sender.close()
-"""
 
 
 def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path, database_url: str = "") -> None:
@@ -61,7 +41,7 @@ def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path, d
         assert run_digest(store, settings, "daily", DAY, send=False).compose.composed == subscribers
 
         randomness = random.Random(seed)
-        command = [sys.executable, "-c", SENDER, str(settings.home), sink.url, database_url]
+        command = [sys.executable, "-c", SENDER_SCRIPT, str(settings.home), sink.url, database_url, "1.5"]
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         killed = 0
         while killed < kills:
