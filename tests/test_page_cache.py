@@ -53,6 +53,14 @@ def test_repeated_anonymous_page_is_served_from_memory(client, papers) -> None: 
     assert client.get("/api/papers?date=2025-06-10").headers["content-type"].startswith("application/json")
 
 
+def test_writes_that_do_not_touch_papers_keep_the_cached_pages(client, store, papers) -> None:  # noqa: ANN001
+    client.get(DAY_PAGE)
+    store.create_login_token("0" * 64, "someone@example.org", "2099-01-01T00:00:00.000000Z")  # a sign-in request
+    before = cache_counts(client)
+    client.get(DAY_PAGE)
+    assert cache_counts(client)["hit"] == before["hit"] + 1
+
+
 def test_a_vote_shows_at_once_and_signed_in_readers_get_their_own_page(client, settings, papers) -> None:  # noqa: ANN001
     anonymous = TestClient(client.app)
     assert shown_votes(anonymous.get(DAY_PAGE).text) == 7

@@ -69,7 +69,7 @@ class PaperQueries:
         `checkpoint` (name, value) is stored in the same transaction: a resumable job's position
         moves exactly when its batch lands."""
         report = report if report is not None else ImportReport()
-        with self.write() as connection:
+        with self.write(papers=True) as connection:
             self.backend.lock_for_upsert(connection)
             if checkpoint is not None:
                 self.set_checkpoint(*checkpoint, connection=connection)

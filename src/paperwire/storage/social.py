@@ -159,7 +159,7 @@ class SocialQueries:
 
         The paper's count moves in the same transaction, and a signal row records the new count so
         trending sees local votes like imported ones."""
-        with self.write() as connection:
+        with self.write(papers=True) as connection:
             # RETURNING tells whether a row was added or removed (rowcount is not reliable on every driver).
             if up:
                 changed = connection.execute(
@@ -224,7 +224,7 @@ class SocialQueries:
     def submit_paper(self, paper: Paper, user: dict, day: str) -> Paper:
         """Put `paper` on the daily list of `day`, submitted by `user`; a paper is submitted once."""
         self.upsert_papers([paper])
-        with self.write() as connection:
+        with self.write(papers=True) as connection:
             row = connection.execute(sa.select(papers.c.submitted_by).where(papers.c.id == paper.id)).first()
             submitted = connection.execute(
                 sa.select(submissions.c.paper_id).where(submissions.c.paper_id == paper.id)

@@ -44,8 +44,8 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
         self.dialect = self.engine.dialect.name
         self.read_engine = self.backend.read_engine(self.engine)
         self.held_locks: dict[str, list] = {}  # lock name -> [owner, lock] (see LiveQueries)
-        # Write transactions this process has committed (page caches compare it: a change made here
-        # shows at once; changes by other processes are seen through catalogue_version()).
+        # Writes to papers this process has made (page caches compare it: a change made here shows at
+        # once; changes by other processes are seen through catalogue_version()).
         self.generation = 0
 
     @contextlib.contextmanager
@@ -55,8 +55,11 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
             yield connection
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sa.Connection]:
-        """One transaction that commits on success and rolls back whole on any error."""
+    def write(self, *, papers: bool = False) -> Iterator[sa.Connection]:
+        """One transaction that commits on success and rolls back whole on any error.
+
+        `papers=True` for transactions that change what a paper shows (text, votes, listing): this
+        process's page cache then drops its pages at once."""
         with self.engine.connect() as connection:
             self.backend.write_options(connection)
             try:
@@ -64,7 +67,8 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
                     yield connection
             finally:
                 connection.info.pop("write", None)
-                self.generation += 1  # also after a rollback: harmless, and never misses a commit
+                if papers:
+                    self.generation += 1  # also after a rollback: harmless, and never misses a commit
 
     def insert(self, table: sa.Table):  # noqa: ANN201 - dialect-specific Insert with on_conflict_*
         return self.backend.insert(table)
