@@ -39,9 +39,53 @@ _QUERY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedd
 FUSION = FusionSettings(method="convex", semantic_weight=0.45)
 # The bulk (static) model is a weaker ranker: it gets a smaller share (nDCG@10 0.693 at 0.2 vs 0.658 at 0.45).
 FUSION_BY_MODEL = {"static-minilm-v2": FusionSettings(method="convex", semantic_weight=0.2)}
+
+
+def fusion_for(model: str) -> FusionSettings:
+    """The fusion settings tuned for a model's vectors (FUSION unless it has its own)."""
+    return FUSION_BY_MODEL.get(model, FUSION)
+
 # A search over papers of which some have only a bulk (static) vector uses both indexes: see
 # fusion.best_vector_fusion (each paper scored by the best model it has a vector of, each model's
 # cosines normalised on their own, with that model's weight).
+
+
+class ModelLoader:
+    """Loads an embedder once, in a background thread, for whoever asks first; `ensure` says whether
+    it is ready (optionally waiting). A failed load calls `on_error` and is not retried."""
+
+    def __init__(self, embedder: Embedder, thread_name: str, on_error: Callable[[Exception], None]) -> None:
+        self.embedder = embedder
+        self.thread_name = thread_name
+        self.on_error = on_error
+        self.failed = False
+        self._ready = threading.Event()
+        self._loading = threading.Lock()
+        if getattr(embedder, "_model", True) is not None:  # already loaded (or nothing to load)
+            self._ready.set()
+
+    def ensure(self, wait: bool, timeout: float = MODEL_WAIT_SECONDS) -> bool:
+        if self._ready.is_set():
+            return True
+        if self.failed:
+            return False
+
+        def load() -> None:
+            with self._loading:
+                if self._ready.is_set() or self.failed:
+                    return
+                try:
+                    self.embedder.load()
+                    self._ready.set()
+                except Exception as error:  # noqa: BLE001 - any failure means search without this model
+                    self.failed = True
+                    self.on_error(error)
+
+        if not self._loading.locked():
+            threading.Thread(target=load, name=self.thread_name, daemon=True).start()
+        if wait:
+            self._ready.wait(timeout)
+        return self._ready.is_set()
 
 
 @dataclass(slots=True)
@@ -112,18 +156,22 @@ class SearchService:
         self.bulk_embedder = bulk_embedder if bulk_embedder is not None and model is not None else None
         bulk_model = self.bulk_embedder.name if self.bulk_embedder is not None else None
         self.index = SearchIndex(settings.home / "search", model, bulk_model=bulk_model)
-        self._bulk_ready = threading.Event()
-        self._bulk_loading = threading.Lock()
-        if self.bulk_embedder is not None and getattr(self.bulk_embedder, "_model", True) is not None:
-            self._bulk_ready.set()
-        self._model_ready = threading.Event()
-        self._model_loading = threading.Lock()
+        self._bulk_loader = (
+            ModelLoader(self.bulk_embedder, "search-bulk-model-load", self._bulk_failed) if self.bulk_embedder else None
+        )
+        self._model_loader = ModelLoader(embedder, "search-model-load", self._model_failed)
         self._caught_up = threading.Event()
         self._caught_up.set()  # cleared while start()'s catch-up runs
         if isinstance(embedder, NoEmbedder):
             self.unavailable_reason = self.unavailable_reason or "semantic search is disabled (embedder 'none')"
-        elif getattr(embedder, "_model", True) is not None:
-            self._model_ready.set()
+
+    def _model_failed(self, error: Exception) -> None:
+        self.unavailable_reason = f"the embedding model could not be loaded: {error}"
+        log.warning(self.unavailable_reason)
+
+    @staticmethod
+    def _bulk_failed(error: Exception) -> None:
+        log.warning("the bulk embedding model could not be loaded: %s", error)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -164,25 +212,7 @@ class SearchService:
         """True when the embedder is ready; otherwise loads it (in a thread when not waiting)."""
         if self.unavailable_reason is not None:
             return False
-        if self._model_ready.is_set():
-            return True
-
-        def load() -> None:
-            with self._model_loading:
-                if self._model_ready.is_set() or self.unavailable_reason is not None:
-                    return
-                try:
-                    self.embedder.load()
-                    self._model_ready.set()
-                except Exception as error:  # noqa: BLE001 - any failure means keyword-only search
-                    self.unavailable_reason = f"the embedding model could not be loaded: {error}"
-                    log.warning(self.unavailable_reason)
-
-        if not self._model_loading.locked():
-            threading.Thread(target=load, name="search-model-load", daemon=True).start()
-        if wait:
-            self._model_ready.wait(timeout)
-        return self._model_ready.is_set()
+        return self._model_loader.ensure(wait, timeout)
 
     # ---- the semantic half ----------------------------------------------------------------------
 
@@ -210,22 +240,7 @@ class SearchService:
         vectors = self.index.bulk_vectors
         if vectors is None or len(vectors) == 0:
             return None
-        if self._bulk_ready.is_set():
-            return vectors
-
-        def load() -> None:
-            with self._bulk_loading:
-                if self._bulk_ready.is_set():
-                    return
-                try:
-                    self.bulk_embedder.load()
-                    self._bulk_ready.set()
-                except Exception as error:  # noqa: BLE001 - without it, papers without quality vectors match by words
-                    log.warning("the bulk embedding model could not be loaded: %s", error)
-
-        if not self._bulk_loading.locked():
-            threading.Thread(target=load, name="search-bulk-model-load", daemon=True).start()
-        return None
+        return vectors if self._bulk_loader.ensure(wait=False) else None
 
     def _start_query_embedding(self, text: str) -> Callable[[], np.ndarray | None]:
         """Embed the query on another thread; call the result to wait for the vector."""
@@ -280,7 +295,7 @@ class SearchService:
             results.notice = None
             fused = best_vector_fusion(dict(keyword), self._semantic_lists(semantic, bulk_semantic))
         else:
-            fused = fuse(keyword, semantic, FUSION_BY_MODEL.get(self.embedder.name, FUSION))
+            fused = fuse(keyword, semantic, fusion_for(self.embedder.name))
         results.keywords_only = not semantic and not bulk_semantic
         reasons = {paper_id: "keyword" for paper_id, _ in keyword}
         for paper_id, _ in [*semantic, *bulk_semantic]:
@@ -315,7 +330,7 @@ class SearchService:
         lists = []
         bulk = self.index.bulk_vectors
         if semantic:
-            weight = FUSION_BY_MODEL.get(self.embedder.name, FUSION).semantic_weight
+            weight = fusion_for(self.embedder.name).semantic_weight
             quality = self.index.vectors
             # The quality model's hits come from the papers it has reached so far only: its k-th best
             # among 10% of the papers is about as good as the (10·k)-th among all, so its scores are
@@ -324,7 +339,7 @@ class SearchService:
             coverage = len(quality) / max(len(quality), len(bulk), 1)
             depth = max(10, round(len(semantic) * coverage)) if coverage < 1 else None
             lists.append(SemanticList(dict(semantic), weight, quality.rows, depth))
-        weight = FUSION_BY_MODEL.get(self.bulk_embedder.name, FUSION).semantic_weight
+        weight = fusion_for(self.bulk_embedder.name).semantic_weight
         lists.append(SemanticList(dict(bulk_semantic), weight, bulk.rows))
         return lists
 

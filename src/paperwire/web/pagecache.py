@@ -22,21 +22,17 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import anyio.to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from paperwire.web.security import SESSION_COOKIE
 
 CACHEABLE = re.compile(r"^/(?:papers(?:/(?:week|month)/[^/]+)?|api/papers)?$")
-SESSION_COOKIE = b"pw_session="
+SESSION_COOKIE_SET = f"{SESSION_COOKIE}=".encode()
 MAX_QUERY = 200  # longer query strings are not what the list pages are asked with: not worth a slot
 
 
@@ -55,7 +51,6 @@ class PageCacheStats:
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
-        self.probes = 0
 
 
 class PageCache:
@@ -101,7 +96,7 @@ class PageCache:
         if not CACHEABLE.match(scope["path"]) or len(scope["query_string"]) > MAX_QUERY:
             return False
         for name, value in scope["headers"]:
-            if name == b"cookie" and SESSION_COOKIE in value:
+            if name == b"cookie" and SESSION_COOKIE_SET in value:
                 return False  # a signed-in reader (or one whose session ran out): their own page
             if name == b"authorization":
                 return False
@@ -118,7 +113,6 @@ class PageCache:
                 started = time.monotonic()
                 self._database_version = await anyio.to_thread.run_sync(self.store.catalogue_version)
                 self._probed_at = started
-                self.stats.probes += 1
         return self._database_version
 
     async def _fill(self, scope: Scope, receive: Receive, send: Send, key: tuple[str, bytes],
