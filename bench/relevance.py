@@ -122,7 +122,7 @@ def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple
         keyword_scores, semantic_scores = {}, {}
         for qid, text in queries.items():
             parsed = hybrid.parse_query(text)
-            keyword_scores[qid] = service.index.keyword.search(parsed, None, 100)[0]
+            keyword_scores[qid] = service.index.keyword.search(parsed, None, 100)
             semantic_scores[qid] = service.index.vectors.search(embedder.embed_query(parsed.text), 100)
             keyword_runs[qid] = [d[3:] for d, _ in keyword_scores[qid]]
             semantic_runs[qid] = [d[3:] for d, _ in semantic_scores[qid]]

@@ -28,7 +28,7 @@ from paperwire.search.fusion import (
     reciprocal_rank_fusion,
 )
 from paperwire.search.hybrid import SearchService
-from paperwire.search.query import highlight, parse_query, to_tantivy
+from paperwire.search.query import highlight, parse_query
 from paperwire.settings import Settings
 from paperwire.storage import open_store
 
@@ -49,7 +49,6 @@ def test_parse_query_splits_terms_phrases_and_prefixes() -> None:
     assert parsed.phrases == (("theory", "of", "mind"),)
     assert parsed.prefixes == ("llm",)
     assert parsed.terms == ("in", "agents")
-    assert to_tantivy(parsed) == '"in" "agents" "theory of mind" "llm"*'
 
 
 @pytest.mark.parametrize(
@@ -62,13 +61,39 @@ def test_parse_query_recognises_arxiv_ids(text: str, expected: str | None) -> No
     assert parse_query(text).arxiv_id == expected
 
 
+@pytest.fixture(scope="module")
+def small_keyword_index(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    from paperwire.search.keyword import KeywordIndex
+
+    index = KeywordIndex(tmp_path_factory.mktemp("keyword"))
+    index.upsert([
+        Paper(id="1", title="Multi-agent systems of language models", abstract="Agents plan together.",
+              authors=("Ada Lovelace",)),
+        Paper(id="2", title="On the theory of the mind", abstract="Of the minds of the machines, of the people.",
+              authors=("Alan Turing",)),
+        Paper(id="3", title="Learning to rank graphs", abstract="Ranked retrieval over graph data.", authors=("Li An",)),
+    ])  # fmt: skip
+    index.commit()
+    return index
+
+
 @pytest.mark.parametrize("text", [*HOSTILE, "x" * 10_000, '"' * 300, "(" * 500, "é" * 3000])
-def test_tantivy_query_has_no_syntax_from_user_text(text: str) -> None:
-    rendered = to_tantivy(parse_query(text))
-    # Every part is a quoted run of letters/digits (optionally followed by *): nothing else survives.
-    for part in rendered.split('" "'):
-        assert "\\" not in part and "(" not in part and ":" not in part
-    assert len(parse_query(text).words) <= 32
+def test_keyword_query_is_built_from_words_never_from_syntax(small_keyword_index, text: str) -> None:  # noqa: ANN001
+    # The query is assembled from term and phrase queries over analysed words: no user text is parsed.
+    hits = small_keyword_index.search(parse_query(text), None, 10)
+    assert isinstance(hits, list) and len(parse_query(text).words) <= 32
+
+
+def test_keyword_words_are_analysed_as_the_index_was(small_keyword_index) -> None:  # noqa: ANN001
+    def ids(text: str) -> list[str]:
+        return [paper_id for paper_id, _ in small_keyword_index.search(parse_query(text), None, 10)]
+
+    assert ids("ranking graph") == ["3"]  # stems: ranking ~ rank, graph ~ graphs
+    assert ids("multi agent") == ids("multi-agent") == ["1"]  # a hyphenated word counts word by word
+    assert set(ids("agents of graphs")) == {"1", "3"}  # "of" is left out when the query has other words
+    assert ids("of the")[0] == "2"  # ... but not when it has none
+    assert ids('"theory of the mind"') == ["2"] and ids('"mind of the theory"') == []  # phrases keep order
+    assert ids("lovelace") == ["1"] and ids("rank*") == ["3"]
 
 
 def test_highlight_escapes_before_marking() -> None:
@@ -360,6 +385,31 @@ def test_vector_index_turns_approximate_when_large_and_survives_a_restart(tmp_pa
     assert again.approximate and state == {"cursor": ["x", "y"]} and len(again) == 300
     assert again.search(vectors[42], 1)[0][0] == "p42"
     assert [paper_id for paper_id, _ in again.search_among(vectors[42], ["p1", "p42", "nope"], 5)] == ["p42", "p1"]
+
+
+def test_approximate_index_finds_what_exact_search_finds_and_retrains_as_it_grows(tmp_path: Path) -> None:
+    from paperwire.search.vectors import VectorIndex
+
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((40, 32))
+    vectors = (centres[rng.integers(0, 40, 9000)] + 0.6 * rng.standard_normal((9000, 32))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"p{i}" for i in range(len(vectors))]
+    index = VectorIndex(32, ann_min_vectors=1000)
+    index.upsert(ids[:1000], vectors[:1000])
+    first_lists = index.lists
+    for start in range(1000, len(ids), 1000):  # as the sync adds pages
+        index.upsert(ids[start : start + 1000], vectors[start : start + 1000])
+    assert index.approximate and first_lists > 0 and index.lists > first_lists  # re-trained at 4× the size
+    queries = vectors[rng.integers(0, len(vectors), 40)] + 0.3 * rng.standard_normal((40, 32)).astype(np.float32)
+    found = 0
+    for query in queries:
+        exact = {ids[i] for i in np.argsort(-(vectors @ query))[:10]}
+        found += len(exact & {paper_id for paper_id, _ in index.search(query, 10)})
+    assert found / 400 >= 0.95
+    index.upsert(["p3"], -vectors[3:4])  # a changed vector replaces the old one
+    assert np.allclose(index.vector("p3"), -vectors[3], atol=0.01) and len(index) == len(vectors)
+    assert "p3" not in {paper_id for paper_id, _ in index.search(vectors[3], 20)}
 
 
 def test_embed_job_says_when_there_is_nothing_to_do(settings: Settings, loaded) -> None:  # noqa: ANN001

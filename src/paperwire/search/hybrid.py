@@ -31,9 +31,9 @@ MIN_POOL = 100
 MODEL_WAIT_SECONDS = 20.0
 FIRST_SYNC_WAIT_SECONDS = 15.0  # a search right after start waits this long at most for the catch-up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
-# The query is embedded on one of these threads while the request's thread runs the keyword search
-# (torch releases the GIL while it computes): on 2 cores a hybrid search then waits for about the
-# slower of the two rather than their sum.
+# The query is embedded and the vectors searched on one of these threads while the request's thread
+# runs the keyword search and the exact-match lookups (torch, faiss and tantivy release the GIL while
+# they compute): on 2 cores a hybrid search then waits for about the slower of the two, not their sum.
 _QUERY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
 # Tuned on SciFact training queries (bench/relevance.py); see docs/benchmarks.md.
 FUSION = FusionSettings(method="convex", semantic_weight=0.45)
@@ -242,13 +242,19 @@ class SearchService:
             return None
         return vectors if self._bulk_loader.ensure(wait=False) else None
 
-    def _start_query_embedding(self, text: str) -> Callable[[], np.ndarray | None]:
-        """Embed the query on another thread; call the result to wait for the vector."""
-        try:
-            future = _QUERY_POOL.submit(self._embed_query, text)
-        except RuntimeError:  # the pool is shut down (interpreter exit): embed here
+    def _start_semantic(self, text: str, filters: Filters, pool: int) -> Callable[[], list[tuple[str, float]] | None]:
+        """Embed the query and search the vectors on another thread; call the result to wait for the
+        hits (None when the model failed on this query)."""
+
+        def work() -> list[tuple[str, float]] | None:
             vector = self._embed_query(text)
-            return lambda: vector
+            return None if vector is None else self._semantic(vector, filters, pool)
+
+        try:
+            future = _QUERY_POOL.submit(work)
+        except RuntimeError:  # the pool is shut down (interpreter exit): work here
+            hits = work()
+            return lambda: hits
         return future.result
 
     def _semantic(
@@ -281,15 +287,16 @@ class SearchService:
         self.refresh()
         pool = max(MIN_POOL, offset + limit)
         semantic_ok, results.notice = self._semantic_state(wait_for_model)
-        query_vector = self._start_query_embedding(query.text) if semantic_ok else None
-        keyword, _ = self.index.keyword.search(query, filters, pool)
+        semantic_hits = self._start_semantic(query.text, filters, pool) if semantic_ok else None
+        keyword = self.index.keyword.search(query, filters, pool)
+        exact_candidates = self._exact_candidates(query)  # while the other thread embeds and searches
         semantic: list[tuple[str, float]] = []
-        if query_vector is not None:
-            vector = query_vector()
-            if vector is None:
+        if semantic_hits is not None:
+            found = semantic_hits()
+            if found is None:
                 results.notice = "Keyword results only: the embedding model failed on this query."
             else:
-                semantic = self._semantic(vector, filters, pool)
+                semantic = found
         bulk_semantic = self._bulk_semantic(query.text, filters, pool)
         if bulk_semantic:
             results.notice = None
@@ -300,7 +307,7 @@ class SearchService:
         reasons = {paper_id: "keyword" for paper_id, _ in keyword}
         for paper_id, _ in [*semantic, *bulk_semantic]:
             reasons[paper_id] = "keyword+semantic" if reasons.get(paper_id, "").startswith("keyword") else "semantic"
-        exact = self._exact_matches(query, filters, [paper_id for paper_id, _ in fused])
+        exact = self._exact_matches(exact_candidates, filters, [paper_id for paper_id, _ in fused])
         exact_ids = {paper_id for paper_id, _ in exact}
         ranked = [(paper_id, 2.0 - 0.001 * i, why) for i, (paper_id, why) in enumerate(exact)]
         ranked += [(paper_id, score, reasons[paper_id]) for paper_id, score in fused if paper_id not in exact_ids]
@@ -343,25 +350,35 @@ class SearchService:
         lists.append(SemanticList(dict(bulk_semantic), weight, bulk.rows))
         return lists
 
-    def _exact_matches(self, query: ParsedQuery, filters: Filters, fused_order: Sequence[str]) -> list[tuple[str, str]]:
-        """Papers that must come first: the arXiv id typed, an exact title, an author's papers."""
-        found: list[tuple[str, str]] = []
+    def _exact_candidates(self, query: ParsedQuery) -> list[tuple[str, str, Paper | None]]:
+        """(paper id, why, the paper when it is an author match) for the papers that must come first:
+        the arXiv id typed, an exact title, an author's papers."""
+        found: list[tuple[str, str, Paper | None]] = []
         if query.arxiv_id:
-            found.append((query.arxiv_id, "arxiv id"))
+            found.append((query.arxiv_id, "arxiv id", None))
         if len(query.title_key) >= 3:
-            found += [(paper_id, "title") for paper_id in self.store.paper_ids_with_title_key(query.title_key)]
+            found += [(paper_id, "title", None) for paper_id in self.store.paper_ids_with_title_key(query.title_key)]
             by_author = self.index.keyword.author_papers(query.text)
             if by_author:
-                position = {paper_id: i for i, paper_id in enumerate(fused_order)}
                 papers = self.store.get_papers(by_author)
-                wrote = [p for p in papers if any(normalise_title(a) == query.title_key for a in p.authors)]
-                wrote.sort(
-                    key=lambda p: (position.get(p.id, len(position)), -(int((p.listed_on or "0").replace("-", ""))))
-                )
-                found += [(paper.id, "author") for paper in wrote]
-        unique = list(dict.fromkeys(paper_id for paper_id, _ in found))
-        if not unique:
+                found += [
+                    (p.id, "author", p) for p in papers if any(normalise_title(a) == query.title_key for a in p.authors)
+                ]
+        return found
+
+    def _exact_matches(
+        self, candidates: list[tuple[str, str, Paper | None]], filters: Filters, fused_order: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """The exact candidates that pass `filters`, in order: id, titles, then an author's papers
+        as the search ranks them (unranked ones newest first)."""
+        if not candidates:
             return []
+        position = {paper_id: i for i, paper_id in enumerate(fused_order)}
+        wrote = [paper for _, why, paper in candidates if why == "author"]
+        wrote.sort(key=lambda p: (position.get(p.id, len(position)), -(int((p.listed_on or "0").replace("-", "")))))
+        found = [(paper_id, why) for paper_id, why, _ in candidates if why != "author"]
+        found += [(paper.id, "author") for paper in wrote]
+        unique = list(dict.fromkeys(paper_id for paper_id, _ in found))
         passing, _ = self.index.keyword.matching(filters, among=unique, limit=len(unique))
         passing_set = set(passing)
         reasons: dict[str, str] = {}
@@ -387,7 +404,7 @@ class SearchService:
             paper = self.store.get_paper(paper_id)
             if paper is None:
                 return []
-            hits, _ = self.index.keyword.search(parse_query(paper.title), None, limit + 1)
+            hits = self.index.keyword.search(parse_query(paper.title), None, limit + 1)
             neighbours = [(i, s) for i, s in hits if i != paper_id][:limit]
             reason = "keyword"
         papers = {p.id: p for p in self.store.get_papers([i for i, _ in neighbours])}
@@ -411,11 +428,11 @@ class SearchService:
         pool = max(limit, len(candidates) if candidates is not None else limit)
         if candidates is not None:
             restricted, _ = self.index.keyword.matching(filters, among=candidates, limit=len(candidates))
-            keyword_hits, _ = self.index.keyword.search(query, filters, pool * 4)
+            keyword_hits = self.index.keyword.search(query, filters, pool * 4)
             allowed = set(restricted)
             keyword = {i: s for i, s in keyword_hits if i in allowed}
         else:
-            keyword = dict(self.index.keyword.search(query, filters, pool)[0])
+            keyword = dict(self.index.keyword.search(query, filters, pool))
         semantic: dict[str, float] = {}
         if self._semantic_state(wait=True)[0]:
             vector = self._embed_query(query.text)

@@ -81,19 +81,6 @@ def parse_query(text: str) -> ParsedQuery:
     )  # fmt: skip
 
 
-def _quote(words: tuple[str, ...] | list[str]) -> str:
-    # Words hold only letters, digits and inner - ' . (see WORD): nothing to escape inside quotes.
-    return '"' + " ".join(word.replace("'", " ") for word in words) + '"'
-
-
-def to_tantivy(query: ParsedQuery) -> str:
-    """The query in tantivy's query language: every part quoted, so no user text is read as syntax."""
-    parts = [_quote([term]) for term in query.terms]
-    parts += [_quote(phrase) for phrase in query.phrases]
-    parts += [_quote([prefix]) + "*" for prefix in query.prefixes]
-    return " ".join(parts)
-
-
 def stem(word: str) -> str:
     for suffix in STEM_SUFFIXES:
         if len(word) - len(suffix) >= 3 and word.endswith(suffix):

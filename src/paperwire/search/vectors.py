@@ -1,25 +1,28 @@
-"""The vector index: exact (numpy) while small, usearch HNSW once large; persisted in a folder."""
+"""The vector index: exact (numpy) while small, an inverted-file index (faiss IVF) once large; persisted."""
 
 from __future__ import annotations
 
+import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import orjson
 
 ANN_MIN_VECTORS = 50_000  # below this an exact scan takes < 10 ms on one core: no approximation needed
-# HNSW settings, measured on 2 cores (docs/benchmarks.md). bf16 storage: the CPU's bf16 dot products
-# (AVX-512 BF16) made the build 3-6x faster than f16 at the same recall (200k synthetic vectors,
-# M = 16: f16 549 vectors/s, bf16 2,382/s, recall@10 0.974 / 0.971 at ef 512). M = 24 instead of 16:
-# recall@10 0.992 instead of 0.971 at ef 512 for 1.8x the build time; f32 gave the same recall as f16
-# at twice the memory; i8 capped recall at ≈ 0.92.
-HNSW_CONNECTIVITY = 24
-HNSW_DTYPE = "bf16"
-HNSW_EXPANSION_ADD = 128
-HNSW_EXPANSION_SEARCH = 512
+# The approximate index, measured on 2 cores at 1M synthetic vectors (docs/benchmarks.md, "Latency at
+# scale"): faiss IVF, 4·√n lists of bf16 vectors (this CPU's bf16 dot products), 1/16 of the lists
+# scanned per query: recall@10 0.985 at 3.0 ms p50 (1/10: 0.992 at 4.7 ms), built in ≈ 80 s. The HNSW
+# graph it replaced (usearch, bf16, M = 24) reached 0.84 at 4 ms (0.95 at 27 ms) and took 18 min to build.
+IVF_LISTS_PER_ROOT = 4
+IVF_PROBE_SHARE = 1 / 16
+IVF_MIN_PROBES = 320
+IVF_TRAIN_PER_LIST = 40  # k-means trains on a sample of this many vectors per list
+IVF_TRAIN_ITERATIONS = 10
+IVF_REBUILD_GROWTH = 4  # lists are re-trained when the index has grown this many times since training
+ADD_BATCH = 100_000
 
 
 def decode_vector(blob: bytes) -> np.ndarray:
@@ -36,6 +39,35 @@ def _replace(path: Path, write) -> None:  # noqa: ANN001 - write(tmp_path)
     os.replace(tmp, path)
 
 
+def ivf_lists(size: int) -> int:
+    return max(64, round(IVF_LISTS_PER_ROOT * math.sqrt(size)))
+
+
+def ivf_probes(lists: int) -> int:
+    return min(lists, max(IVF_MIN_PROBES, round(lists * IVF_PROBE_SHARE)))
+
+
+def build_ivf(dimensions: int, size: int, rows_of: Callable[[np.ndarray], np.ndarray]):  # noqa: ANN201 - faiss.Index
+    """An IVF index over rows 0..size-1, whose vectors `rows_of(row numbers)` gives (float32)."""
+    import faiss
+
+    lists = ivf_lists(size)
+    index = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(dimensions), dimensions, lists, faiss.ScalarQuantizer.QT_bf16, faiss.METRIC_INNER_PRODUCT
+    )  # fmt: skip
+    index.cp.niter = IVF_TRAIN_ITERATIONS
+    index.cp.seed = 7
+    sample = min(size, IVF_TRAIN_PER_LIST * lists)
+    rows = np.sort(np.random.default_rng(7).choice(size, sample, replace=False)) if sample < size else np.arange(size)
+    index.train(np.ascontiguousarray(rows_of(rows), dtype=np.float32))
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)  # vectors by row: similar papers, filtered searches
+    for start in range(0, size, ADD_BATCH):
+        rows = np.arange(start, min(size, start + ADD_BATCH), dtype=np.int64)
+        index.add_with_ids(np.ascontiguousarray(rows_of(rows), dtype=np.float32), rows)
+    index.nprobe = ivf_probes(lists)
+    return index
+
+
 class VectorIndex:
     """Unit vectors keyed by paper id; inner product = cosine. Thread-safe for one writer, many readers."""
 
@@ -45,7 +77,8 @@ class VectorIndex:
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
         self._matrix = np.zeros((0, dimensions), dtype=np.float32)
-        self._hnsw = None  # usearch.index.Index once the index is large
+        self._ivf = None  # faiss IVF index (ids = row numbers) once the index is large
+        self._trained_size = 0  # how many vectors the IVF lists were trained for
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -53,7 +86,12 @@ class VectorIndex:
 
     @property
     def approximate(self) -> bool:
-        return self._hnsw is not None
+        return self._ivf is not None
+
+    @property
+    def lists(self) -> int:
+        """How many IVF lists the approximate index has (0 while exact)."""
+        return int(self._ivf.nlist) if self._ivf is not None else 0
 
     # ---- writes --------------------------------------------------------------------------------
 
@@ -61,7 +99,7 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
         with self._lock:
             new_rows: list[int] = []
-            new_vectors: list[np.ndarray] = []
+            changed: dict[int, np.ndarray] = {}
             for paper_id, vector in zip(ids, vectors, strict=True):
                 row = self.rows.get(paper_id)
                 if row is None:
@@ -69,22 +107,34 @@ class VectorIndex:
                     self.ids.append(paper_id)
                     self.rows[paper_id] = row
                     new_rows.append(row)
-                    new_vectors.append(vector)
-                elif self._hnsw is not None:
-                    self._hnsw.remove(row)
-                    self._hnsw.add(row, vector)
-                else:
-                    self._matrix[row] = vector
-            if not new_rows:
-                return
-            block = np.stack(new_vectors)
-            if self._hnsw is not None:
-                self._hnsw.add(np.asarray(new_rows, dtype=np.uint64), block, threads=2)
-                return
-            self._grow(len(self.ids))
-            self._matrix[new_rows[0] : new_rows[-1] + 1] = block
-            if len(self.ids) >= self.ann_min_vectors:
-                self._build_hnsw()
+                changed[row] = vector
+            rows = np.fromiter(changed, dtype=np.int64, count=len(changed))
+            block = np.stack(list(changed.values())) if changed else vectors[:0]
+            if self._ivf is not None:
+                new = set(new_rows)
+                old = np.asarray([row for row in changed if row not in new], dtype=np.int64)
+                if old.size:
+                    self._ivf.remove_ids(old)
+                if rows.size:
+                    self._ivf.add_with_ids(block, rows)
+            else:
+                self._grow(len(self.ids))
+                self._matrix[rows] = block
+        # Building (or re-training) the IVF index takes seconds to a minute: done outside the lock,
+        # from vectors no one else writes (one writer), so searches go on meanwhile on the old index.
+        size = len(self.ids)
+        if self._ivf is None and size >= self.ann_min_vectors:
+            matrix = self._matrix
+            self._swap(build_ivf(self.dimensions, size, lambda r: matrix[r]), size)
+        elif self._ivf is not None and size >= IVF_REBUILD_GROWTH * self._trained_size:
+            old_index = self._ivf
+            self._swap(build_ivf(self.dimensions, size, old_index.reconstruct_batch), size)
+
+    def _swap(self, index, size: int) -> None:  # noqa: ANN001 - faiss.Index
+        with self._lock:
+            self._ivf = index
+            self._trained_size = size
+            self._matrix = np.zeros((0, self.dimensions), dtype=np.float32)
 
     def _grow(self, size: int) -> None:
         if size > self._matrix.shape[0]:
@@ -93,21 +143,6 @@ class VectorIndex:
             grown[: self._matrix.shape[0]] = self._matrix
             self._matrix = grown
 
-    def _new_hnsw(self):  # noqa: ANN202
-        from usearch.index import Index
-
-        return Index(
-            ndim=self.dimensions, metric="ip", dtype=HNSW_DTYPE, connectivity=HNSW_CONNECTIVITY,
-            expansion_add=HNSW_EXPANSION_ADD, expansion_search=HNSW_EXPANSION_SEARCH,
-        )  # fmt: skip
-
-    def _build_hnsw(self) -> None:
-        index = self._new_hnsw()
-        size = len(self.ids)
-        index.add(np.arange(size, dtype=np.uint64), self._matrix[:size], threads=2)
-        self._hnsw = index
-        self._matrix = np.zeros((0, self.dimensions), dtype=np.float32)
-
     # ---- reads ---------------------------------------------------------------------------------
 
     def vector(self, paper_id: str) -> np.ndarray | None:
@@ -115,8 +150,8 @@ class VectorIndex:
             row = self.rows.get(paper_id)
             if row is None:
                 return None
-            if self._hnsw is not None:
-                return np.asarray(self._hnsw.get(row), dtype=np.float32)
+            if self._ivf is not None:
+                return np.asarray(self._ivf.reconstruct(row), dtype=np.float32)
             return self._matrix[row].copy()
 
     def search(self, query: np.ndarray, limit: int) -> list[tuple[str, float]]:
@@ -125,11 +160,11 @@ class VectorIndex:
             size = len(self.ids)
             if size == 0 or limit <= 0:
                 return []
-            query = np.asarray(query, dtype=np.float32)
-            if self._hnsw is not None:
-                found = self._hnsw.search(query, min(limit, size))
-                return [(self.ids[int(k)], 1.0 - float(d)) for k, d in zip(found.keys, found.distances, strict=True)]
-            scores = self._matrix[:size] @ query
+            query = np.asarray(query, dtype=np.float32).reshape(1, self.dimensions)
+            if self._ivf is not None:
+                scores, rows = self._ivf.search(query, min(limit, size))
+                return [(self.ids[int(r)], float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+            scores = self._matrix[:size] @ query[0]
             return self._top(scores, np.arange(size), limit)
 
     def search_among(self, query: np.ndarray, ids: Sequence[str], limit: int) -> list[tuple[str, float]]:
@@ -138,8 +173,8 @@ class VectorIndex:
             rows = np.asarray([self.rows[i] for i in ids if i in self.rows], dtype=np.int64)
             if rows.size == 0:
                 return []
-            if self._hnsw is not None:
-                vectors = np.asarray(self._hnsw.get(rows.astype(np.uint64)), dtype=np.float32)
+            if self._ivf is not None:
+                vectors = self._ivf.reconstruct_batch(rows)
             else:
                 vectors = self._matrix[rows]
             scores = vectors @ np.asarray(query, dtype=np.float32)
@@ -159,13 +194,16 @@ class VectorIndex:
         with self._lock:
             size = len(self.ids)
             _replace(folder / "ids.json", lambda p: p.write_bytes(orjson.dumps(self.ids)))
-            if self._hnsw is not None:
-                _replace(folder / "hnsw.usearch", lambda p: self._hnsw.save(str(p)))
+            if self._ivf is not None:
+                import faiss
+
+                _replace(folder / "vectors.ivf", lambda p: faiss.write_index(self._ivf, str(p)))
                 (folder / "vectors.npy").unlink(missing_ok=True)
             else:
                 _replace(folder / "vectors.npy", lambda p: p.write_bytes(_npy_bytes(self._matrix[:size])))
-                (folder / "hnsw.usearch").unlink(missing_ok=True)
-            meta = {"dimensions": self.dimensions, "size": size, "state": state}
+                (folder / "vectors.ivf").unlink(missing_ok=True)
+            (folder / "hnsw.usearch").unlink(missing_ok=True)  # the graph index of earlier versions
+            meta = {"dimensions": self.dimensions, "size": size, "trained_size": self._trained_size, "state": state}
             _replace(folder / "meta.json", lambda p: p.write_bytes(orjson.dumps(meta)))
 
     @classmethod
@@ -177,11 +215,15 @@ class VectorIndex:
             ids = orjson.loads((folder / "ids.json").read_bytes())
             if meta["dimensions"] != dimensions or meta["size"] != len(ids):
                 return index, {}
-            if (folder / "hnsw.usearch").exists():
-                hnsw = index._new_hnsw()
-                hnsw.load(str(folder / "hnsw.usearch"))
-                hnsw.expansion_search = HNSW_EXPANSION_SEARCH
-                index._hnsw = hnsw
+            if (folder / "vectors.ivf").exists():
+                import faiss
+
+                ivf = faiss.read_index(str(folder / "vectors.ivf"))
+                if ivf.ntotal != len(ids) or ivf.d != dimensions:
+                    return cls(dimensions, ann_min_vectors), {}
+                ivf.nprobe = ivf_probes(ivf.nlist)
+                index._ivf = ivf
+                index._trained_size = int(meta.get("trained_size") or len(ids))
             else:
                 matrix = np.load(folder / "vectors.npy").astype(np.float32)
                 if matrix.shape != (len(ids), dimensions):
