@@ -377,6 +377,7 @@ def test_vector_index_turns_approximate_when_large_and_survives_a_restart(tmp_pa
     large = VectorIndex(16, ann_min_vectors=200)
     large.upsert(ids[:150], vectors[:150])
     large.upsert(ids[150:], vectors[150:])
+    large.wait_for_build()  # the approximate index is built on a thread of its own
     assert large.approximate
     large.upsert(["p7"], vectors[8:9])  # a changed vector replaces the old one
     assert large.search(vectors[8], 2)[0][0] in ("p7", "p8")
@@ -397,9 +398,11 @@ def test_approximate_index_finds_what_exact_search_finds_and_retrains_as_it_grow
     ids = [f"p{i}" for i in range(len(vectors))]
     index = VectorIndex(32, ann_min_vectors=1000)
     index.upsert(ids[:1000], vectors[:1000])
+    index.wait_for_build()
     first_lists = index.lists
     for start in range(1000, len(ids), 1000):  # as the sync adds pages
         index.upsert(ids[start : start + 1000], vectors[start : start + 1000])
+        index.wait_for_build()
     assert index.approximate and first_lists > 0 and index.lists > first_lists  # re-trained at 4× the size
     queries = vectors[rng.integers(0, len(vectors), 40)] + 0.3 * rng.standard_normal((40, 32)).astype(np.float32)
     found = 0
@@ -410,6 +413,25 @@ def test_approximate_index_finds_what_exact_search_finds_and_retrains_as_it_grow
     index.upsert(["p3"], -vectors[3:4])  # a changed vector replaces the old one
     assert np.allclose(index.vector("p3"), -vectors[3], atol=0.01) and len(index) == len(vectors)
     assert "p3" not in {paper_id for paper_id, _ in index.search(vectors[3], 20)}
+
+
+def test_writes_during_an_index_build_reach_the_new_index_and_searches_go_on() -> None:
+    from paperwire.search.vectors import VectorIndex
+
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((1500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"p{i}" for i in range(len(vectors))]
+    index = VectorIndex(16, ann_min_vectors=1000)
+    with index._lock:  # the build the 1,000th vector starts cannot read a vector until this block ends
+        index.upsert(ids[:1000], vectors[:1000])
+        index.upsert(ids[1000:], vectors[1000:])  # written while the new index is being built
+        index.upsert(["p3"], -vectors[3:4])
+        assert not index.approximate and index.search(vectors[1200], 1)[0][0] == "p1200"
+    index.wait_for_build()
+    assert index.approximate and len(index) == 1500
+    assert index.search(vectors[1200], 1)[0][0] == "p1200" and index.search(vectors[7], 1)[0][0] == "p7"
+    assert np.allclose(index.vector("p3"), -vectors[3], atol=0.01)
 
 
 def test_embed_job_says_when_there_is_nothing_to_do(settings: Settings, loaded) -> None:  # noqa: ANN001

@@ -27,7 +27,7 @@ from paperwire.storage import Store
 SYNC_INTERVAL_SECONDS = 2.0
 OVERLAP_SECONDS = 10.0
 PAGE = 2000
-VECTOR_SAVE_SECONDS = 300.0  # an HNSW index is large: persist it at most this often (and on close)
+VECTOR_SAVE_SECONDS = 300.0  # an approximate (IVF) index is large: persist it at most this often (and on close)
 
 
 @dataclass(slots=True)

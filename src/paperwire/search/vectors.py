@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -23,6 +24,8 @@ IVF_TRAIN_PER_LIST = 40  # k-means trains on a sample of this many vectors per l
 IVF_TRAIN_ITERATIONS = 10
 IVF_REBUILD_GROWTH = 4  # lists are re-trained when the index has grown this many times since training
 ADD_BATCH = 100_000
+
+log = logging.getLogger(__name__)
 
 
 def decode_vector(blob: bytes) -> np.ndarray:
@@ -79,6 +82,8 @@ class VectorIndex:
         self._matrix = np.zeros((0, dimensions), dtype=np.float32)
         self._ivf = None  # faiss IVF index (ids = row numbers) once the index is large
         self._trained_size = 0  # how many vectors the IVF lists were trained for
+        self._pending: set[int] | None = None  # while a new IVF index is built: the rows written meanwhile
+        self._builder: threading.Thread | None = None
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -120,21 +125,52 @@ class VectorIndex:
             else:
                 self._grow(len(self.ids))
                 self._matrix[rows] = block
-        # Building (or re-training) the IVF index takes seconds to a minute: done outside the lock,
-        # from vectors no one else writes (one writer), so searches go on meanwhile on the old index.
-        size = len(self.ids)
-        if self._ivf is None and size >= self.ann_min_vectors:
-            matrix = self._matrix
-            self._swap(build_ivf(self.dimensions, size, lambda r: matrix[r]), size)
-        elif self._ivf is not None and size >= IVF_REBUILD_GROWTH * self._trained_size:
-            old_index = self._ivf
-            self._swap(build_ivf(self.dimensions, size, old_index.reconstruct_batch), size)
+            if self._pending is not None:
+                self._pending.update(changed)
+            elif self._build_due():
+                self._pending = set()
+                self._builder = threading.Thread(
+                    target=self._build, args=(len(self.ids),), name="vector-index-build", daemon=True
+                )  # fmt: skip
+                self._builder.start()
 
-    def _swap(self, index, size: int) -> None:  # noqa: ANN001 - faiss.Index
+    def _build_due(self) -> bool:
+        size = len(self.ids)
+        if self._ivf is None:
+            return size >= self.ann_min_vectors
+        return size >= IVF_REBUILD_GROWTH * self._trained_size
+
+    def _rows_of(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of these rows in the index searches use now (read under the lock)."""
         with self._lock:
-            self._ivf = index
-            self._trained_size = size
+            if self._ivf is not None:
+                return self._ivf.reconstruct_batch(rows)
+            return self._matrix[rows].copy()
+
+    def _build(self, size: int) -> None:
+        """Build (or re-train) the IVF index over the first `size` rows on a thread of its own: it takes
+        seconds to a minute (1M vectors: ≈ 45 s), and meanwhile searches and writes go on in the index
+        in use. The rows written meanwhile are copied over when the new index takes its place."""
+        try:
+            index = build_ivf(self.dimensions, size, self._rows_of)
+        except Exception:  # noqa: BLE001 - an index that cannot be built: keep the one in use, retry later
+            log.exception("building the vector index failed; searching the current one")
+            with self._lock:
+                self._pending = None
+            return
+        with self._lock:
+            rows = np.fromiter(sorted(self._pending), dtype=np.int64, count=len(self._pending))
+            if rows.size:
+                index.remove_ids(rows[rows < size])
+                index.add_with_ids(self._rows_of(rows), rows)
+            self._ivf, self._trained_size, self._pending = index, size, None
             self._matrix = np.zeros((0, self.dimensions), dtype=np.float32)
+
+    def wait_for_build(self, timeout: float | None = None) -> None:
+        """Wait until no index build is running (benchmarks, tests, a CLI that saves the index)."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
 
     def _grow(self, size: int) -> None:
         if size > self._matrix.shape[0]:

@@ -34,7 +34,7 @@ papers = sa.Table(
 )
 sa.Index("ix_papers_listed_on_upvotes", papers.c.listed_on, papers.c.upvotes)
 sa.Index("ix_papers_title_key", papers.c.title_key)
-sa.Index("ix_papers_changed_at", papers.c.changed_at)
+sa.Index("ix_papers_changed_at_id", papers.c.changed_at, papers.c.id)  # the sync cursor (0005)
 
 paper_signals = sa.Table(
     "paper_signals",
@@ -206,4 +206,7 @@ paper_embeddings = sa.Table(
     sa.Column("paper_changed_at", sa.String(27), nullable=False),  # papers.changed_at when last checked
     sa.Column("changed_at", sa.String(27), nullable=False),  # when the vector was written (sync cursor)
 )
-sa.Index("ix_paper_embeddings_model_changed", paper_embeddings.c.model, paper_embeddings.c.changed_at)
+sa.Index(
+    "ix_paper_embeddings_model_changed_id", paper_embeddings.c.model, paper_embeddings.c.changed_at,
+    paper_embeddings.c.paper_id,
+)  # fmt: skip

@@ -31,8 +31,9 @@ class StoredVector:
 
 
 def _after(columns: tuple[sa.ColumnElement, sa.ColumnElement], cursor: Cursor) -> sa.ColumnElement:
-    changed_at, key = columns
-    return sa.or_(changed_at > cursor[0], sa.and_(changed_at == cursor[0], key > cursor[1]))
+    """(changed_at, key) > cursor, as a row-value comparison: SQLite and PostgreSQL seek the
+    (changed_at, key) index to it (an OR of the two parts made SQLite scan)."""
+    return sa.tuple_(*columns) > sa.tuple_(sa.literal(cursor[0]), sa.literal(cursor[1]))
 
 
 class SearchQueries:
