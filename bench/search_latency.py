@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from paperwire.models import Paper  # noqa: E402
 from paperwire.sample import sample_vectors_path  # noqa: E402
-from paperwire.search.embedders import QueryCache, SentenceTransformerEmbedder  # noqa: E402
+from paperwire.search.embedders import FastBertQuery, QueryCache, SentenceTransformerEmbedder, native_bf16  # noqa: E402
 from paperwire.search.fusion import fuse  # noqa: E402
 from paperwire.search.hybrid import FUSION, SearchService  # noqa: E402
 from paperwire.search.query import parse_query  # noqa: E402
@@ -145,6 +145,7 @@ def main() -> None:
     embedder = SentenceTransformerEmbedder(threads=1)  # as in the web process (hybrid.QUERY_THREADS)
     model = embedder.load()
     embedder.embed_query("warm up")
+    float32_query = FastBertQuery.build(model, bf16=False)  # for comparison, where bf16 is the default
     print(f"corpus: {args.size:,} papers ({min(args.size, len(real)):,} real arXiv cs + synthesised), "
           f"{len(queries)} queries ({len(queries) - args.short} long + {args.short} short)", file=sys.stderr)  # fmt: skip
 
@@ -196,7 +197,7 @@ def main() -> None:
             f"paperwire index built in {build_s:.0f} s (approximate: {service.index.vectors.approximate})",
             file=sys.stderr,
         )
-        hybrid_ms, keyword_ms, vector_ms, embed_ms, encode_ms, cached_ms = [], [], [], [], [], []
+        hybrid_ms, keyword_ms, vector_ms, embed_ms, encode_ms, cached_ms, f32_ms = [], [], [], [], [], [], []
         recall, found = [], []
         embedder.query_cache = QueryCache()  # empty: every query below is new to the timed search
         for text in queries:
@@ -212,6 +213,9 @@ def main() -> None:
             t0 = time.perf_counter()
             model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
             encode_ms.append(1000 * (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            float32_query(text)
+            f32_ms.append(1000 * (time.perf_counter() - t0))
             t0 = time.perf_counter()
             service.index.keyword.search(parse_query(text), None, POOL)
             keyword_ms.append(1000 * (time.perf_counter() - t0))
@@ -261,8 +265,8 @@ def main() -> None:
             base_fts_ms.append(1000 * (t2 - t1))
             base_scan_ms.append(1000 * (t3 - t2))
         fts_mb = (scratch / "fts.db").stat().st_size / 1e6
+        service.close()  # saves the vector index too
         index_mb = sum(f.stat().st_size for f in (settings.home / "search").rglob("*") if f.is_file()) / 1e6
-        service.close()
         store.close()
 
     print(f"\nSearch latency, {args.size:,} papers (synthesised from arXiv cs), {len(queries)} queries, "
@@ -278,6 +282,8 @@ def main() -> None:
     print(
         f"| query embedding: MiniLM through sentence-transformers `encode` (for comparison) | {percentiles(encode_ms)} | |"
     )
+    print(f"| query embedding: paperwire's query path with float32 weights (bf16 is used: {native_bf16()}) "
+          f"| {percentiles(f32_ms)} | |")  # fmt: skip
     print(f"| keyword top-{POOL} | {percentiles(base_fts_ms)} | {percentiles(keyword_ms)} |")
     print(f"| vector top-{POOL} (exact) vs top-10 (IVF) | {percentiles(base_scan_ms)} | {percentiles(vector_ms)} |")
     print(f"| ANN recall@10 vs exact | 1.000 | {statistics.mean(recall):.3f} |")
