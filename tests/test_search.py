@@ -434,6 +434,22 @@ def test_writes_during_an_index_build_reach_the_new_index_and_searches_go_on() -
     assert np.allclose(index.vector("p3"), -vectors[3], atol=0.01)
 
 
+def test_a_bulk_load_faster_than_the_build_gets_lists_trained_for_its_full_size() -> None:
+    from paperwire.search.vectors import VectorIndex, ivf_lists
+
+    rng = np.random.default_rng(13)
+    vectors = rng.standard_normal((3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"p{i}" for i in range(len(vectors))]
+    index = VectorIndex(16, ann_min_vectors=300)
+    with index._lock:  # all of it arrives before the first build (for 300 vectors) can read one
+        for start in range(0, len(ids), 300):
+            index.upsert(ids[start : start + 300], vectors[start : start + 300])
+    index.wait_for_build()  # that build, then the one it starts for the size reached meanwhile
+    assert index.lists == ivf_lists(3000) and len(index) == 3000
+    assert index.search(vectors[2999], 1)[0][0] == "p2999"
+
+
 def test_embed_job_says_when_there_is_nothing_to_do(settings: Settings, loaded) -> None:  # noqa: ANN001
     from paperwire.search.embedding import embed_missing_job
 

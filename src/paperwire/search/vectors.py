@@ -14,14 +14,14 @@ import orjson
 
 ANN_MIN_VECTORS = 50_000  # below this an exact scan takes < 10 ms on one core: no approximation needed
 # The approximate index, measured on 2 cores at 1M synthetic vectors (docs/benchmarks.md, "Latency at
-# scale"): faiss IVF, 4·√n lists of bf16 vectors (this CPU's bf16 dot products), 1/16 of the lists
-# scanned per query: recall@10 0.985 at 3.0 ms p50 (1/10: 0.992 at 4.7 ms), built in ≈ 80 s. The HNSW
-# graph it replaced (usearch, bf16, M = 24) reached 0.84 at 4 ms (0.95 at 27 ms) and took 18 min to build.
+# scale"): faiss IVF, 4·√n lists of bf16 vectors (this CPU's bf16 dot products), k-means on 64 vectors
+# per list (25 iterations), 256 lists scanned per query: recall@10 0.986 at ≈ 2.9 ms. The HNSW graph it
+# replaced (usearch, bf16, M = 24) reached 0.84 at 4 ms (0.95 at 27 ms) and took 15 min to build.
 IVF_LISTS_PER_ROOT = 4
 IVF_PROBE_SHARE = 1 / 16
-IVF_MIN_PROBES = 320
-IVF_TRAIN_PER_LIST = 40  # k-means trains on a sample of this many vectors per list
-IVF_TRAIN_ITERATIONS = 10
+IVF_MIN_PROBES = 256
+IVF_TRAIN_PER_LIST = 64  # k-means trains on a sample of this many vectors per list
+IVF_TRAIN_ITERATIONS = 25
 IVF_REBUILD_GROWTH = 4  # lists are re-trained when the index has grown this many times since training
 ADD_BATCH = 100_000
 
@@ -128,17 +128,21 @@ class VectorIndex:
             if self._pending is not None:
                 self._pending.update(changed)
             elif self._build_due():
-                self._pending = set()
-                self._builder = threading.Thread(
-                    target=self._build, args=(len(self.ids),), name="vector-index-build", daemon=True
-                )  # fmt: skip
-                self._builder.start()
+                self._start_build()
 
     def _build_due(self) -> bool:
         size = len(self.ids)
         if self._ivf is None:
             return size >= self.ann_min_vectors
         return size >= IVF_REBUILD_GROWTH * self._trained_size
+
+    def _start_build(self) -> None:
+        """Start building an IVF index over the rows there are now (call with the lock held)."""
+        self._pending = set()
+        self._builder = threading.Thread(
+            target=self._build, args=(len(self.ids),), name="vector-index-build", daemon=True
+        )  # fmt: skip
+        self._builder.start()
 
     def _rows_of(self, rows: np.ndarray) -> np.ndarray:
         """The vectors of these rows in the index searches use now (read under the lock)."""
@@ -165,12 +169,13 @@ class VectorIndex:
                 index.add_with_ids(self._rows_of(rows), rows)
             self._ivf, self._trained_size, self._pending = index, size, None
             self._matrix = np.zeros((0, self.dimensions), dtype=np.float32)
+            if self._build_due():  # it grew 4× again while this one was built (a bulk load): re-train now
+                self._start_build()
 
-    def wait_for_build(self, timeout: float | None = None) -> None:
+    def wait_for_build(self) -> None:
         """Wait until no index build is running (benchmarks, tests, a CLI that saves the index)."""
-        builder = self._builder
-        if builder is not None:
-            builder.join(timeout)
+        while (builder := self._builder) is not None and builder.is_alive():
+            builder.join()
 
     def _grow(self, size: int) -> None:
         if size > self._matrix.shape[0]:
