@@ -118,6 +118,29 @@ def test_fast_query_embedding_gives_the_vectors_of_encode(minilm: SentenceTransf
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
 
 
+@pytest.mark.parametrize("bf16", [False, True], ids=["float32", "bfloat16"])
+def test_document_vectors_match_encode_in_either_precision_and_keep_input_order(
+    minilm: SentenceTransformerEmbedder, bf16: bool
+) -> None:
+    texts = [
+        "A short title.",
+        "Graph neural networks for molecules. We propose a message-passing network " * 6,
+        "",
+        "Theory of mind in large language models: do chatbots infer what people believe?",
+    ]
+    expected = minilm.load().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    saved, minilm.bf16 = minilm.bf16, bf16  # bf16 runs (slowly) even where the CPU emulates it
+    try:
+        vectors = minilm.embed_documents(texts)
+    finally:
+        minilm.bf16 = saved
+    assert vectors.dtype == np.float32 and vectors.shape == (len(texts), 384)
+    agreement = np.sum(vectors * expected, axis=1)
+    assert agreement.min() >= (0.999 if bf16 else 0.99999), agreement
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert float(vectors[0] @ expected[3]) < 0.9  # each vector is its own text's, not a neighbour's
+
+
 def test_query_vectors_are_cached_and_callers_cannot_corrupt_the_cache(minilm: SentenceTransformerEmbedder) -> None:
     text = "a query typed twice on the site"
     first = minilm.embed_query(text)
