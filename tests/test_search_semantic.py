@@ -29,6 +29,14 @@ def minilm() -> SentenceTransformerEmbedder:
     return embedder
 
 
+@pytest.fixture(scope="session")
+def static_model(minilm: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The bulk model, distilled here from MiniLM (15–45 s), answering queries with the session's MiniLM."""
+    from paperwire.search.static import StaticEmbedder
+
+    return StaticEmbedder(cache=tmp_path_factory.mktemp("models") / "table.npz", query_embedder=minilm).load()
+
+
 @pytest.fixture
 def store(settings: Settings):  # noqa: ANN201 - SQLite only: the model, not the backend, is under test here
     store = open_store(settings.effective_database_url)
@@ -158,3 +166,30 @@ def test_query_cache_keeps_the_most_recent() -> None:
     cache.put("c", np.ones(3))
     assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
     assert len(cache) == 2
+
+
+def test_bulk_vectors_land_near_minilms_and_meaning_finds_a_paper_through_them(
+    settings: Settings, store, minilm: SentenceTransformerEmbedder, static_model  # noqa: ANN001
+) -> None:
+    import json
+
+    from paperwire.search.embedders import paper_text
+
+    records = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [paper_text(r["title"], r.get("abstract", "")) for r in records]
+    bulk, quality = static_model.embed_documents(texts), minilm.embed_documents(texts)
+    assert bulk.shape == quality.shape and np.allclose(np.linalg.norm(bulk, axis=1), 1.0, atol=1e-5)
+    cosines = bulk @ quality.T
+    assert float(np.mean(np.diag(cosines))) >= 0.6  # mapped into MiniLM's space (the sums before the map: ≈ 0.25 on arXiv papers)
+    assert sum(int(np.argmax(row) == i) for i, row in enumerate(cosines)) >= len(texts) - 2
+    # queries are MiniLM's own vectors (shared embedder, shared cache)
+    query = "can chatbots infer what people believe?"
+    assert np.array_equal(static_model.embed_query(query), minilm.embed_query(query))
+
+    ingest_files(store, [FIXTURE], "jsonl")
+    assert embed_missing(store, static_model).embedded == 12
+    service = SearchService(store, settings, embedder=static_model)
+    results = service.search(query)
+    service.close()
+    assert not results.keywords_only
+    assert results.hits[0].paper.id == TOM_ID and results.hits[0].reason in ("semantic", "keyword+semantic")

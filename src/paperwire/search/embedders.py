@@ -304,7 +304,7 @@ def make_embedder(name: str, threads: int | None = None) -> Embedder:
     if name == "static":
         from paperwire.search.static import StaticEmbedder
 
-        return StaticEmbedder()
+        return StaticEmbedder(threads=threads)
     if Path(name).is_dir():
         return SentenceTransformerEmbedder(Path(name).name, path=Path(name), threads=threads)
     raise EmbedderUnavailable(f"unknown embedder {name!r}: use {MINILM!r}, 'static', 'none' or a model folder")

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from paperwire.models import Paper, normalise_title
-from paperwire.search.embedders import NONE, Embedder, EmbedderUnavailable, NoEmbedder, make_embedder
+from paperwire.search.embedders import (
+    MINILM,
+    NONE,
+    Embedder,
+    EmbedderUnavailable,
+    NoEmbedder,
+    SentenceTransformerEmbedder,
+    make_embedder,
+)
 from paperwire.search.fusion import FusionSettings, SemanticList, best_vector_fusion, convex_fusion, fuse
 from paperwire.search.index import SearchIndex
 from paperwire.search.keyword import Filters
@@ -37,8 +45,8 @@ QUERY_THREADS = 1  # torch threads of the process that answers searches (see mak
 _QUERY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
 # Tuned on SciFact training queries (bench/relevance.py); see docs/benchmarks.md.
 FUSION = FusionSettings(method="convex", semantic_weight=0.45)
-# The bulk (static) model is a weaker ranker: it gets a smaller share (nDCG@10 0.693 at 0.2 vs 0.658 at 0.45).
-FUSION_BY_MODEL = {"static-minilm-v2": FusionSettings(method="convex", semantic_weight=0.2)}
+# The bulk (static) model is a weaker ranker: it gets a smaller share (SciFact hybrid nDCG@10 best at 0.3).
+FUSION_BY_MODEL = {"static-minilm-v3": FusionSettings(method="convex", semantic_weight=0.3)}
 
 
 def fusion_for(model: str) -> FusionSettings:
@@ -152,7 +160,9 @@ class SearchService:
             from paperwire.search.static import NAME as STATIC_NAME
             from paperwire.search.static import StaticEmbedder
 
-            bulk_embedder = StaticEmbedder() if model != STATIC_NAME else None
+            # its queries are MiniLM's: share the search's MiniLM (and its query cache) when it is one
+            shared = embedder if isinstance(embedder, SentenceTransformerEmbedder) and embedder.name == MINILM else None
+            bulk_embedder = StaticEmbedder(query_embedder=shared, threads=QUERY_THREADS) if model != STATIC_NAME else None
         self.bulk_embedder = bulk_embedder if bulk_embedder is not None and model is not None else None
         bulk_model = self.bulk_embedder.name if self.bulk_embedder is not None else None
         self.index = SearchIndex(settings.home / "search", model, bulk_model=bulk_model)

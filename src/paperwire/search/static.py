@@ -1,10 +1,13 @@
-"""The bulk path: a static embedder distilled from MiniLM (one vector per word-piece, IDF-weighted mean).
+"""The bulk path: a static embedder distilled from MiniLM (one vector per word-piece, IDF-weighted mean,
+mapped linearly into MiniLM's space); queries are embedded by MiniLM itself.
 
-Distillation runs MiniLM once over each of its 30,522 word-pieces alone (about a minute on 2 cores)
-and caches the table in HOME; after that, a paper costs a tokenisation and a weighted sum —
-hundreds of times cheaper than running the transformer. Its vectors live in MiniLM's space only
-roughly, so they are stored under their own model name ("static-…") and searched with queries
-embedded by the same static model.
+Distillation runs MiniLM once over each of its 30,522 word-pieces alone (15–45 s on 2 cores) and
+caches the table in HOME; after that, a paper costs a tokenisation, a weighted sum and a 384×384
+product — over a hundred times cheaper than running the transformer. The sum lives in MiniLM's space
+only roughly; a linear map (`static_map.npz`, fitted by `scripts/fit_static_map.py` on CC0 arXiv
+papers and their MiniLM vectors) brings it close enough that the *query* can be MiniLM's own vector:
+a query is one short text, so its cost does not matter, and it is the better half of the match.
+Vectors are stored under their own model name (they are not MiniLM's) in their own index.
 """
 
 from __future__ import annotations
@@ -21,14 +24,26 @@ import numpy as np
 
 from paperwire.search.embedders import bundled_minilm_path
 
-NAME = "static-minilm-v2"
-COMMON_COMPONENTS = 5  # removed from every vector (the shared direction of all texts); +0.03 nDCG@10 on SciFact
+NAME = "static-minilm-v3"
+TABLE_NAME = "static-minilm-v2"  # the distilled word-piece table (unchanged since v2: its cache is reused)
 DISTILL_BATCH = 512
 
 
 def default_cache() -> Path:
     home = Path(os.environ.get("PAPERWIRE_HOME", Path.home() / ".local" / "share" / "paperwire"))
-    return home / "models" / f"{NAME}.npz"
+    return home / "models" / f"{TABLE_NAME}.npz"
+
+
+def map_path() -> Path:
+    return Path(str(resources.files("paperwire.search") / "static_map.npz"))
+
+
+def fit_map(pooled: np.ndarray, targets: np.ndarray, ridge: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, W): the least-squares map (pooled − mean) @ W ≈ targets, with a small ridge term."""
+    mean = pooled.mean(0)
+    centred = (pooled - mean).astype(np.float64)
+    gram = centred.T @ centred + ridge * np.eye(centred.shape[1])
+    return mean.astype(np.float32), np.linalg.solve(gram, centred.T @ targets.astype(np.float64)).astype(np.float32)
 
 
 def reference_texts() -> list[str]:
@@ -63,18 +78,25 @@ def distill(model_path: Path, texts: Sequence[str]) -> tuple[np.ndarray, np.ndar
 
 
 class StaticEmbedder:
-    """Bulk embedder: thousands of papers per second on a CPU, weaker than MiniLM (see docs/benchmarks.md)."""
+    """Bulk embedder: thousands of papers per second on a CPU, weaker than MiniLM (see docs/benchmarks.md).
+
+    `query_embedder`: the MiniLM embedder whose query vectors this one answers with (pass the search's
+    own, to share its query cache); by default one of its own, loaded with the table."""
 
     name = NAME
 
-    def __init__(self, cache: Path | None = None, model_path: Path | None = None) -> None:
+    def __init__(
+        self, cache: Path | None = None, model_path: Path | None = None, query_embedder=None,  # noqa: ANN001
+        threads: int | None = None,
+    ) -> None:  # fmt: skip
         self._cache = cache or default_cache()
         self._model_path = model_path
         self._table: np.ndarray | None = None
-        self._weights: np.ndarray | None = None
         self._tokenizer = None
         self._model = None  # set once loaded (SearchService checks this)
         self._lock = threading.Lock()
+        self._query = query_embedder
+        self._threads = threads
         self.dimensions = 384
 
     def load(self) -> StaticEmbedder:
@@ -83,29 +105,43 @@ class StaticEmbedder:
                 from tokenizers import Tokenizer
 
                 model_path = self._model_path or bundled_minilm_path()
-                if self._cache.exists():
-                    with np.load(self._cache) as data:
-                        table, idf = data["table"].astype(np.float32), data["idf"]
-                else:
-                    table, idf = distill(model_path, reference_texts())
-                    self._cache.parent.mkdir(parents=True, exist_ok=True)
-                    with open(self._cache, "wb") as stream:
-                        np.savez(stream, table=table.astype(np.float16), idf=idf)
+                table = self._load_table(model_path)
+                if map_path().exists():
+                    with np.load(map_path()) as fitted:
+                        self._mean, self._map = fitted["mean"].astype(np.float32), fitted["map"].astype(np.float32)
+                else:  # only while scripts/fit_static_map.py makes the first one
+                    self._mean, self._map = np.zeros(table.shape[1], np.float32), np.eye(table.shape[1], dtype=np.float32)
                 tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
                 tokenizer.no_padding()
                 tokenizer.no_truncation()
                 self._tokenizer = tokenizer
-                self._weights = idf
-                self._table = table * idf[:, None]
-                self.dimensions = table.shape[1]
-                reference = self._pooled(reference_texts())
-                self._mean = reference.mean(0)
-                self._components = np.linalg.svd(reference - self._mean, full_matrices=False)[2][:COMMON_COMPONENTS]
-                self._model = self
-            return self
+                self._table = table
+                self.dimensions = self._map.shape[1]
+                if self._query is None:
+                    from paperwire.search.embedders import SentenceTransformerEmbedder
 
-    def _pooled(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+                    self._query = SentenceTransformerEmbedder(path=self._model_path, threads=self._threads)
+                self._model = self
+        self._query.load()
+        return self
+
+    def _load_table(self, model_path: Path) -> np.ndarray:
+        """The IDF-weighted word-piece table, distilled on first use and cached."""
+        if self._cache.exists():
+            with np.load(self._cache) as data:
+                table, idf = data["table"].astype(np.float32), data["idf"]
+        else:
+            table, idf = distill(model_path, reference_texts())
+            self._cache.parent.mkdir(parents=True, exist_ok=True)
+            with open(self._cache, "wb") as stream:
+                np.savez(stream, table=table.astype(np.float16), idf=idf)
+        return table * idf[:, None]
+
+    def pooled(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:
+        """Unit-length IDF-weighted sums of the texts' word-piece vectors (before the map)."""
+        if self._table is None:
+            self.load()
+        result = np.zeros((len(texts), self._table.shape[1]), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             encodings = self._tokenizer.encode_batch(list(texts[start : start + batch_size]), add_special_tokens=False)
             for offset, encoding in enumerate(encodings):
@@ -114,10 +150,11 @@ class StaticEmbedder:
         return result / np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
 
     def embed_documents(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        self.load()
-        centred = self._pooled(texts, batch_size) - self._mean
-        centred -= (centred @ self._components.T) @ self._components
-        return (centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        mapped = (self.pooled(texts, batch_size) - self._mean) @ self._map
+        return (mapped / np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        """MiniLM's own query vector (the documents' vectors were mapped into its space)."""
+        if self._query is None:
+            self.load()
+        return self._query.embed_query(text)
