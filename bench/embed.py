@@ -1,6 +1,6 @@
 """Embedding throughput and the quality each path gives: plain MiniLM through sentence-transformers
-(baseline) vs paperwire's quality path (MiniLM, length-sorted batches) vs its bulk path (static
-word-piece vectors distilled from MiniLM), same texts, same run; plus the hybrid nDCG@10 on SciFact
+(baseline) vs paperwire's quality path (MiniLM, bf16 where the CPU has it) vs its bulk path (static
+word-piece vectors distilled from MiniLM, mapped into its space), same texts, same run; plus the hybrid nDCG@10 on SciFact
 training queries that each path gives (bench/relevance.py; MiniLM SciFact vectors cached in bench/out/).
 
 Reproduce:  .venv/bin/python bench/embed.py [--papers 256] [--bulk-papers 20000] [--no-relevance]
@@ -105,7 +105,7 @@ def main() -> None:
         f"| quality path: MiniLM, bf16 matrix products where the CPU has them, length-sorted batches | {ours:.1f} | {ours / plain:.2f} | cosine {agreement_quality:.3f} | {ndcg.get('quality', float('nan')):.3f} |"
     )
     print(
-        f"| bulk path: static word-pieces distilled from MiniLM | {bulk_rate:,.0f} | {bulk_rate / plain:,.0f} | top-10 overlap {statistics.mean(top10):.2f} | {ndcg.get('bulk', float('nan')):.3f} |"
+        f"| bulk path: static word-pieces distilled from MiniLM, mapped into its space (queries by MiniLM) | {bulk_rate:,.0f} | {bulk_rate / plain:,.0f} | top-10 overlap {statistics.mean(top10):.2f} | {ndcg.get('bulk', float('nan')):.3f} |"
     )
     if ndcg:
         print(f"| (keyword only, for reference) | | | | {ndcg['keyword']:.3f} |")
