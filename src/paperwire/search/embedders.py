@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +16,7 @@ import numpy as np
 MINILM = "all-MiniLM-L6-v2"
 NONE = "none"
 MAX_PAPER_CHARS = 4_000  # MiniLM reads 256 word-pieces (~1,000 characters); the rest is wasted work
+MODEL_WAIT_SECONDS = 20.0  # how long a search waits for a model still loading
 QUERY_CACHE_SIZE = 4096  # query vectors kept per embedder (1.5 kB each): repeated searches skip the model
 
 
@@ -89,6 +91,7 @@ class QueryCache:
         return len(self._items)
 
 
+@functools.cache
 def native_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX): there bf16 matrix products
     take about half the time of float32 ones; elsewhere they are emulated and slower."""
@@ -209,8 +212,8 @@ class FastBertQuery:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model read from a local folder, loaded on first use (never at import).
 
-    Documents are embedded in batches of similar length (padding is most of the waste otherwise), in
-    bfloat16 where the CPU has it natively.
+    Documents are embedded in bfloat16 where the CPU has it natively (sentence-transformers already
+    batches texts of similar length, so padding wastes little).
     A query goes through `FastBertQuery` when the model allows it (same vector, less overhead) and
     its vector is kept in a small LRU cache.
     """
@@ -264,16 +267,10 @@ class SentenceTransformerEmbedder:
 
         bf16 = native_bf16() if self.bf16 is None else self.bf16
         precision = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-        order = np.argsort([-len(text) for text in texts], kind="stable")
-        with precision, torch.inference_mode():
-            vectors = model.encode(
-                [texts[i] for i in order], batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False,
-            )  # fmt: skip
+        with precision, torch.inference_mode():  # encode batches texts of similar length itself
+            vectors = model.encode(list(texts), batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
         vectors = vectors.float().numpy()
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        result = np.empty_like(vectors, dtype=np.float32)
-        result[order] = vectors
-        return result
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def embed_query(self, text: str) -> np.ndarray:
         cached = self.query_cache.get(text)
@@ -308,3 +305,41 @@ def make_embedder(name: str, threads: int | None = None) -> Embedder:
     if Path(name).is_dir():
         return SentenceTransformerEmbedder(Path(name).name, path=Path(name), threads=threads)
     raise EmbedderUnavailable(f"unknown embedder {name!r}: use {MINILM!r}, 'static', 'none' or a model folder")
+
+
+class ModelLoader:
+    """Loads an embedder once, in a background thread, for whoever asks first; `ensure` says whether
+    it is ready (optionally waiting). A failed load calls `on_error` and is not retried."""
+
+    def __init__(self, embedder: Embedder, thread_name: str, on_error: Callable[[Exception], None]) -> None:
+        self.embedder = embedder
+        self.thread_name = thread_name
+        self.on_error = on_error
+        self.failed = False
+        self._ready = threading.Event()
+        self._loading = threading.Lock()
+        if getattr(embedder, "_model", True) is not None:  # already loaded (or nothing to load)
+            self._ready.set()
+
+    def ensure(self, wait: bool, timeout: float = MODEL_WAIT_SECONDS) -> bool:
+        if self._ready.is_set():
+            return True
+        if self.failed:
+            return False
+
+        def load() -> None:
+            with self._loading:
+                if self._ready.is_set() or self.failed:
+                    return
+                try:
+                    self.embedder.load()
+                    self._ready.set()
+                except Exception as error:  # noqa: BLE001 - any failure means search without this model
+                    self.failed = True
+                    self.on_error(error)
+
+        if not self._loading.locked():
+            threading.Thread(target=load, name=self.thread_name, daemon=True).start()
+        if wait:
+            self._ready.wait(timeout)
+        return self._ready.is_set()

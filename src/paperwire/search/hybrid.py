@@ -10,24 +10,25 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from paperwire.models import Paper, normalise_title
 from paperwire.search.embedders import (
     MINILM,
+    MODEL_WAIT_SECONDS,
     NONE,
     Embedder,
     EmbedderUnavailable,
+    ModelLoader,
     NoEmbedder,
-    SentenceTransformerEmbedder,
     make_embedder,
 )
 from paperwire.search.fusion import FusionSettings, SemanticList, best_vector_fusion, convex_fusion, fuse
 from paperwire.search.index import SearchIndex
 from paperwire.search.keyword import Filters
 from paperwire.search.query import ParsedQuery, parse_query
+from paperwire.search.results import SearchHit, SearchResults, TopicMatch
 from paperwire.search.vectors import VectorIndex
 from paperwire.settings import Settings
 from paperwire.storage import Store
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW = 1000  # offset + limit never reaches past this many ranked candidates
 MIN_POOL = 100
-MODEL_WAIT_SECONDS = 20.0
 FIRST_SYNC_WAIT_SECONDS = 15.0  # a search right after start waits this long at most for the catch-up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
 # The query is embedded and the vectors searched on one of these threads while the request's thread
@@ -56,85 +56,6 @@ def fusion_for(model: str) -> FusionSettings:
 # A search over papers of which some have only a bulk (static) vector uses both indexes: see
 # fusion.best_vector_fusion (each paper scored by the best model it has a vector of, each model's
 # cosines normalised on their own, with that model's weight).
-
-
-class ModelLoader:
-    """Loads an embedder once, in a background thread, for whoever asks first; `ensure` says whether
-    it is ready (optionally waiting). A failed load calls `on_error` and is not retried."""
-
-    def __init__(self, embedder: Embedder, thread_name: str, on_error: Callable[[Exception], None]) -> None:
-        self.embedder = embedder
-        self.thread_name = thread_name
-        self.on_error = on_error
-        self.failed = False
-        self._ready = threading.Event()
-        self._loading = threading.Lock()
-        if getattr(embedder, "_model", True) is not None:  # already loaded (or nothing to load)
-            self._ready.set()
-
-    def ensure(self, wait: bool, timeout: float = MODEL_WAIT_SECONDS) -> bool:
-        if self._ready.is_set():
-            return True
-        if self.failed:
-            return False
-
-        def load() -> None:
-            with self._loading:
-                if self._ready.is_set() or self.failed:
-                    return
-                try:
-                    self.embedder.load()
-                    self._ready.set()
-                except Exception as error:  # noqa: BLE001 - any failure means search without this model
-                    self.failed = True
-                    self.on_error(error)
-
-        if not self._loading.locked():
-            threading.Thread(target=load, name=self.thread_name, daemon=True).start()
-        if wait:
-            self._ready.wait(timeout)
-        return self._ready.is_set()
-
-
-@dataclass(slots=True)
-class SearchHit:
-    paper: Paper
-    score: float
-    reason: str  # arxiv id | title | author | keyword+semantic | keyword | semantic | similar
-
-    def to_json(self) -> dict:
-        record = self.paper.to_record()
-        return {"id": self.paper.id, "title": self.paper.title, "score": round(self.score, 6),
-                "match": self.reason, **{k: v for k, v in record.items() if k not in ("id", "title")},
-                "url": self.paper.abs_url}  # fmt: skip
-
-
-@dataclass(slots=True)
-class SearchResults:
-    query: str
-    hits: list[SearchHit]
-    total: int  # ranked candidates available for paging (capped at MAX_WINDOW)
-    limit: int
-    offset: int
-    words: tuple[str, ...] = ()
-    keywords_only: bool = False
-    notice: str | None = None
-    filters: Filters = field(default_factory=Filters)
-
-    def to_json(self) -> dict:
-        return {"query": self.query, "total": self.total, "limit": self.limit, "offset": self.offset,
-                "keywords_only": self.keywords_only, "notice": self.notice,
-                "hits": [hit.to_json() for hit in self.hits]}  # fmt: skip
-
-
-@dataclass(slots=True, frozen=True)
-class TopicMatch:
-    """How relevant one paper is to a topic: fused score in [0, 1] and its two parts."""
-
-    paper_id: str
-    score: float
-    keyword_score: float  # BM25, 0 when no word matches
-    semantic_score: float | None  # cosine in [-1, 1], None without vectors
 
 
 class SearchService:
@@ -161,7 +82,7 @@ class SearchService:
             from paperwire.search.static import StaticEmbedder
 
             # its queries are MiniLM's: share the search's MiniLM (and its query cache) when it is one
-            shared = embedder if isinstance(embedder, SentenceTransformerEmbedder) and embedder.name == MINILM else None
+            shared = embedder if embedder.name == MINILM else None
             bulk_embedder = StaticEmbedder(query_embedder=shared, threads=QUERY_THREADS) if model != STATIC_NAME else None
         self.bulk_embedder = bulk_embedder if bulk_embedder is not None and model is not None else None
         bulk_model = self.bulk_embedder.name if self.bulk_embedder is not None else None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paperwire.search.embedders import bundled_minilm_path
+from paperwire.search.embedders import EmbedderUnavailable, bundled_minilm_path
 
 NAME = "static-minilm-v3"
 TABLE_NAME = "static-minilm-v2"  # the distilled word-piece table (unchanged since v2: its cache is reused)
@@ -92,6 +92,7 @@ class StaticEmbedder:
         self._cache = cache or default_cache()
         self._model_path = model_path
         self._table: np.ndarray | None = None
+        self._fitted: tuple[np.ndarray, np.ndarray] | None = None  # (mean, map) into MiniLM's space
         self._tokenizer = None
         self._model = None  # set once loaded (SearchService checks this)
         self._lock = threading.Lock()
@@ -106,17 +107,15 @@ class StaticEmbedder:
 
                 model_path = self._model_path or bundled_minilm_path()
                 table = self._load_table(model_path)
-                if map_path().exists():
+                if map_path().exists():  # absent only while scripts/fit_static_map.py makes it
                     with np.load(map_path()) as fitted:
-                        self._mean, self._map = fitted["mean"].astype(np.float32), fitted["map"].astype(np.float32)
-                else:  # only while scripts/fit_static_map.py makes the first one
-                    self._mean, self._map = np.zeros(table.shape[1], np.float32), np.eye(table.shape[1], dtype=np.float32)
+                        self._fitted = fitted["mean"].astype(np.float32), fitted["map"].astype(np.float32)
                 tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
                 tokenizer.no_padding()
                 tokenizer.no_truncation()
                 self._tokenizer = tokenizer
                 self._table = table
-                self.dimensions = self._map.shape[1]
+                self.dimensions = table.shape[1]
                 if self._query is None:
                     from paperwire.search.embedders import SentenceTransformerEmbedder
 
@@ -150,7 +149,11 @@ class StaticEmbedder:
         return result / np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
 
     def embed_documents(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        mapped = (self.pooled(texts, batch_size) - self._mean) @ self._map
+        pooled = self.pooled(texts, batch_size)
+        if self._fitted is None:
+            raise EmbedderUnavailable(f"{map_path()} is missing: run scripts/fit_static_map.py")
+        mean, linear = self._fitted
+        mapped = (pooled - mean) @ linear
         return (mapped / np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from paperwire.search.hybrid import SearchHit, SearchResults, SearchService
+from paperwire.search.hybrid import SearchService
 from paperwire.search.keyword import Filters
 from paperwire.search.query import MAX_QUERY_CHARS, highlight
+from paperwire.search.results import SearchHit, SearchResults
 from paperwire.web.api import json_error, json_response, paper_json
 
 router = APIRouter()

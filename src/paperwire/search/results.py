@@ -1,0 +1,49 @@
+"""What a search answers: hits, a page of results, a paper's relevance to a topic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from paperwire.models import Paper
+from paperwire.search.keyword import Filters
+
+
+@dataclass(slots=True)
+class SearchHit:
+    paper: Paper
+    score: float
+    reason: str  # arxiv id | title | author | keyword+semantic | keyword | semantic | similar
+
+    def to_json(self) -> dict:
+        record = self.paper.to_record()
+        return {"id": self.paper.id, "title": self.paper.title, "score": round(self.score, 6),
+                "match": self.reason, **{k: v for k, v in record.items() if k not in ("id", "title")},
+                "url": self.paper.abs_url}  # fmt: skip
+
+
+@dataclass(slots=True)
+class SearchResults:
+    query: str
+    hits: list[SearchHit]
+    total: int  # ranked candidates available for paging (capped at MAX_WINDOW)
+    limit: int
+    offset: int
+    words: tuple[str, ...] = ()
+    keywords_only: bool = False
+    notice: str | None = None
+    filters: Filters = field(default_factory=Filters)
+
+    def to_json(self) -> dict:
+        return {"query": self.query, "total": self.total, "limit": self.limit, "offset": self.offset,
+                "keywords_only": self.keywords_only, "notice": self.notice,
+                "hits": [hit.to_json() for hit in self.hits]}  # fmt: skip
+
+
+@dataclass(slots=True, frozen=True)
+class TopicMatch:
+    """How relevant one paper is to a topic: fused score in [0, 1] and its two parts."""
+
+    paper_id: str
+    score: float
+    keyword_score: float  # BM25, 0 when no word matches
+    semantic_score: float | None  # cosine in [-1, 1], None without vectors
