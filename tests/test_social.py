@@ -342,6 +342,8 @@ def test_submit_explains_arxiv_trouble(client, settings, httpserver) -> None:  #
 
 def test_signed_out_readers_get_a_sign_in_link_instead_of_a_vote_form(client, papers) -> None:  # noqa: ANN001
     page = client.get("/papers?date=2025-06-10")
-    assert 'href="/login?next=%2Fpapers%3Fdate%3D2025-06-10" title="Sign in to upvote"' in page.text
+    # each card's link carries its vote and comes back to the card
+    links = re.findall(r'href="/login\?next=%2Fpapers%3Fdate%3D2025-06-10%23paper-([^"&]+)&amp;vote=([^"&]+)"', page.text)
+    assert links and all(anchor == paper_id.replace("%2F", "-") for anchor, paper_id in links)
     assert '/upvote"' not in page.text and "csrf_token" not in page.text  # no vote forms
     assert "pw_csrf" not in page.headers.get("set-cookie", "")

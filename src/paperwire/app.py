@@ -14,9 +14,10 @@ from paperwire.mail.outbox import transactional_sender_running
 from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
-from paperwire.web import api, feeds, hf_api, pages, search, social, subscriptions, trending
+from paperwire.web import api, docs, feeds, hf_api, pages, search, social, subscriptions, trending
 from paperwire.web import metrics as web_metrics
 from paperwire.web.pagecache import PageCache, PageCacheStats
+from paperwire.web.personal import NoStoreForPersonalPages
 from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
 
@@ -40,7 +41,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
         title=settings.site_name,
         version=__version__,
         description="Daily papers, trending, hybrid search and digests. Also answers the Hugging Face papers API.",
-        docs_url="/docs",
+        docs_url=None,  # web/docs.py serves /docs with its assets from this package, not a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -58,7 +59,9 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
         PageCache, store=store, max_age=settings.page_cache_seconds, probe_seconds=settings.page_cache_probe_seconds,
         stats=application.state.page_cache,
     )  # fmt: skip
+    application.add_middleware(NoStoreForPersonalPages)
     social.install_template_helpers(application)
+    docs.install_docs(application)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         application.include_router(router)

@@ -17,6 +17,7 @@ from typing import TextIO
 import orjson
 from email_validator import EmailNotValidError, validate_email
 
+from paperwire.categories import UnknownCategory, canonical_category
 from paperwire.mail.outbox import enqueue_transactional
 from paperwire.mail.render import MailRenderer
 from paperwire.mail.tokens import InvalidToken, make_token, read_token
@@ -139,10 +140,20 @@ def _clean_list(values: Iterable[str] | str | None, name: str) -> tuple[str, ...
     return tuple(cleaned)
 
 
+def check_categories(values: tuple[str, ...]) -> tuple[str, ...]:
+    """arXiv category codes in arXiv's spelling (`cs.ro` → `cs.RO`); InvalidSubscription names an unknown one
+    ("robotics") and the codes that fit it."""
+    try:
+        return tuple(dict.fromkeys(canonical_category(value) for value in values))
+    except UnknownCategory as error:
+        raise InvalidSubscription(str(error)) from error
+
+
 def make_interests(topics=None, categories=None, authors=None, keywords=None) -> Interests:  # noqa: ANN001
-    """Interests from lists or comma/newline separated text: trimmed, de-duplicated, bounded."""
+    """Interests from lists or comma/newline separated text: trimmed, de-duplicated, bounded; categories
+    must be arXiv's."""
     return Interests(
-        _clean_list(topics, "topics"), _clean_list(categories, "categories"),
+        _clean_list(topics, "topics"), check_categories(_clean_list(categories, "categories")),
         _clean_list(authors, "authors"), _clean_list(keywords, "keywords"),
     )  # fmt: skip
 
@@ -150,9 +161,14 @@ def make_interests(topics=None, categories=None, authors=None, keywords=None) ->
 # ---- links --------------------------------------------------------------------------------------
 
 
-def link_for(settings: Settings, purpose: str, subscriber_id: int, nonce: str) -> str:
+def path_for(settings: Settings, purpose: str, subscriber_id: int, nonce: str) -> str:
+    """The site path of a subscriber's link for `purpose`: /subscribe/confirm/…, /preferences/…, /unsubscribe/…"""
     path = {"confirm": "subscribe/confirm", "preferences": "preferences", "unsubscribe": "unsubscribe"}[purpose]
-    return f"{settings.base_url}/{path}/{make_token(settings, purpose, subscriber_id, nonce)}"
+    return f"/{path}/{make_token(settings, purpose, subscriber_id, nonce)}"
+
+
+def link_for(settings: Settings, purpose: str, subscriber_id: int, nonce: str) -> str:
+    return f"{settings.base_url}{path_for(settings, purpose, subscriber_id, nonce)}"
 
 
 def subscriber_for_token(store: Store, settings: Settings, purpose: str, token: str) -> Subscriber:
@@ -173,7 +189,8 @@ def request_subscription(
     """Handle a subscribe request. Sends one mail at most; the caller answers the same either way.
 
     New, unsubscribed or bouncing addresses become pending with the request's preferences and get a
-    confirmation link. A pending address gets a fresh link (not more often than every ten minutes). A
+    confirmation link. A pending address takes the corrected preferences and gets a fresh link (an
+    unchanged request not more often than every ten minutes; the web layer caps mails per address). A
     confirmed address keeps its preferences (nobody but its owner may change them) and gets a note
     with its preferences link instead.
     """
@@ -206,13 +223,48 @@ def request_subscription(
         enqueue_transactional(store, settings, row["email"], f"Your {settings.site_name} subscription", text,
                               None, subscriber_id=row["id"])  # fmt: skip
         return
-    if row["status"] == "pending" and _recently(row["confirmation_sent_at"], now):
+    unchanged = (row["cadence"], Interests.from_json(row["interests"]), row["max_papers"]) == (
+        cadence, interests, max_papers
+    )
+    if row["status"] == "pending" and unchanged and _recently(row["confirmation_sent_at"], now):
         return
     store.update_subscriber(
         row["id"], status="pending", cadence=cadence, interests=interests.to_json(), max_papers=max_papers,
         confirmation_sent_at=now, bounce_count=0,
     )  # fmt: skip
     send_confirmation(store, settings, row["id"], row["nonce"], row["email"], cadence)
+
+
+def subscribe_proven_address(
+    store: Store, settings: Settings, email: str, cadence: str, interests: Interests, max_papers: int = 10
+) -> Subscriber:
+    """Subscribe an address its owner has just proven (a signed-in reader: the sign-in link reached it).
+
+    Confirmed at once with these preferences, whatever the address's state was; no confirmation mail."""
+    address = normalise_email(email)
+    key = email_key(address)
+    cadence, max_papers = check_cadence(cadence), check_max_papers(max_papers)
+    now = utc_now_iso()
+    values = {"status": "confirmed", "cadence": cadence, "interests": interests.to_json(), "max_papers": max_papers,
+              "consent_at": now, "consent_source": "signed-in", "unsubscribed_at": None, "bounce_count": 0}  # fmt: skip
+    row = store.find_subscriber(key)
+    if row is None:
+        store.add_subscriber({"email": address, "email_key": key, "nonce": secrets.token_urlsafe(12),
+                              "created_at": now, "updated_at": now, **values})  # fmt: skip
+        row = store.find_subscriber(key)
+    else:
+        store.update_subscriber(row["id"], **values)
+        row = store.get_subscriber(row["id"])
+    if row is None:  # deleted by a concurrent request
+        raise InvalidSubscription("the subscription could not be saved; please try again")
+    log.info("subscriber %s confirmed by a signed-in reader", row["id"])
+    return Subscriber.from_row(row)
+
+
+def subscriber_of_address(store: Store, email: str) -> Subscriber | None:
+    """The subscription of an address (accounts and subscriptions are linked by the case-folded address)."""
+    row = store.find_subscriber(email_key(email))
+    return Subscriber.from_row(row) if row else None
 
 
 def _recently(moment: str | None, now: str) -> bool:

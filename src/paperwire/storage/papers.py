@@ -180,6 +180,16 @@ class PaperQueries:
         with self.read() as connection:
             return connection.execute(query).scalar_one()
 
+    def papers_per_listed_day(self, first_day: str, last_day: str) -> dict[str, int]:
+        """How many papers were listed on each day from `first_day` to `last_day` (days without papers left out)."""
+        query = (
+            sa.select(papers.c.listed_on, sa.func.count())
+            .where(papers.c.listed_on >= first_day, papers.c.listed_on <= last_day)
+            .group_by(papers.c.listed_on)
+        )
+        with self.read() as connection:
+            return {day: count for day, count in connection.execute(query)}
+
     def neighbour_listed_days(self, first_day: str, last_day: str) -> tuple[str | None, str | None]:
         """The nearest days with papers before `first_day` and after `last_day`."""
         query = sa.select(  # one round trip: both are index lookups

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -15,6 +15,8 @@ from paperwire.storage import Store
 MAX_LIMIT = 200
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_OFFSET = 1_000_000
+DEFAULT_DAY_WINDOW = timedelta(days=14)
+DEFAULT_DAY_SHARE = 4  # the home page's day has at least 1/4 of the papers of the window's busiest day
 
 
 class PaperIdConvertor(Convertor):
@@ -52,10 +54,18 @@ def today_utc() -> date:
 
 
 def default_day(store: Store, today: date | None = None) -> date:
-    """Today if papers were listed today, else the latest day with papers (today on an empty catalogue)."""
+    """The day the home page opens on: the newest day up to today (else the newest at all) that has at least
+    a quarter of the papers of the busiest day in the two weeks before it — so a lone paper listed early
+    this morning, or on a Sunday, does not hide yesterday's full list. Today on an empty catalogue."""
     today = today or today_utc()
     latest = store.latest_listed_day(today.isoformat()) or store.latest_listed_day()
-    return date.fromisoformat(latest) if latest else today
+    if latest is None:
+        return today
+    newest = date.fromisoformat(latest)
+    counts = store.papers_per_listed_day((newest - DEFAULT_DAY_WINDOW).isoformat(), latest)
+    busiest = max(counts.values(), default=0)
+    meaningful = [day for day, count in counts.items() if count * DEFAULT_DAY_SHARE >= busiest]
+    return date.fromisoformat(max(meaningful, default=latest))
 
 
 def parse_period(kind: str, text: str) -> Period:

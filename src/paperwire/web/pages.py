@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, Period
+from paperwire.storage import Store
 from paperwire.web.listings import default_day, find_paper, list_period, parse_period, period_of_day
 
 router = APIRouter(include_in_schema=False)
@@ -39,10 +41,15 @@ def short_label(period: Period) -> str:
     return period.first.strftime("%b %Y")
 
 
-def tab_links(period: Period) -> dict[str, str]:
-    """Point the Daily / Weekly / Monthly tabs at the periods around the one shown."""
+def tab_links(period: Period, store: Store | None = None) -> dict[str, str]:
+    """Point the Daily / Weekly / Monthly tabs at the periods around the one shown: from a week or a month,
+    Daily opens its newest day with papers (its first day when it has none)."""
+    day = period.first
+    if period.kind != "day" and store is not None:
+        latest = store.latest_listed_day(period.last.isoformat())
+        day = date.fromisoformat(latest) if latest and latest >= period.first.isoformat() else period.first
     return {
-        "daily": period_url(period_of_day("day", period.first)) if period.kind == "day" else "/",
+        "daily": period_url(period_of_day("day", day)),
         "weekly": period_url(period_of_day("week", period.first)),
         "monthly": period_url(period_of_day("month", period.first)),
     }
@@ -96,7 +103,7 @@ def render_period(request: Request, period: Period, page_text: str | None) -> HT
         "listing": listing,
         "heading": HEADINGS[period.kind],
         "active_tab": TABS[period.kind],
-        "tab_links": tab_links(period),
+        "tab_links": tab_links(period, request.app.state.store),
         "previous_url": period_url(listing.previous) if listing.previous else None,
         "next_url": period_url(listing.next) if listing.next else None,
         "page": page,

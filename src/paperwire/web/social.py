@@ -6,6 +6,7 @@ scanners that prefetch links cannot use up the token.
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
@@ -13,7 +14,6 @@ from urllib.parse import urlencode, urlsplit
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from markupsafe import Markup
 
 from paperwire.models import InvalidRecord, Paper, parse_arxiv_id
 from paperwire.settings import Settings
@@ -36,7 +36,14 @@ router = APIRouter()
 
 LOGIN_LINK_LIFETIME = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(days=30)
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+NAME_MAX_CHARS = 40
+
+
+def clean_display_name(text: str) -> str | None:
+    """A display name as a person writes it ("Ada Lovelace", "Zoë O'Brien"): printable characters,
+    runs of white space as one space, at most NAME_MAX_CHARS; None when nothing is left."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(printable.split())[:NAME_MAX_CHARS].strip() or None
 
 
 def now_utc() -> datetime:
@@ -114,11 +121,36 @@ def sign_in_url() -> str:
     return state["sign_in_url"]
 
 
+def card_anchor(paper_id: str) -> str:
+    """The HTML id of a paper's card (and of the paper on its page): `paper-2501.12948`, `paper-hep-th-9901001`."""
+    return "paper-" + paper_id.replace("/", "-")
+
+
+def sign_in_to_vote_url(paper_id: str) -> str:
+    """/login?next=<this page>#<card>&vote=<id>: a signed-out reader's upvote; the vote travels in the mailed
+    link and is cast by the sign-in POST, which then returns to the card."""
+    back = f"{current_request_path()}#{card_anchor(paper_id)}"
+    return f"/login?{urlencode({'next': back, 'vote': paper_id})}"
+
+
 def install_template_helpers(application) -> None:  # noqa: ANN001 - a FastAPI app
     application.state.templates.env.globals.update(
         current_user=current_user, has_voted=has_voted, current_request_path=current_request_path,
-        sign_in_url=sign_in_url,
+        sign_in_url=sign_in_url, sign_in_to_vote_url=sign_in_to_vote_url,
     )
+    application.state.templates.env.filters["card_anchor"] = card_anchor
+
+
+def vote_intent(value: str | None) -> str | None:
+    """The paper id a sign-in should upvote, if `value` is a well-formed paper id; else None."""
+    if not value or len(value) > 64:
+        return None
+    if value.startswith("t-"):
+        return value if re.fullmatch(r"t-[0-9a-f]{16}", value) else None
+    try:
+        return parse_arxiv_id(value)[0]
+    except InvalidRecord:
+        return None
 
 
 # ---- sign-in ----------------------------------------------------------------------------------
@@ -132,70 +164,76 @@ def login_limiters(request: Request) -> tuple[RateLimiter, RateLimiter]:
     )
 
 
-def send_login_mail(request: Request, email: str, token: str, next_path: str = "/") -> None:
+def send_login_mail(request: Request, email: str, token: str, next_path: str = "/", vote: str | None = None) -> None:
     """The sign-in link, through the outbox (SMTP, or the Maildir under HOME without SMTP_URL)."""
     from paperwire.mail.outbox import enqueue_transactional
+    from paperwire.mail.render import MailRenderer
 
     settings = settings_of(request)
     link = f"{settings.base_url}/login/{token}"
-    if next_path != "/":
-        link += f"?{urlencode({'next': next_path})}"
+    query = {key: value for key, value in (("next", next_path), ("vote", vote)) if value and value != "/"}
+    if query:
+        link += f"?{urlencode(query)}"
     minutes = int(LOGIN_LINK_LIFETIME.total_seconds() // 60)
-    text = (
-        f"Hello,\n\nto sign in to {settings.site_name}, open this link within {minutes} minutes:\n\n{link}\n\n"
-        "The link works once. If you did not ask to sign in, ignore this mail: nothing happens without it.\n"
-    )
-    html = Markup(
-        "<p>Hello,</p><p>to sign in to {site}, open this link within {minutes} minutes:</p>"
-        '<p><a href="{link}">Sign in to {site}</a></p><p>The link works once. If you did not ask to sign in, '
-        "ignore this mail: nothing happens without it.</p>"
-    ).format(site=settings.site_name, minutes=minutes, link=link)
-    enqueue_transactional(store_of(request), settings, email, f"Sign in to {settings.site_name}", text, str(html))
+    text, html = MailRenderer(None, settings).render_named("sign_in", link=link, minutes=minutes, vote=vote)
+    enqueue_transactional(store_of(request), settings, email, f"Sign in to {settings.site_name}", text, html)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002 - the usual name
-    return render(request, "login.html", {"next": safe_next(next), "email": "", "error": None})
+def login_form(request: Request, next: str | None = None, vote: str | None = None) -> HTMLResponse:  # noqa: A002
+    context = {"next": safe_next(next), "vote": vote_intent(vote), "email": "", "error": None}
+    return render(request, "login.html", context)
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
-def login_request(request: Request, email: str = Form(""), next: str = Form("/")) -> HTMLResponse:  # noqa: A002
+def login_request(
+    request: Request, email: str = Form(""), next: str = Form("/"), vote: str = Form("")  # noqa: A002
+) -> HTMLResponse:
     """Always the same answer for a well-formed address, whether it belongs to a user or not."""
     by_ip, by_address = login_limiters(request)
     by_ip.enforce(client_ip(request))
     try:
         address = validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        context = {"next": safe_next(next), "email": email[:320], "error": "That does not look like an email address."}
+        context = {"next": safe_next(next), "vote": vote_intent(vote), "email": email[:320],
+                   "error": "That does not look like an email address."}  # fmt: skip
         return render(request, "login.html", context, 400)
     by_address.enforce(address)
     token = new_token()
     store_of(request).create_login_token(hash_token(token), address, iso(now_utc() + LOGIN_LINK_LIFETIME))
-    send_login_mail(request, address, token, safe_next(next))
-    return render(request, "login_sent.html", {"email": address, "minutes": 15})
+    send_login_mail(request, address, token, safe_next(next), vote_intent(vote))
+    return render(request, "login_sent.html", {"email": address, "minutes": 15, "vote": vote_intent(vote)})
 
 
 @router.get("/login/{token}", response_class=HTMLResponse, include_in_schema=False)
-def login_confirm_form(request: Request, token: str, next: str | None = None) -> HTMLResponse:  # noqa: A002
+def login_confirm_form(
+    request: Request, token: str, next: str | None = None, vote: str | None = None  # noqa: A002
+) -> HTMLResponse:
     """The page the emailed link opens: a button that signs in (a GET never uses up the token)."""
     store = store_of(request)
     email = store.peek_login_token(hash_token(token), iso(now_utc()))
     if email is None:
         message = "This sign-in link has expired or was already used. Ask for a new one."
         return render(request, "login.html", {"next": safe_next(next), "email": "", "error": message}, 400)
-    context = {"token": token, "next": safe_next(next), "user": store.get_user_by_email(email), "email": email}
+    context = {"token": token, "next": safe_next(next), "vote": vote_intent(vote), "email": email,
+               "user": store.get_user_by_email(email), "paper": store.get_paper(vote_intent(vote) or "")}  # fmt: skip
     return render(request, "login_confirm.html", context)
 
 
 @router.post("/login/{token}", include_in_schema=False, dependencies=[Depends(require_csrf)])
-def login_confirm(request: Request, token: str, next: str = Form("/"), name: str = Form("")) -> Response:  # noqa: A002
+def login_confirm(
+    request: Request, token: str, next: str = Form("/"), name: str = Form(""), vote: str = Form("")  # noqa: A002
+) -> Response:
+    """Sign in; when the sign-in started from an upvote, cast that vote and go back to its card."""
     store = store_of(request)
     email = store.consume_login_token(hash_token(token), iso(now_utc()))
     if email is None:
         message = "This sign-in link has expired or was already used. Ask for a new one."
         return render(request, "login.html", {"next": "/", "email": "", "error": message}, 400)
-    requested = "".join(ch for ch in name.strip() if ch in NAME_CHARS)[:40] or None
-    user = store.ensure_user(email, requested)
+    user = store.ensure_user(email, clean_display_name(name))
+    paper_id = vote_intent(vote)
+    if paper_id is not None and store.get_paper(paper_id) is not None:
+        cast_vote(request, paper_id, user, True)
     session_id = new_token()
     store.create_session(hash_token(session_id), user["id"], iso(now_utc() + SESSION_LIFETIME))
     response = RedirectResponse(safe_next(next), status_code=303)

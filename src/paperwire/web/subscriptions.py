@@ -2,7 +2,12 @@
 
 Every state change is a POST: forms carry CSRF; links carry a signed single-purpose token. The
 unsubscribe POST needs nothing else, so RFC 8058 one-click unsubscribe from a mail client works.
-Subscribing always answers the same, whether the address was known or not.
+Subscribing always answers the same, whether the address was known or not. Every POST that changes
+something answers 303 to a page, so reloading it does not send the form again; deleting asks first.
+
+Accounts and subscriptions are one: they are linked by the case-folded address. A signed-in reader
+subscribes without typing it (confirmed at once: the sign-in link proved the address) and reaches the
+digest's preferences from /account/digest.
 """
 
 from __future__ import annotations
@@ -10,13 +15,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperwire.mail import subscribers as lifecycle
 from paperwire.mail.subscribers import CADENCES, InvalidSubscription, Subscriber
 from paperwire.mail.tokens import InvalidToken
 from paperwire.web.security import RateLimiter, client_ip, require_csrf
+from paperwire.web.social import current_user
 
 router = APIRouter()
 
@@ -91,9 +97,24 @@ def api_subscribe(body: SubscriptionRequest, request: Request) -> JSONResponse:
     return JSONResponse(ACCEPTED, status_code=202)
 
 
+def signed_in_email(request: Request) -> str | None:
+    user = current_user(request)
+    return user["email"] if user else None
+
+
 @router.get("/subscribe", response_class=HTMLResponse)
 def subscribe_page(request: Request) -> HTMLResponse:
-    return render(request, "subscribe.html", {"form": {"cadence": "daily", "max_papers": 10}})
+    email = signed_in_email(request)
+    subscriber = lifecycle.subscriber_of_address(_store(request), email) if email else None
+    context = {"form": {"cadence": "daily", "max_papers": 10}, "account_email": email, "subscriber": subscriber}
+    if subscriber is not None and subscriber.status == "confirmed":
+        context["manage_url"] = preferences_path(request, subscriber)
+    return render(request, "subscribe.html", context)
+
+
+@router.get("/subscribe/sent", response_class=HTMLResponse)
+def subscribe_sent(request: Request) -> HTMLResponse:
+    return message_page(request, "Check your inbox", ACCEPTED["message"])
 
 
 @router.post("/subscribe", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
@@ -106,15 +127,37 @@ def subscribe_form(
     authors: Annotated[str, Form()] = "",
     keywords: Annotated[str, Form()] = "",
     max_papers: Annotated[str, Form()] = "10",
-) -> HTMLResponse:
+) -> Response:
+    account_email = signed_in_email(request)
     form = {"email": email, "cadence": cadence, "topics": topics, "categories": categories, "authors": authors,
             "keywords": keywords, "max_papers": max_papers}  # fmt: skip
     try:
         interests = lifecycle.make_interests(topics, categories, authors, keywords)
+        if account_email is not None:
+            subscriber = lifecycle.subscribe_proven_address(_store(request), _settings(request), account_email,
+                                                            cadence, interests, lifecycle.check_max_papers(max_papers))  # fmt: skip
+            return RedirectResponse(preferences_path(request, subscriber) + "?saved=subscribed", status_code=303)
         subscribe_from(request, email, cadence, interests, lifecycle.check_max_papers(max_papers))
     except InvalidSubscription as error:
-        return render(request, "subscribe.html", {"form": form, "error": str(error)}, 422)
-    return message_page(request, "Check your inbox", ACCEPTED["message"])
+        context = {"form": form, "error": str(error), "account_email": account_email}
+        return render(request, "subscribe.html", context, 422)
+    return RedirectResponse("/subscribe/sent", status_code=303)
+
+
+@router.get("/account/digest", include_in_schema=False)
+def account_digest(request: Request) -> Response:
+    """The signed-in reader's digest: its preferences when subscribed, else the subscribe form."""
+    email = signed_in_email(request)
+    if email is None:
+        return RedirectResponse("/login?next=/account/digest", status_code=303)
+    subscriber = lifecycle.subscriber_of_address(_store(request), email)
+    if subscriber is None or subscriber.status not in ("confirmed", "bouncing"):
+        return RedirectResponse("/subscribe", status_code=303)
+    return RedirectResponse(preferences_path(request, subscriber), status_code=303)
+
+
+def preferences_path(request: Request, subscriber: Subscriber) -> str:
+    return lifecycle.path_for(_settings(request), "preferences", subscriber.id, subscriber.nonce)
 
 
 # ---- confirm ------------------------------------------------------------------------------------
@@ -122,24 +165,25 @@ def subscribe_form(
 
 @router.get("/subscribe/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
-    """Shows a button: a GET never changes anything (mail scanners open links too)."""
+    """Shows a button: a GET never changes anything (mail scanners open links too). A confirmed address
+    sees that it is subscribed, and where to choose its interests."""
     try:
         subscriber = lifecycle.subscriber_for_token(_store(request), _settings(request), "confirm", token)
     except InvalidToken as error:
         return invalid_link(request, error)
+    if subscriber.status == "confirmed":
+        return message_page(request, "You are subscribed", f"Your {subscriber.cadence} digest goes to {subscriber.email}.",
+                            preferences=preferences_path(request, subscriber))  # fmt: skip
     return render(request, "subscribe_confirm.html", {"subscriber": subscriber, "token": token})
 
 
 @router.post("/subscribe/confirm/{token}", response_class=HTMLResponse)
-def confirm(request: Request, token: str) -> HTMLResponse:
+def confirm(request: Request, token: str) -> Response:
     try:
-        subscriber = lifecycle.confirm_subscription(_store(request), _settings(request), token)
+        lifecycle.confirm_subscription(_store(request), _settings(request), token)
     except InvalidToken as error:
         return invalid_link(request, error)
-    preferences = lifecycle.link_for(_settings(request), "preferences", subscriber.id, subscriber.nonce)
-    return message_page(request, "You are subscribed",
-                        f"Your {subscriber.cadence} digest goes to {subscriber.email}.",
-                        preferences=preferences)  # fmt: skip
+    return RedirectResponse(f"/subscribe/confirm/{token}", status_code=303)
 
 
 # ---- preferences, export, delete ----------------------------------------------------------------
@@ -159,13 +203,18 @@ def preferences_form(subscriber: Subscriber) -> dict:
             "keywords": ", ".join(interests.keywords), "max_papers": subscriber.max_papers}  # fmt: skip
 
 
+def preferences_context(request: Request, subscriber: Subscriber, token: str, form: dict) -> dict:
+    unsubscribe = lifecycle.path_for(_settings(request), "unsubscribe", subscriber.id, subscriber.nonce)
+    return {"subscriber": subscriber, "token": token, "form": form, "unsubscribe_path": unsubscribe}
+
+
 @router.get("/preferences/{token}", response_class=HTMLResponse)
-def preferences_page(request: Request, token: str) -> HTMLResponse:
+def preferences_page(request: Request, token: str, saved: str | None = None) -> HTMLResponse:
     subscriber = subscriber_or_error(request, "preferences", token)
     if isinstance(subscriber, HTMLResponse):
         return subscriber
-    return render(request, "preferences.html", {"subscriber": subscriber, "token": token,
-                                                "form": preferences_form(subscriber)})  # fmt: skip
+    context = preferences_context(request, subscriber, token, preferences_form(subscriber))
+    return render(request, "preferences.html", {**context, "saved": saved if saved in ("saved", "subscribed") else None})
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
@@ -178,7 +227,7 @@ def save_preferences(
     authors: Annotated[str, Form()] = "",
     keywords: Annotated[str, Form()] = "",
     max_papers: Annotated[str, Form()] = "10",
-) -> HTMLResponse:
+) -> Response:
     subscriber = subscriber_or_error(request, "preferences", token)
     if isinstance(subscriber, HTMLResponse):
         return subscriber
@@ -188,10 +237,9 @@ def save_preferences(
         interests = lifecycle.make_interests(topics, categories, authors, keywords)
         lifecycle.update_preferences(_store(request), subscriber, cadence, interests, lifecycle.check_max_papers(max_papers))
     except InvalidSubscription as error:
-        return render(request, "preferences.html", {"subscriber": subscriber, "token": token, "form": form,
-                                                    "error": str(error)}, 422)  # fmt: skip
-    return render(request, "preferences.html", {"subscriber": subscriber, "token": token, "form": form,
-                                                "saved": True})  # fmt: skip
+        context = preferences_context(request, subscriber, token, form)
+        return render(request, "preferences.html", {**context, "error": str(error)}, 422)
+    return RedirectResponse(f"/preferences/{token}?saved=saved", status_code=303)
 
 
 @router.get("/preferences/{token}/export.json", tags=["subscriptions"])
@@ -204,12 +252,26 @@ def export_data(request: Request, token: str) -> Response:
                         headers={"Content-Disposition": 'attachment; filename="paperwire-subscription.json"'})  # fmt: skip
 
 
+@router.get("/preferences/{token}/delete", response_class=HTMLResponse)
+def delete_data_page(request: Request, token: str) -> HTMLResponse:
+    """Deleting cannot be undone: this page asks first; its button sends the POST."""
+    subscriber = subscriber_or_error(request, "preferences", token)
+    if isinstance(subscriber, HTMLResponse):
+        return subscriber
+    return render(request, "delete_confirm.html", {"subscriber": subscriber, "token": token})
+
+
 @router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
-def delete_data(request: Request, token: str) -> HTMLResponse:
+def delete_data(request: Request, token: str) -> Response:
     subscriber = subscriber_or_error(request, "preferences", token)
     if isinstance(subscriber, HTMLResponse):
         return subscriber
     lifecycle.delete_subscriber(_store(request), subscriber)
+    return RedirectResponse("/subscribe/deleted", status_code=303)
+
+
+@router.get("/subscribe/deleted", response_class=HTMLResponse)
+def data_deleted(request: Request) -> HTMLResponse:
     return message_page(request, "Your data is deleted",
                         "The subscription, its preferences and its mail history are gone. Old links no longer work.",
                         subscribe="/subscribe")  # fmt: skip
@@ -227,12 +289,11 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe(request: Request, token: str) -> HTMLResponse:
-    """Unsubscribe at once: the page's button, and RFC 8058 one-click POSTs from mail clients."""
+def unsubscribe(request: Request, token: str) -> Response:
+    """Unsubscribe at once: the page's button, the preferences page's, and RFC 8058 one-click POSTs from
+    mail clients; then the page that says so."""
     subscriber = subscriber_or_error(request, "unsubscribe", token)
     if isinstance(subscriber, HTMLResponse):
         return subscriber
     lifecycle.unsubscribe(_store(request), subscriber)
-    return message_page(request, "You are unsubscribed",
-                        f"No more digests go to {subscriber.email}. Changed your mind? Subscribe again any time.",
-                        subscribe="/subscribe")  # fmt: skip
+    return RedirectResponse(f"/unsubscribe/{token}", status_code=303)

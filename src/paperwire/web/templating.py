@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment
 from markupsafe import Markup
 
+from paperwire.latex import latex_to_text
 from paperwire.models import Paper
 from paperwire.settings import Settings
 
@@ -27,7 +28,8 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     templates.env.globals["base_url"] = settings.base_url
     templates.env.globals["card_fragment"] = FragmentCache(templates.env)
     templates.env.filters.update(
-        compact=compact_number, http_url=http_url, github_url=github_url, github_name=github_name, day=format_day
+        compact=compact_number, http_url=http_url, github_url=github_url, github_name=github_name, day=format_day,
+        plain_text=latex_to_text, discussion_url=discussion_url, plural=plural,
     )
     return templates
 
@@ -92,6 +94,19 @@ def github_name(repo: str | None) -> str:
         return ""
     parts = urlsplit(repo if "://" in repo else f"https://github.com/{repo}")
     return parts.path.strip("/").removesuffix(".git") or repo
+
+
+def discussion_url(paper: Paper) -> str | None:
+    """Where a paper's comments live: the counts come from Hugging Face, so its paper page's discussion."""
+    if paper.id.startswith("t-"):
+        return None
+    return f"https://huggingface.co/papers/{paper.id}#community"
+
+
+def plural(count: int | None, noun: str, nouns: str | None = None) -> str:
+    """`1 upvote`, `2 upvotes`, `0 comments`: a count with its noun in the right number."""
+    count = count or 0
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
 
 
 def format_day(value: str | None) -> str:

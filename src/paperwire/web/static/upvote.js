@@ -1,12 +1,16 @@
-// Progressive enhancement of the upvote forms: send them with fetch() and update the count in place.
-// Without JavaScript the forms post and come back to the same page.
+// Progressive enhancement of the upvote forms: send them with fetch() and update the count in place,
+// so the page neither reloads nor scrolls, no history entry is added and the button keeps the focus.
+// Without JavaScript the forms post and come back to the same card.
+// The form's `action` attribute is read with getAttribute: `form.action` would be its
+// <input name="action">, which shadows the property.
 document.addEventListener("submit", async (event) => {
   const form = event.target.closest("form.upvote");
   if (!form) return;
   event.preventDefault();
+  const button = form.querySelector("button");
   let response;
   try {
-    response = await fetch(form.action, {
+    response = await fetch(form.getAttribute("action"), {
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { Accept: "application/json" },
     });
@@ -24,9 +28,11 @@ document.addEventListener("submit", async (event) => {
   }
   const data = await response.json();
   form.querySelector(".count").textContent = data.upvotes;
+  const label = form.querySelector(".label, .visually-hidden");
+  if (label) label.textContent = data.upvotes === 1 ? " upvote" : " upvotes";
   form.classList.toggle("voted", data.voted);
   form.querySelector("input[name=action]").value = data.voted ? "undo" : "up";
-  const button = form.querySelector("button");
   button.setAttribute("aria-pressed", String(data.voted));
   button.title = data.voted ? "Withdraw your upvote" : "Upvote";
+  button.focus({ preventScroll: true });
 });
