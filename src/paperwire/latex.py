@@ -17,10 +17,22 @@ SUBSCRIPTS = str.maketrans("0123456789+-()", "₀₁₂₃₄₅₆₇₈₉₊�
 KEPT = {"%": "\ue000", "~": "\ue001", "&": "\ue002", "#": "\ue003"}
 LATEX_HINT = re.compile(r"[$\\]")
 MATH = re.compile(r"(?<!\\)\$(.+?)(?<!\\)\$")
+HREF = re.compile(r"\\href\{([^{}]*)\}\{([^{}]*)\}")  # pylatexenc 2.11 fails on \href: its text, read here
 SCRIPT = re.compile(r"([\^_])(?:\{([0-9+\-()n]+)\}|([0-9n]))")
 MAX_CHARS = 20_000
 
-_converter = LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
+
+class _KeepUnknownMacros(LatexNodes2Text):
+    """Authors' own macros (`\\method`, `\\ourmodel`) are defined in their paper, not in the abstract:
+    show them as written rather than dropping the word they stand for."""
+
+    def macro_node_to_text(self, node):  # noqa: ANN001, ANN201 - pylatexenc's node in, text out
+        if self.latex_context.get_macro_spec(node.macroname) is None:
+            return "\\" + node.macroname
+        return super().macro_node_to_text(node)
+
+
+_converter = _KeepUnknownMacros(math_mode="text", strict_latex_spaces=False)
 
 
 def _scripts_in_math(match: re.Match[str]) -> str:
@@ -40,7 +52,7 @@ def latex_to_text(text: str | None) -> str:
     if not text or not LATEX_HINT.search(text) or len(text) > MAX_CHARS:
         return text or ""
     source = re.sub(r"(?<!\\)[%~&#]", lambda found: KEPT[found.group(0)], text)
-    source = MATH.sub(_scripts_in_math, source)
+    source = HREF.sub(r"\2", MATH.sub(_scripts_in_math, source))
     try:
         converted = _converter.latex_to_text(source)
     except Exception:  # noqa: BLE001 - malformed markup in imported data: show it as it was given
