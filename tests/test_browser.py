@@ -11,7 +11,9 @@ import pytest
 
 from conftest import SHARED_DATA
 from paperwire.ingest import ingest_files
+from paperwire.latex import latex_to_text
 from paperwire.sample import load_sample
+from paperwire.web.listings import default_day
 
 HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
 
@@ -27,8 +29,8 @@ def card_votes(page) -> list[float]:  # noqa: ANN001 - a playwright Page
 
 def test_daily_page_then_a_paper(store, live_server, browser_page):
     load_sample(store)  # the shipped demo data: the screenshot shows no real user names
-    latest = store.latest_listed_day()
-    previous_day, _ = store.neighbour_listed_days(latest, latest)
+    shown = default_day(store).isoformat()  # the home page's day: the newest with a real list
+    previous_day, _ = store.neighbour_listed_days(shown, shown)
     expected = store.papers_listed_between(previous_day, previous_day, limit=30).papers
 
     page = browser_page
@@ -44,7 +46,7 @@ def test_daily_page_then_a_paper(store, live_server, browser_page):
     page.locator(".period-nav a[rel=prev]").click()
     page.wait_for_url(f"**/papers?date={previous_day}")
     titles = page.locator("article.card h3").all_inner_texts()
-    assert titles == [paper.title for paper in expected]  # most upvoted first, exactly as stored
+    assert titles == [latex_to_text(paper.title) for paper in expected]  # most upvoted first, LaTeX read
     votes = card_votes(page)
     assert votes == sorted(votes, reverse=True) and votes[0] > votes[-1]
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
@@ -52,10 +54,10 @@ def test_daily_page_then_a_paper(store, live_server, browser_page):
         page.screenshot(path=os.environ["PAPERWIRE_SCREENSHOT"])
 
     top = expected[0]
-    page.get_by_role("link", name=top.title, exact=True).click()
+    page.get_by_role("link", name=latex_to_text(top.title), exact=True).click()
     page.wait_for_url(f"**/papers/{top.id}")
-    assert page.get_by_role("heading", level=1).inner_text() == top.title
-    assert page.locator(".abstract-full p").inner_text() == top.abstract
+    assert page.get_by_role("heading", level=1).inner_text() == latex_to_text(top.title)
+    assert page.locator(".abstract-full p").inner_text() == latex_to_text(top.abstract)
     arxiv = page.get_by_role("link", name="arXiv page")
     assert arxiv.get_attribute("href") == f"https://arxiv.org/abs/{top.id}"
     assert page.get_by_role("link", name="PDF").get_attribute("href") == f"https://arxiv.org/pdf/{top.id}"
