@@ -270,10 +270,12 @@ def upvote_form(request: Request, paper_id: str, action: str = Form("toggle"), n
     """The upvote button's form: works without JavaScript (redirects back), answers JSON to fetch()."""
     back = safe_next(next, f"/papers/{paper_id}")
     user = current_user(request)
-    if user is None:
+    if user is None:  # signed out meanwhile: the sign-in casts this vote and comes back
+        intent = {"next": back, "vote": paper_id} if action != "undo" else {"next": back}
+        login = f"/login?{urlencode(intent)}"
         if wants_json(request):
-            return JSONResponse({"detail": "Sign in to upvote.", "login": f"/login?{urlencode({'next': back})}"}, 401)
-        return RedirectResponse(f"/login?{urlencode({'next': back})}", status_code=303)
+            return JSONResponse({"detail": "Sign in to upvote.", "login": login}, 401)
+        return RedirectResponse(login, status_code=303)
     store = store_of(request)
     if store.get_paper(paper_id) is None:
         return JSONResponse({"detail": f"no paper {paper_id!r} in this catalogue"}, 404)
