@@ -112,7 +112,7 @@ def subscribe_page(request: Request) -> HTMLResponse:
     return render(request, "subscribe.html", context)
 
 
-@router.get("/subscribe/sent", response_class=HTMLResponse)
+@router.get("/subscribe/sent", response_class=HTMLResponse, include_in_schema=False)
 def subscribe_sent(request: Request) -> HTMLResponse:
     return message_page(request, "Check your inbox", ACCEPTED["message"])
 
@@ -252,7 +252,7 @@ def export_data(request: Request, token: str) -> Response:
                         headers={"Content-Disposition": 'attachment; filename="paperwire-subscription.json"'})  # fmt: skip
 
 
-@router.get("/preferences/{token}/delete", response_class=HTMLResponse)
+@router.get("/preferences/{token}/delete", response_class=HTMLResponse, include_in_schema=False)
 def delete_data_page(request: Request, token: str) -> HTMLResponse:
     """Deleting cannot be undone: this page asks first; its button sends the POST."""
     subscriber = subscriber_or_error(request, "preferences", token)
@@ -270,7 +270,7 @@ def delete_data(request: Request, token: str) -> Response:
     return RedirectResponse("/subscribe/deleted", status_code=303)
 
 
-@router.get("/subscribe/deleted", response_class=HTMLResponse)
+@router.get("/subscribe/deleted", response_class=HTMLResponse, include_in_schema=False)
 def data_deleted(request: Request) -> HTMLResponse:
     return message_page(request, "Your data is deleted",
                         "The subscription, its preferences and its mail history are gone. Old links no longer work.",
