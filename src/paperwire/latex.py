@@ -28,7 +28,7 @@ class _KeepUnknownMacros(LatexNodes2Text):
 
     def macro_node_to_text(self, node):  # noqa: ANN001, ANN201 - pylatexenc's node in, text out
         if self.latex_context.get_macro_spec(node.macroname) is None:
-            return "\\" + node.macroname
+            return "\\" + node.macroname + (getattr(node, "macro_post_space", "") or "")
         return super().macro_node_to_text(node)
 
 
