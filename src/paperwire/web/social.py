@@ -112,15 +112,6 @@ def current_request_path() -> str:
     return state["request_path"]
 
 
-def sign_in_url() -> str:
-    """/login?next=<this page>: where a signed-out reader's upvote control leads (built once per request)."""
-    request = current_request()
-    state = request.scope.setdefault("state", {}) if request is not None else {}
-    if "sign_in_url" not in state:
-        state["sign_in_url"] = f"/login?{urlencode({'next': current_request_path()})}"
-    return state["sign_in_url"]
-
-
 def card_anchor(paper_id: str) -> str:
     """The HTML id of a paper's card (and of the paper on its page): `paper-2501.12948`, `paper-hep-th-9901001`."""
     return "paper-" + paper_id.replace("/", "-")
@@ -136,7 +127,7 @@ def sign_in_to_vote_url(paper_id: str) -> str:
 def install_template_helpers(application) -> None:  # noqa: ANN001 - a FastAPI app
     application.state.templates.env.globals.update(
         current_user=current_user, has_voted=has_voted, current_request_path=current_request_path,
-        sign_in_url=sign_in_url, sign_in_to_vote_url=sign_in_to_vote_url,
+        sign_in_to_vote_url=sign_in_to_vote_url,
     )
     application.state.templates.env.filters["card_anchor"] = card_anchor
 
