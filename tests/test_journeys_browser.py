@@ -235,3 +235,16 @@ def test_screenshots_of_the_main_pages(chromium, tmp_path: Path, sink: SmtpSink)
                 assert (folder / name).stat().st_size < SCREENSHOT_LIMIT, name
     finally:
         store.close()
+
+
+def test_back_after_signing_out_shows_the_signed_out_page(page, site, sink: SmtpSink) -> None:  # noqa: ANN001
+    base_url, _ = site
+    sign_in(page, base_url, sink, "ada@example.org", "Ada Lovelace")
+    page.goto(f"{base_url}/papers?date={DAY}")
+    assert page.locator("form.logout").count() == 1
+    page.click("form.logout button")
+    page.wait_for_url(f"{base_url}/")
+    page.go_back()  # personal pages are no-store: the browser asks again instead of showing its copy
+    page.wait_for_url(f"{base_url}/papers?date={DAY}")
+    assert page.locator("form.logout").count() == 0
+    assert page.get_by_role("link", name="Sign in").count() == 1
