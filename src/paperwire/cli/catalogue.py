@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import typer
@@ -15,6 +16,7 @@ from paperwire.cli import app, settings_of
 from paperwire.ingest import ingest_records, read_file
 from paperwire.logs import uvicorn_log_config
 from paperwire.models import ImportReport
+from paperwire.settings import Settings
 from paperwire.sources import SOURCES, UnknownFormat
 from paperwire.storage import Store, open_store
 
@@ -104,8 +106,7 @@ def ingest(
 def print_report(report: ImportReport) -> None:
     out = Console()
     out.print(
-        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"skipped {len(report.skipped)}"
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, skipped {len(report.skipped)}"
     )
     for skip in report.skipped[:200]:
         out.print(f"  skipped {skip}", markup=False, highlight=False)
@@ -152,7 +153,9 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
 
     planned = Table("job", "schedule", "next run (UTC)", "last status", title="scheduled jobs")
     for plan in planned_runs(settings_of(ctx), store):
-        planned.add_row(plan["job"], plan["schedule"], plan["next_at"].strftime("%Y-%m-%d %H:%M"), plan["last_status"] or "")
+        planned.add_row(
+            plan["job"], plan["schedule"], plan["next_at"].strftime("%Y-%m-%d %H:%M"), plan["last_status"] or ""
+        )
     out.print(planned)
 
 
@@ -175,9 +178,22 @@ def serve(
         load_sample_into(store)
     application = create_app(settings, store=store, run_jobs=not no_jobs)
     console.print(f"paperwire serving {store.count_papers()} papers at http://{host}:{port}/")
-    uvicorn.run(
-        application, host=host, port=port, log_level="warning", proxy_headers=True, log_config=uvicorn_log_config()
-    )
+    uvicorn.run(application, host=host, port=port, log_level="warning", log_config=uvicorn_log_config(),
+                **server_limits(settings))  # fmt: skip
+
+
+def server_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn's side of docs/deploy.md "Security": the h11 parser refuses headers past max_header_bytes
+    before holding them (httptools has no such cap), idle keep-alive connections close after
+    client_timeout, and X-Forwarded-* count only from PAPERWIRE_TRUSTED_PROXIES (uvicorn would trust
+    127.0.0.1 by default)."""
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_keep_alive": max(1, round(settings.client_timeout)),
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
+    }
 
 
 @app.command("demo")

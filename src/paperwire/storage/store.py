@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from importlib import resources
 from types import ModuleType
@@ -120,4 +121,7 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
     store = Store(url)
     if upgrade:
         store.upgrade()
+    database = store.engine.url.database
+    if store.dialect == "sqlite" and database and database != ":memory:" and os.path.exists(database):
+        os.chmod(database, 0o600)  # the owner's only (SQLite gives its -wal and -shm files the same mode)
     return store

@@ -12,16 +12,8 @@ from pydantic import BaseModel
 from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, Period
 from paperwire.web.hf_api import is_hub_client, with_hf_keys
-from paperwire.web.listings import (
-    MAX_LIMIT,
-    MAX_OFFSET,
-    PeriodListing,
-    default_day,
-    find_paper,
-    list_period,
-    parse_period,
-    period_of_day,
-)  # fmt: skip
+from paperwire.web.listings import PeriodListing, default_day, find_paper, list_period, parse_period, period_of_day
+from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, BadParameter, parse_int
 
 router = APIRouter()
 
@@ -154,22 +146,23 @@ def list_papers(
     date: str | None = Query(
         None, description="YYYY-MM-DD, any day inside the period; default: the latest day with papers"
     ),
-    limit: int = Query(50, description=f"papers per page, 1 to {MAX_LIMIT}"),
-    offset: int = Query(0, description="papers to skip, for paging"),
+    limit: str | None = Query(None, description=f"papers per page, 1 to {MAX_LIMIT} (default 50)"),
+    offset: str | None = Query(None, description=f"papers to skip, for paging (0 to {MAX_OFFSET:,})"),
 ) -> Response:
     store = request.app.state.store
     if period not in ("day", "week", "month"):
-        return json_error(422, f"period must be day, week or month (got {period!r})")
-    if not 1 <= limit <= MAX_LIMIT:
-        return json_error(422, f"limit must be between 1 and {MAX_LIMIT} (got {limit}); page with offset")
-    if not 0 <= offset <= MAX_OFFSET:
-        return json_error(422, f"offset must be between 0 and {MAX_OFFSET:,} (got {offset})")
+        return json_error(422, f"period must be day, week or month (got {period[:40]!r})")
+    try:
+        size = parse_int("limit", limit, 50, 1, MAX_LIMIT)
+        skip = parse_int("offset", offset, 0, 0, MAX_OFFSET)
+    except BadParameter as error:
+        return json_error(422, f"{error}; page with offset")
     try:
         chosen = parse_period("day", date) if date is not None else None
         chosen = period_of_day(period, chosen.first if chosen else default_day(store))
     except InvalidPeriod as error:
         return json_error(422, f"{error}; date takes a day such as 2025-06-10")
-    return json_response(listing_json(list_period(store, chosen, limit=limit, offset=offset)))
+    return json_response(listing_json(list_period(store, chosen, limit=size, offset=skip)))
 
 
 @router.get(

@@ -19,6 +19,7 @@ from paperwire.periods import InvalidPeriod, parse_month, parse_week, period_con
 from paperwire.periods import parse_day as parse_period_day
 from paperwire.storage import Store
 from paperwire.trending import refresh_if_due
+from paperwire.web.params import parse_int
 
 router = APIRouter(tags=["Hugging Face compatible"])
 
@@ -124,14 +125,6 @@ def hf_json(content: Any, status_code: int = 200) -> Response:
 def hf_error(status_code: int, message: str) -> Response:
     """HF's error shape (`error`, which the hub client prints), with our `detail` beside it."""
     return hf_json({"error": message, "detail": message}, status_code)
-
-
-def parse_int(name: str, text: str | None, default: int, low: int, high: int) -> int:
-    if text is None or text == "":
-        return default
-    if not text.lstrip("-").isdigit() or not low <= int(text) <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high:,} (got {text[:40]!r})")
-    return int(text)
 
 
 def daily_range(date: str | None, week: str | None, month: str | None) -> tuple[str, str]:

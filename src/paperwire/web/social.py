@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from markupsafe import Markup
 
@@ -20,6 +20,7 @@ from paperwire.settings import Settings
 from paperwire.storage import Store
 from paperwire.storage.social import AlreadySubmitted
 from paperwire.trending import rescore_papers
+from paperwire.web.api import json_error
 from paperwire.web.security import (
     RateLimiter,
     clear_session_cookie,
@@ -29,6 +30,7 @@ from paperwire.web.security import (
     new_token,
     read_session_cookie,
     require_csrf,
+    rotate_csrf,
     set_session_cookie,
 )  # fmt: skip
 
@@ -116,7 +118,9 @@ def sign_in_url() -> str:
 
 def install_template_helpers(application) -> None:  # noqa: ANN001 - a FastAPI app
     application.state.templates.env.globals.update(
-        current_user=current_user, has_voted=has_voted, current_request_path=current_request_path,
+        current_user=current_user,
+        has_voted=has_voted,
+        current_request_path=current_request_path,
         sign_in_url=sign_in_url,
     )
 
@@ -159,8 +163,11 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:  # no
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
-def login_request(request: Request, email: str = Form(""), next: str = Form("/")) -> HTMLResponse:  # noqa: A002
-    """Always the same answer for a well-formed address, whether it belongs to a user or not."""
+def login_request(
+    request: Request, background: BackgroundTasks, email: str = Form(""), next: str = Form("/"),  # noqa: A002
+) -> HTMLResponse:  # fmt: skip
+    """Always the same answer for a well-formed address, whether it belongs to a user or not; the link is
+    made and queued after the answer, so its timing tells nothing about the address either."""
     by_ip, by_address = login_limiters(request)
     by_ip.enforce(client_ip(request))
     try:
@@ -169,10 +176,14 @@ def login_request(request: Request, email: str = Form(""), next: str = Form("/")
         context = {"next": safe_next(next), "email": email[:320], "error": "That does not look like an email address."}
         return render(request, "login.html", context, 400)
     by_address.enforce(address)
+    background.add_task(queue_sign_in_link, request, address, safe_next(next))
+    return render(request, "login_sent.html", {"email": address, "minutes": 15})
+
+
+def queue_sign_in_link(request: Request, address: str, next_path: str) -> None:
     token = new_token()
     store_of(request).create_login_token(hash_token(token), address, iso(now_utc() + LOGIN_LINK_LIFETIME))
-    send_login_mail(request, address, token, safe_next(next))
-    return render(request, "login_sent.html", {"email": address, "minutes": 15})
+    send_login_mail(request, address, token, next_path)
 
 
 @router.get("/login/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -200,6 +211,7 @@ def login_confirm(request: Request, token: str, next: str = Form("/"), name: str
     store.create_session(hash_token(session_id), user["id"], iso(now_utc() + SESSION_LIFETIME))
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, settings_of(request), session_id)
+    rotate_csrf(request)  # tokens issued before the sign-in stop working
     return response
 
 
@@ -210,6 +222,7 @@ def logout(request: Request) -> Response:
         store_of(request).delete_session(hash_token(session_id))
     response = RedirectResponse("/", status_code=303)
     clear_session_cookie(response, settings_of(request))
+    rotate_csrf(request)
     return response
 
 
@@ -238,7 +251,7 @@ def upvote_form(request: Request, paper_id: str, action: str = Form("toggle"), n
         return RedirectResponse(f"/login?{urlencode({'next': back})}", status_code=303)
     store = store_of(request)
     if store.get_paper(paper_id) is None:
-        return JSONResponse({"detail": f"no paper {paper_id!r} in this catalogue"}, 404)
+        return json_error(404, f"no paper {paper_id!r} in this catalogue")
     if action == "toggle":
         up = paper_id not in store.voted_paper_ids(user["id"], [paper_id])
     else:
@@ -252,9 +265,9 @@ def upvote_form(request: Request, paper_id: str, action: str = Form("toggle"), n
 def api_vote(request: Request, paper_id: str, up: bool) -> Response:
     user = current_user(request)
     if user is None:
-        return JSONResponse({"detail": "Sign in first: POST /login sends a sign-in link."}, 401)
+        return json_error(401, "Sign in first: POST /login sends a sign-in link.")
     if store_of(request).get_paper(paper_id) is None:
-        return JSONResponse({"detail": f"no paper {paper_id!r} in this catalogue"}, 404)
+        return json_error(404, f"no paper {paper_id!r} in this catalogue")
     voted, upvotes = cast_vote(request, paper_id, user, up)
     return JSONResponse({"id": paper_id, "upvotes": upvotes, "voted": voted})
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from paperwire.mail import subscribers as lifecycle
 from paperwire.mail.subscribers import CADENCES, InvalidSubscription, Subscriber
 from paperwire.mail.tokens import InvalidToken
+from paperwire.web.api import json_error
 from paperwire.web.security import RateLimiter, client_ip, require_csrf
 
 router = APIRouter()
@@ -43,7 +44,9 @@ def render(request: Request, template: str, context: dict, status_code: int = 20
 
 
 def message_page(request: Request, title: str, message: str, status_code: int = 200, **links: str) -> HTMLResponse:
-    return render(request, "subscribe_message.html", {"title": title, "message": message, "actions": links}, status_code)
+    return render(
+        request, "subscribe_message.html", {"title": title, "message": message, "actions": links}, status_code
+    )
 
 
 def invalid_link(request: Request, error: InvalidToken) -> HTMLResponse:
@@ -54,40 +57,56 @@ def invalid_link(request: Request, error: InvalidToken) -> HTMLResponse:
 def within_limits(request: Request, email: str) -> bool:
     """Enforce the per-IP limit (429); report whether the per-address limit still allows a mail."""
     store, settings = _store(request), _settings(request)
-    RateLimiter(store, settings, "subscribe-ip", limit=IP_LIMIT[0], window_seconds=IP_LIMIT[1]).enforce(client_ip(request))
-    address_limiter = RateLimiter(store, settings, "subscribe-address", limit=ADDRESS_LIMIT[0], window_seconds=ADDRESS_LIMIT[1])
+    RateLimiter(store, settings, "subscribe-ip", limit=IP_LIMIT[0], window_seconds=IP_LIMIT[1]).enforce(
+        client_ip(request)
+    )
+    address_limiter = RateLimiter(
+        store, settings, "subscribe-address", limit=ADDRESS_LIMIT[0], window_seconds=ADDRESS_LIMIT[1]
+    )
     return address_limiter.hit(email.strip().lower())
 
 
-def subscribe_from(request: Request, email: str, cadence: str, interests: lifecycle.Interests, max_papers: int) -> None:
+def subscribe_from(
+    request: Request, background: BackgroundTasks, email: str, cadence: str, interests: lifecycle.Interests,
+    max_papers: int,
+) -> None:  # fmt: skip
+    """Validate and count now; the address-dependent work (new, pending or confirmed: a different mail or
+    none) runs after the answer is sent, so the answer's timing says nothing about the address."""
     lifecycle.normalise_email(email)  # validate before counting against the address
     lifecycle.check_cadence(cadence)
     if within_limits(request, email):
-        lifecycle.request_subscription(_store(request), _settings(request), email, cadence, interests, max_papers)
+        background.add_task(lifecycle.request_subscription, _store(request), _settings(request), email, cadence,
+                            interests, max_papers)  # fmt: skip
 
 
 # ---- subscribe ---------------------------------------------------------------------------------
 
 
+# Lists longer than this are refused while the body is parsed, before any other work (the domain's own
+# limit, MAX_INTEREST_ITEMS distinct entries, is checked after de-duplication).
+MAX_LIST = 2 * lifecycle.MAX_INTEREST_ITEMS
+ListOfText = Annotated[list[Annotated[str, Field(max_length=lifecycle.MAX_INTEREST_CHARS)]], Field(max_length=MAX_LIST)]
+
+
 class SubscriptionRequest(BaseModel):
     email: str = Field(..., max_length=320)
-    cadence: str = "daily"
-    topics: list[str] = Field(default_factory=list)
-    categories: list[str] = Field(default_factory=list)
-    authors: list[str] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list)
+    cadence: str = Field("daily", max_length=20)
+    topics: ListOfText = Field(default_factory=list)
+    categories: ListOfText = Field(default_factory=list)
+    authors: ListOfText = Field(default_factory=list)
+    keywords: ListOfText = Field(default_factory=list)
     max_papers: int = 10
 
 
 @router.post("/api/subscriptions", status_code=202, tags=["subscriptions"])
-def api_subscribe(body: SubscriptionRequest, request: Request) -> JSONResponse:
+def api_subscribe(body: SubscriptionRequest, request: Request, background: BackgroundTasks) -> Response:
     """Ask for a digest. Always 202 with the same body, whether the address was known or not."""
     try:
         interests = lifecycle.make_interests(body.topics, body.categories, body.authors, body.keywords)
         max_papers = lifecycle.check_max_papers(body.max_papers)
-        subscribe_from(request, body.email, body.cadence, interests, max_papers)
+        subscribe_from(request, background, body.email, body.cadence, interests, max_papers)
     except InvalidSubscription as error:
-        return JSONResponse({"detail": str(error)}, status_code=422)
+        return json_error(422, str(error))
     return JSONResponse(ACCEPTED, status_code=202)
 
 
@@ -99,6 +118,7 @@ def subscribe_page(request: Request) -> HTMLResponse:
 @router.post("/subscribe", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
 def subscribe_form(
     request: Request,
+    background: BackgroundTasks,
     email: Annotated[str, Form()] = "",
     cadence: Annotated[str, Form()] = "daily",
     topics: Annotated[str, Form()] = "",
@@ -111,7 +131,7 @@ def subscribe_form(
             "keywords": keywords, "max_papers": max_papers}  # fmt: skip
     try:
         interests = lifecycle.make_interests(topics, categories, authors, keywords)
-        subscribe_from(request, email, cadence, interests, lifecycle.check_max_papers(max_papers))
+        subscribe_from(request, background, email, cadence, interests, lifecycle.check_max_papers(max_papers))
     except InvalidSubscription as error:
         return render(request, "subscribe.html", {"form": form, "error": str(error)}, 422)
     return message_page(request, "Check your inbox", ACCEPTED["message"])
@@ -186,7 +206,9 @@ def save_preferences(
             "authors": authors, "keywords": keywords, "max_papers": max_papers}  # fmt: skip
     try:
         interests = lifecycle.make_interests(topics, categories, authors, keywords)
-        lifecycle.update_preferences(_store(request), subscriber, cadence, interests, lifecycle.check_max_papers(max_papers))
+        lifecycle.update_preferences(
+            _store(request), subscriber, cadence, interests, lifecycle.check_max_papers(max_papers)
+        )
     except InvalidSubscription as error:
         return render(request, "preferences.html", {"subscriber": subscriber, "token": token, "form": form,
                                                     "error": str(error)}, 422)  # fmt: skip
