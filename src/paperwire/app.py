@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     social.install_template_helpers(application)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
-        application.include_router(router)
+        application.include_router(router, responses=api.ERROR_RESPONSES)
     web_metrics.install(application)  # its middleware times everything inside it
     # Outermost: limits before any work, then the headers every answer carries (HEAD, CSP, no Host in redirects).
     application.state.body_limits = {}  # path prefix → bytes, for a route that takes more than max_body_bytes

@@ -121,7 +121,26 @@ class PaperListOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    detail: str
+    """Every error of the JSON API: `detail` says what to fix (FastAPI's own validation errors list the
+    fields instead; the Hugging Face–compatible paths add `error`, as huggingface.co does)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# The errors any JSON operation may answer, documented once for all of them (create_app passes this to
+# the JSON routers; 413 and 431 come from web/limits.py before any route, as plain text).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "Bad request: a parameter or body that cannot be read"),
+        (401, "Sign-in needed"),
+        (403, "CSRF token missing or not valid for this session"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (422, "A parameter or field out of range or malformed"),
+        (429, "Too many requests: wait and retry"),
+    )
+}
 
 
 # ---- routes --------------------------------------------------------------------------------------------

@@ -110,12 +110,12 @@ def api_subscribe(body: SubscriptionRequest, request: Request, background: Backg
     return JSONResponse(ACCEPTED, status_code=202)
 
 
-@router.get("/subscribe", response_class=HTMLResponse)
+@router.get("/subscribe", response_class=HTMLResponse, include_in_schema=False)
 def subscribe_page(request: Request) -> HTMLResponse:
     return render(request, "subscribe.html", {"form": {"cadence": "daily", "max_papers": 10}})
 
 
-@router.post("/subscribe", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post("/subscribe", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
 def subscribe_form(
     request: Request,
     background: BackgroundTasks,
@@ -140,7 +140,7 @@ def subscribe_form(
 # ---- confirm ------------------------------------------------------------------------------------
 
 
-@router.get("/subscribe/confirm/{token}", response_class=HTMLResponse)
+@router.get("/subscribe/confirm/{token}", response_class=HTMLResponse, include_in_schema=False)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     """Shows a button: a GET never changes anything (mail scanners open links too)."""
     try:
@@ -150,7 +150,7 @@ def confirm_page(request: Request, token: str) -> HTMLResponse:
     return render(request, "subscribe_confirm.html", {"subscriber": subscriber, "token": token})
 
 
-@router.post("/subscribe/confirm/{token}", response_class=HTMLResponse)
+@router.post("/subscribe/confirm/{token}", response_class=HTMLResponse, include_in_schema=False)
 def confirm(request: Request, token: str) -> HTMLResponse:
     try:
         subscriber = lifecycle.confirm_subscription(_store(request), _settings(request), token)
@@ -179,7 +179,7 @@ def preferences_form(subscriber: Subscriber) -> dict:
             "keywords": ", ".join(interests.keywords), "max_papers": subscriber.max_papers}  # fmt: skip
 
 
-@router.get("/preferences/{token}", response_class=HTMLResponse)
+@router.get("/preferences/{token}", response_class=HTMLResponse, include_in_schema=False)
 def preferences_page(request: Request, token: str) -> HTMLResponse:
     subscriber = subscriber_or_error(request, "preferences", token)
     if isinstance(subscriber, HTMLResponse):
@@ -188,7 +188,9 @@ def preferences_page(request: Request, token: str) -> HTMLResponse:
                                                 "form": preferences_form(subscriber)})  # fmt: skip
 
 
-@router.post("/preferences/{token}", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/preferences/{token}", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)]
+)
 def save_preferences(
     request: Request,
     token: str,
@@ -219,14 +221,20 @@ def save_preferences(
 @router.get("/preferences/{token}/export.json", tags=["subscriptions"])
 def export_data(request: Request, token: str) -> Response:
     """Everything kept about this subscription, as JSON."""
-    subscriber = subscriber_or_error(request, "preferences", token)
-    if isinstance(subscriber, HTMLResponse):
-        return subscriber
+    try:
+        subscriber = lifecycle.subscriber_for_token(_store(request), _settings(request), "preferences", token)
+    except InvalidToken as error:
+        return json_error(400, f"{str(error).capitalize()}: open the link of your latest mail.")
     return JSONResponse(lifecycle.export_subscriber(_store(request), subscriber),
                         headers={"Content-Disposition": 'attachment; filename="paperwire-subscription.json"'})  # fmt: skip
 
 
-@router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/preferences/{token}/delete",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require_csrf)],
+)
 def delete_data(request: Request, token: str) -> HTMLResponse:
     subscriber = subscriber_or_error(request, "preferences", token)
     if isinstance(subscriber, HTMLResponse):
@@ -240,7 +248,7 @@ def delete_data(request: Request, token: str) -> HTMLResponse:
 # ---- unsubscribe ---------------------------------------------------------------------------------
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     subscriber = subscriber_or_error(request, "unsubscribe", token)
     if isinstance(subscriber, HTMLResponse):
@@ -248,7 +256,7 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     return render(request, "unsubscribe.html", {"subscriber": subscriber, "token": token})
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe(request: Request, token: str) -> HTMLResponse:
     """Unsubscribe at once: the page's button, and RFC 8058 one-click POSTs from mail clients."""
     subscriber = subscriber_or_error(request, "unsubscribe", token)
