@@ -19,12 +19,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from browser_support import serve_app
-from paperwire.cli.catalogue import server_limits
 from paperwire.ingest import ingest_files
 from paperwire.mail.subscribers import InvalidSubscription, import_subscribers, make_interests
 from paperwire.models import Paper
 from paperwire.settings import Settings
 from paperwire.storage import Store
+from paperwire.web.server import server_options
 from test_page_cache import cache_counts
 from test_social import PAPER, csrf, sign_in
 
@@ -138,7 +138,7 @@ def test_the_server_caps_headers_and_times_out_slow_and_idle_clients(settings, s
     from paperwire.app import create_app
 
     settings = settings.model_copy(update={"client_timeout": 1.0})
-    with serve_app(create_app(settings, store=store), **server_limits(settings)) as base_url:
+    with serve_app(create_app(settings, store=store), **server_options(settings)) as base_url:
         huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"x" * 50_000_000 + b"\r\n\r\n"
         try:
             answer = raw_exchange(base_url, huge)
@@ -151,6 +151,26 @@ def test_the_server_caps_headers_and_times_out_slow_and_idle_clients(settings, s
         started = time.monotonic()
         idle = raw_exchange(base_url, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # keep-alive, then silence
         assert idle.startswith(b"HTTP/1.1 200") and time.monotonic() - started < 10  # closed by the server
+        assert trickled_headers_are_cut_off(base_url)
+
+
+def trickled_headers_are_cut_off(base_url: str) -> bool:
+    """A client that sends its headers one byte at a time, each well within any idle timeout: True when
+    the server closes the connection before the headers are done (uvicorn alone would wait for ever)."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=15) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        for byte in b"X-Slow: " + b"x" * 40:  # 40 × 0.25 s: ten times the 1 s deadline
+            time.sleep(0.25)
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return True
+        connection.settimeout(1)
+        try:
+            return connection.recv(100) == b""
+        except (TimeoutError, OSError):
+            return False
 
 
 # ---- 3. strict parsing of URLs and files -----------------------------------------------------------
@@ -301,7 +321,8 @@ def test_data_files_are_readable_by_the_owner_only(tmp_path: Path) -> None:
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
-    assert stat.S_IMODE((home / "paperwire.db").stat().st_mode) == 0o600
+    for name in ("paperwire.db", "paperwire.db-wal", "paperwire.db-shm"):
+        assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
     mails = list((home / "maildir" / "new").iterdir())
     assert mails and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in mails)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import orjson
 import typer
@@ -16,7 +15,6 @@ from paperwire.cli import app, settings_of
 from paperwire.ingest import ingest_records, read_file
 from paperwire.logs import uvicorn_log_config
 from paperwire.models import ImportReport
-from paperwire.settings import Settings
 from paperwire.sources import SOURCES, UnknownFormat
 from paperwire.storage import Store, open_store
 
@@ -171,6 +169,7 @@ def serve(
     import uvicorn
 
     from paperwire.app import create_app
+    from paperwire.web.server import server_options
 
     settings = settings_of(ctx)
     store = store_for(ctx)
@@ -179,21 +178,7 @@ def serve(
     application = create_app(settings, store=store, run_jobs=not no_jobs)
     console.print(f"paperwire serving {store.count_papers()} papers at http://{host}:{port}/")
     uvicorn.run(application, host=host, port=port, log_level="warning", log_config=uvicorn_log_config(),
-                **server_limits(settings))  # fmt: skip
-
-
-def server_limits(settings: Settings) -> dict[str, Any]:
-    """uvicorn's side of docs/deploy.md "Security": the h11 parser refuses headers past max_header_bytes
-    before holding them (httptools has no such cap), idle keep-alive connections close after
-    client_timeout, and X-Forwarded-* count only from PAPERWIRE_TRUSTED_PROXIES (uvicorn would trust
-    127.0.0.1 by default)."""
-    return {
-        "http": "h11",
-        "h11_max_incomplete_event_size": settings.max_header_bytes,
-        "timeout_keep_alive": max(1, round(settings.client_timeout)),
-        "proxy_headers": bool(settings.trusted_proxies),
-        "forwarded_allow_ips": settings.trusted_proxies or None,
-    }
+                **server_options(settings))  # fmt: skip
 
 
 @app.command("demo")

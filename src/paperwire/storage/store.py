@@ -122,6 +122,10 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
     if upgrade:
         store.upgrade()
     database = store.engine.url.database
-    if store.dialect == "sqlite" and database and database != ":memory:" and os.path.exists(database):
-        os.chmod(database, 0o600)  # the owner's only (SQLite gives its -wal and -shm files the same mode)
+    if store.dialect == "sqlite" and database and database != ":memory:":
+        # The owner's only. SQLite creates later -wal / -shm files with the database's mode; those made
+        # while migrating (before this) are narrowed here too.
+        for path in (database, f"{database}-wal", f"{database}-shm"):
+            if os.path.exists(path):
+                os.chmod(path, 0o600)
     return store
