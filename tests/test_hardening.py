@@ -287,6 +287,21 @@ def test_x_forwarded_for_counts_only_from_trusted_proxies(settings, store) -> No
         assert subscribe_from_address(proxied, "garbage, 10.0.0.7") == 429
 
 
+def test_paperwire_serve_ignores_x_forwarded_for_from_loopback_by_default(settings, store) -> None:  # noqa: ANN001
+    import httpx
+
+    from paperwire.app import create_app
+
+    with serve_app(create_app(settings, store=store), **server_options(settings)) as base_url:
+        with httpx.Client(base_url=base_url) as http:
+            codes = [
+                http.post("/api/subscriptions", json={"email": f"loop{n}@example.org"},
+                          headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+                for n in range(21)
+            ]  # fmt: skip
+    assert codes[:20] == [202] * 20 and codes[20] == 429  # uvicorn alone would trust 127.0.0.1's header
+
+
 def test_the_trusted_proxies_setting_names_a_bad_entry() -> None:
     with pytest.raises(ValueError, match="'10.0.0.300' is not an IP address or CIDR"):
         Settings(trusted_proxies="10.0.0.1, 10.0.0.300")

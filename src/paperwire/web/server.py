@@ -50,5 +50,5 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "timeout_keep_alive": max(1, round(settings.client_timeout)),
         "proxy_headers": bool(settings.trusted_proxies),
-        "forwarded_allow_ips": settings.trusted_proxies or None,
+        "forwarded_allow_ips": [str(network) for network in settings.trusted_proxy_networks] or None,
     }
