@@ -13,7 +13,7 @@ from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, Period
 from paperwire.web.hf_api import is_hub_client, with_hf_keys
 from paperwire.web.listings import PeriodListing, default_day, find_paper, list_period, parse_period, period_of_day
-from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, BadParameter, parse_int
+from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, BadParameter, documented_ints, parse_int
 
 router = APIRouter()
 
@@ -158,15 +158,22 @@ def healthz(request: Request) -> dict:
     summary="A day's, week's or month's papers, most upvoted first",
     response_class=Response,
     responses={200: {"model": PaperListOut}, 422: {"model": ErrorOut}},
+    openapi_extra=documented_ints(
+        ("limit", 1, MAX_LIMIT, 50, "papers per page"), ("offset", 0, MAX_OFFSET, 0, "papers to skip, for paging")
+    ),
 )
 def list_papers(
     request: Request,
-    period: str = Query("day", description="day, week (ISO week, Monday to Sunday) or month"),
+    period: str = Query(
+        "day",
+        description="day, week (ISO week, Monday to Sunday) or month",
+        json_schema_extra={"enum": ["day", "week", "month"]},
+    ),  # fmt: skip
     date: str | None = Query(
         None, description="YYYY-MM-DD, any day inside the period; default: the latest day with papers"
     ),
-    limit: str | None = Query(None, description=f"papers per page, 1 to {MAX_LIMIT} (default 50)"),
-    offset: str | None = Query(None, description=f"papers to skip, for paging (0 to {MAX_OFFSET:,})"),
+    limit: str | None = Query(None, include_in_schema=False),  # documented by openapi_extra, read strictly
+    offset: str | None = Query(None, include_in_schema=False),
 ) -> Response:
     store = request.app.state.store
     if period not in ("day", "week", "month"):

@@ -71,7 +71,7 @@ def render_error(
 
 def render_period(request: Request, period: Period, page_text: str | None) -> HTMLResponse:
     try:
-        page = parse_int("page", page_text, 1, 1, MAX_PAGE)
+        page = parse_int("page", page_text or None, 1, 1, MAX_PAGE)
     except BadParameter as error:
         return render_error(request, 400, "Bad page number", str(error), hint_url=period_url(period),
                             hint_text="Go to the first page")  # fmt: skip

@@ -128,7 +128,7 @@ def search_page(request: Request) -> HTMLResponse:
     status = 200
     try:
         q = parse_q(params, required=False)
-        page = parse_int("page", params.get("page"), 1, 1, SEARCH_MAX_OFFSET // PAGE_SIZE + 1)
+        page = parse_int("page", params.get("page") or None, 1, 1, SEARCH_MAX_OFFSET // PAGE_SIZE + 1)
         filters = parse_filters(params)
     except BadParameter as error:
         context["error"] = str(error)

@@ -14,7 +14,7 @@ from paperwire.storage import Store
 from paperwire.trending import refresh_if_due
 from paperwire.web.api import json_error, json_response, paper_json
 from paperwire.web.pages import render_error
-from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, MAX_PAGE, BadParameter, parse_int
+from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, MAX_PAGE, BadParameter, documented_ints, parse_int
 
 router = APIRouter()
 
@@ -53,11 +53,16 @@ def trending_entry_json(entry: TrendingEntry) -> dict:
     return {"paper": paper_json(entry.paper), "score": round(entry.score, 6), "reasons": entry.reasons}
 
 
-@router.get("/api/trending", tags=["papers"], summary="Trending papers with the reason for each, best first")
+@router.get(
+    "/api/trending", tags=["papers"], summary="Trending papers with the reason for each, best first",
+    openapi_extra=documented_ints(
+        ("limit", 1, MAX_LIMIT, 50, "papers per page"), ("offset", 0, MAX_OFFSET, 0, "papers to skip, for paging")
+    ),
+)  # fmt: skip
 def api_trending(
     request: Request,
-    limit: str | None = Query(None, description=f"papers per page, 1 to {MAX_LIMIT} (default 50)"),
-    offset: str | None = Query(None, description=f"papers to skip, for paging (0 to {MAX_OFFSET:,})"),
+    limit: str | None = Query(None, include_in_schema=False),  # documented by openapi_extra, read strictly
+    offset: str | None = Query(None, include_in_schema=False),
 ) -> Response:
     try:
         size = parse_int("limit", limit, 50, 1, MAX_LIMIT)
@@ -81,7 +86,7 @@ def api_trending(
 def trending_page(request: Request, page: str | None = None) -> HTMLResponse:
     page_size = 30
     try:
-        number = parse_int("page", page, 1, 1, MAX_PAGE)
+        number = parse_int("page", page or None, 1, 1, MAX_PAGE)
     except BadParameter as error:
         return render_error(request, 400, "Bad page number", str(error), hint_url="/papers/trending",
                             hint_text="Go to the first page")  # fmt: skip
