@@ -76,6 +76,32 @@ def test_unknown_cookies_bypass_the_cache_and_pages_vary_on_cookie(client, paper
     assert "cookie" in client.get("/subscribe").headers["vary"].lower()
 
 
+def test_a_page_rendered_for_a_signed_in_reader_is_never_stored(store: Store) -> None:
+    """The second lock: whatever the cookies looked like, an answer rendered while a signed-in reader
+    was looked up (scope state `user`, set by web.social.current_user) never enters the cache."""
+    from paperwire.web.pagecache import PageCache
+
+    async def signed_in_page(scope: dict, receive: object, send: object) -> None:
+        scope["state"]["user"] = {"id": 1, "name": "victim"}
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"victim's page"})
+
+    cache = PageCache(signed_in_page, store=store, max_age=60)
+
+    async def get() -> None:
+        scope = {"type": "http", "method": "GET", "path": "/papers", "query_string": b"", "headers": [],
+                 "state": {}}  # fmt: skip
+
+        async def send(message: dict) -> None:
+            pass
+
+        await cache(scope, lambda: None, send)
+
+    anyio.run(get)
+    anyio.run(get)
+    assert (cache.stats.hits, cache.stats.misses) == (0, 2) and not cache.entries
+
+
 # ---- 2. limits before work -----------------------------------------------------------------------
 
 
