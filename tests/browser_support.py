@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -32,13 +33,14 @@ START_TIMEOUT_S = 10
 
 
 @contextlib.contextmanager
-def serve_app(app) -> Iterator[str]:  # noqa: ANN001 - an ASGI app
-    """Run `app` under uvicorn in a background thread on a free localhost port; yields its base URL."""
+def serve_app(app, **options: Any) -> Iterator[str]:  # noqa: ANN001 - an ASGI app
+    """Run `app` under uvicorn in a background thread on a free localhost port; yields its base URL.
+    `options` go to uvicorn.Config (e.g. what `paperwire serve` passes: cli.catalogue.server_limits)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on", access_log=False, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True)
     thread.start()

@@ -90,6 +90,6 @@ def test_listed_on_prefers_hf_then_arxiv_then_import_day_and_is_idempotent() -> 
 
 def test_oversized_text_is_rejected_not_truncated() -> None:
     with pytest.raises(InvalidRecord, match="abstract of 10,485,760 characters"):
-        check_sizes(Paper(id="t-1", title="T", abstract="x" * 10 * 1024 * 1024))
+        check_sizes(Paper(id="t-0123456789abcdef", title="T", abstract="x" * 10 * 1024 * 1024))
     with pytest.raises(InvalidRecord, match="missing title"):
-        check_sizes(Paper(id="t-1", title=""))
+        check_sizes(Paper(id="t-0123456789abcdef", title=""))

@@ -70,7 +70,7 @@ def sign_in(client, settings: Settings, address: str, name: str = "") -> str:  #
     link = read_sign_in_link(settings, address, seen)
     response = client.post(link, data={"csrf_token": token, "name": name}, follow_redirects=False)
     assert response.status_code == 303
-    return token
+    return csrf(client)  # signing in rotates the CSRF cookie: the token from before is void now
 
 
 def upvotes(client) -> int:  # noqa: ANN001
@@ -98,12 +98,12 @@ def test_sign_in_link_works_once(client, settings) -> None:  # noqa: ANN001
     assert "reader" in client.get("/").text  # the header shows who is signed in
 
     client.cookies.delete("pw_session")
-    again = client.post(link, data={"csrf_token": token}, follow_redirects=False)
+    again = client.post(link, data={"csrf_token": csrf(client)}, follow_redirects=False)
     assert again.status_code == 400 and "expired or was already used" in again.text
     assert "pw_session" not in again.headers.get("set-cookie", "")
     assert client.get(link).status_code == 400
 
-    client.post("/login", data={"email": "reader@example.org", "csrf_token": token})
+    client.post("/login", data={"email": "reader@example.org", "csrf_token": csrf(client)})
     second = client.get(read_sign_in_link(settings, "reader@example.org", seen=1))
     assert "as <strong>reader</strong>" in second.text and 'name="name"' not in second.text
 
@@ -218,7 +218,7 @@ def test_upvote_form_works_without_javascript(client, settings, papers) -> None:
                             follow_redirects=False)  # fmt: skip
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login?next=")
     assert client.post(f"/api/papers/{PAPER}/upvote", headers={"X-CSRF-Token": token}).status_code == 401
-    sign_in(client, settings, "plain@example.org")
+    token = sign_in(client, settings, "plain@example.org")
     voted = client.post(f"/papers/{PAPER}/upvote", data={"csrf_token": token, "action": "up",
                         "next": "/papers?date=2025-06-10"}, follow_redirects=False)  # fmt: skip
     assert voted.status_code == 303 and voted.headers["location"] == "/papers?date=2025-06-10"

@@ -239,9 +239,9 @@ def test_api_papers_pages_and_defaults(client, catalogue):
 
 
 BAD_LIST_PARAMETERS = [
-    ("limit=201", "limit must be between 1 and 200"),
-    ("limit=0", "limit must be between 1 and 200"),
-    ("offset=-1", "offset must be between 0"),
+    ("limit=201", "limit must be a whole number from 1 to 200"),
+    ("limit=0", "limit must be a whole number from 1 to 200"),
+    ("offset=-1", "offset must be a whole number from 0"),
     ("period=year", "period must be day, week or month"),
     ("date=2025-02-30", "YYYY-MM-DD"),
     ("period=week&date=2025-W24", "YYYY-MM-DD"),

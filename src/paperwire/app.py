@@ -16,13 +16,24 @@ from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.web import api, docs, feeds, hf_api, pages, search, social, subscriptions, trending
 from paperwire.web import metrics as web_metrics
+from paperwire.web.headers import SecureResponses
+from paperwire.web.limits import RequestLimits
 from paperwire.web.pagecache import PageCache, PageCacheStats
 from paperwire.web.personal import NoStoreForPersonalPages
 from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
 
 # Each concern contributes one router; the table of all routes is the union of these.
-ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router, subscriptions.router, search.router]
+ROUTERS = [
+    pages.router,
+    api.router,
+    trending.router,
+    hf_api.router,
+    feeds.router,
+    social.router,
+    subscriptions.router,
+    search.router,
+]
 
 
 @contextlib.asynccontextmanager
@@ -64,7 +75,14 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     docs.install_docs(application)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
-        application.include_router(router)
-    web_metrics.install(application)  # last: its middleware times everything inside it
+        application.include_router(router, responses=api.ERROR_RESPONSES)
+    web_metrics.install(application)  # its middleware times everything inside it
+    # Outermost: limits before any work, then the headers every answer carries (HEAD, CSP, no Host in redirects).
+    application.state.body_limits = {}  # path prefix → bytes, for a route that takes more than max_body_bytes
+    application.add_middleware(
+        RequestLimits, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes,
+        body_timeout=settings.client_timeout, body_limits=application.state.body_limits,
+    )  # fmt: skip
+    application.add_middleware(SecureResponses)
     pages.install_error_pages(application)
     return application

@@ -9,6 +9,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
+from paperwire.periods import InvalidPeriod
+from paperwire.periods import parse_day as parse_calendar_day
+
 MAX_TITLE_CHARS = 2_000
 MAX_ABSTRACT_CHARS = 100_000
 MAX_AUTHORS = 5_000
@@ -17,8 +20,11 @@ MAX_AUTHORS = 5_000
 # day, which beats the import day (SPEC section 2).
 LISTED_FROM_RANK = {"hf": 3, "arxiv": 2, "import": 1}
 
-NEW_STYLE_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<version>\d+))?$")
-OLD_STYLE_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d+))?$")
+# ASCII digits only (`\d` would also take ٢ or ৩, which no arXiv id has).
+NEW_STYLE_ID = re.compile(r"^(?P<id>[0-9]{4}\.[0-9]{4,5})(?:v(?P<version>[0-9]{1,4}))?$")
+OLD_STYLE_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/[0-9]{7})(?:v(?P<version>[0-9]{1,4}))?$")
+TITLE_ID = re.compile(r"^t-[0-9a-f]{16}$")  # what title_id() makes: the only non-arXiv id a paper may have
+CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]{0,39}$")  # cs.AI, hep-th, physics.acc-ph, q-bio.NC
 ARXIV_URL = re.compile(r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(?P<rest>.+?)(?:\.pdf)?/?$")
 
 
@@ -138,11 +144,12 @@ def clean_text(text: str) -> str:
 
 
 def parse_day(text: str) -> str:
-    """YYYY-MM-DD (or a timestamp starting with one) → the validated day; impossible dates raise."""
+    """YYYY-MM-DD (or a timestamp starting with one) → the validated day; impossible dates, and days
+    outside the calendar the site pages through (FIRST_DAY to LAST_DAY), raise."""
     try:
-        return date.fromisoformat(text.strip()[:10]).isoformat()
-    except (ValueError, AttributeError) as error:
-        raise InvalidRecord(f"impossible date {text!r}") from error
+        return parse_calendar_day(text.strip()[:10]).isoformat()
+    except (InvalidPeriod, AttributeError) as error:
+        raise InvalidRecord(f"impossible date {str(text)[:40]!r}: {error}") from error
 
 
 def parse_timestamp(text: str) -> str:
@@ -155,21 +162,27 @@ def parse_timestamp(text: str) -> str:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=timezone.utc)
-    except (ValueError, AttributeError) as error:
-        raise InvalidRecord(f"impossible date {text!r}") from error
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, AttributeError, OverflowError) as error:
+        raise InvalidRecord(f"impossible date {str(text)[:40]!r}") from error
 
 
 def check_sizes(paper: Paper) -> Paper:
-    """Reject (never truncate silently) text beyond what a paper can hold."""
+    """Reject (never truncate silently) text beyond what a paper can hold, ids the site cannot open, and
+    categories that are not category names (control characters would end up in feeds and URLs)."""
+    if not (TITLE_ID.match(paper.id) or NEW_STYLE_ID.match(paper.id) or OLD_STYLE_ID.match(paper.id)):
+        raise InvalidRecord(f"id {paper.id[:40]!r} is neither an arXiv id nor t- and 16 hex digits: rejected")
+    for category in paper.categories:
+        if not CATEGORY.match(category):
+            raise InvalidRecord(f"category {category[:40]!r} is not a category name (e.g. cs.CL): rejected")
+    if paper.listed_on is not None:
+        parse_day(paper.listed_on)
     if not paper.title:
         raise InvalidRecord("missing title")
     if len(paper.title) > MAX_TITLE_CHARS:
         raise InvalidRecord(f"title of {len(paper.title):,} characters (limit {MAX_TITLE_CHARS:,}): rejected")
     if len(paper.abstract) > MAX_ABSTRACT_CHARS:
-        raise InvalidRecord(
-            f"abstract of {len(paper.abstract):,} characters (limit {MAX_ABSTRACT_CHARS:,}): rejected"
-        )
+        raise InvalidRecord(f"abstract of {len(paper.abstract):,} characters (limit {MAX_ABSTRACT_CHARS:,}): rejected")
     if len(paper.authors) > MAX_AUTHORS:
         raise InvalidRecord(f"{len(paper.authors):,} authors (limit {MAX_AUTHORS:,}): rejected")
     return paper
@@ -186,9 +199,7 @@ def merge_papers(stored: Paper, incoming: Paper) -> Paper:
     strongest `listed_on` rule wins, and among equals the earliest day: re-importing is idempotent.
     """
     merged = dataclasses.replace(stored)
-    older = (
-        stored.version is not None and incoming.version is not None and incoming.version < stored.version
-    )
+    older = stored.version is not None and incoming.version is not None and incoming.version < stored.version
     if not older:
         for name in ("title", "abstract", "version", "published_at", "updated_at", "comment"):
             value = getattr(incoming, name)

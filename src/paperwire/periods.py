@@ -7,9 +7,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # ASCII only: date.fromisoformat would take 20250610 too
 KINDS = ("day", "week", "month")
+# The days the catalogue knows: far enough from date.min / date.max that every period around them, and
+# its neighbours, can be computed (9999-12-31 has no next week). arXiv began in 1991.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 class InvalidPeriod(ValueError):
@@ -62,31 +67,53 @@ def period_containing(kind: str, day: date) -> Period:
     raise InvalidPeriod(f"unknown period {kind!r}; use one of {', '.join(KINDS)}")
 
 
+def check_day(day: date) -> date:
+    """`day` when the catalogue can hold it (FIRST_DAY to LAST_DAY); InvalidPeriod otherwise."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidPeriod(f"{day.isoformat()} is out of range ({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})")
+    return day
+
+
 def parse_day(text: str) -> date:
+    """`YYYY-MM-DD` in ASCII digits, a real calendar day from FIRST_DAY to LAST_DAY → date."""
+    if not DAY.match(text):
+        raise InvalidPeriod(f"not a date: {text[:40]!r} (expected YYYY-MM-DD)")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as error:
-        raise InvalidPeriod(f"not a date: {text!r} (expected YYYY-MM-DD)") from error
+        raise InvalidPeriod(f"no such day: {text!r} (expected YYYY-MM-DD, a day of the calendar)") from error
+    return check_day(day)
+
+
+def _in_range(period: Period, text: str) -> Period:
+    if period.last < FIRST_DAY or period.first > LAST_DAY:
+        raise InvalidPeriod(f"{text!r} is out of range ({FIRST_DAY.year} to {LAST_DAY.year})")
+    return period
 
 
 def parse_week(text: str) -> Period:
     """`YYYY-Www` (ISO week) → Period."""
     match = WEEK.match(text)
     if not match:
-        raise InvalidPeriod(f"not a week: {text!r} (expected YYYY-Www, e.g. 2025-W24)")
+        raise InvalidPeriod(f"not a week: {text[:40]!r} (expected YYYY-Www, e.g. 2025-W24)")
+    year, week = int(match.group(1)), int(match.group(2))
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise InvalidPeriod(f"{text!r} is out of range ({FIRST_DAY.year} to {LAST_DAY.year})")
     try:
-        first = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+        first = date.fromisocalendar(year, week, 1)
     except ValueError as error:
         raise InvalidPeriod(f"no such week: {text!r}") from error
-    return period_containing("week", first)
+    return _in_range(period_containing("week", first), text)
 
 
 def parse_month(text: str) -> Period:
     """`YYYY-MM` → Period."""
     match = MONTH.match(text)
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise InvalidPeriod(f"not a month: {text!r} (expected YYYY-MM)")
-    return period_containing("month", date(int(match.group(1)), int(match.group(2)), 1))
+        raise InvalidPeriod(f"not a month: {text[:40]!r} (expected YYYY-MM)")
+    if not FIRST_DAY.year <= int(match.group(1)) <= LAST_DAY.year:
+        raise InvalidPeriod(f"{text!r} is out of range ({FIRST_DAY.year} to {LAST_DAY.year})")
+    return _in_range(period_containing("month", date(int(match.group(1)), int(match.group(2)), 1)), text)
 
 
 def last_complete(kind: str, today: date) -> Period:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
 import tomllib
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -62,6 +64,15 @@ class Settings(BaseSettings):
     # Mail (issue 5).
     mail_rate: float = Field(20.0, ge=0, description="most mails sent per second by one sender (0: no limit)")
     digest_at: str = Field("07:00", description="HH:MM (in schedule_time_zone) when digests are composed and sent")
+    # Limits and trust at the edge (issue 13; docs/deploy.md "Security").
+    max_body_bytes: int = Field(65_536, ge=1024, description="largest request body (JSON or form) in bytes (413)")
+    max_header_bytes: int = Field(16_384, ge=1024, description="largest request line and headers in bytes (431)")
+    client_timeout: float = Field(
+        10.0, gt=0, description="seconds a client may stay idle between requests or between parts of a body"
+    )
+    trusted_proxies: str = Field(
+        "", description="addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)"
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -72,6 +83,16 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_source_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        parse_networks(value)  # raises ValueError naming the entry that is not an address or CIDR
+        return value.strip()
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @field_validator("schedule_time_zone")
     @classmethod
@@ -109,7 +130,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.home / 'paperwire.db'}"
 
     def ensure_home(self) -> Path:
-        self.home.mkdir(parents=True, exist_ok=True)
+        """The data directory, created (or narrowed) to 0700: it holds the key, the database and mail."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.home.stat().st_mode & 0o077:
+            with contextlib.suppress(PermissionError):  # not ours to narrow: leave it as the operator set it
+                self.home.chmod(0o700)
         return self.home
 
     def effective_secret_key(self) -> str:
@@ -148,6 +173,18 @@ class Settings(BaseSettings):
                 text = str(value)
             shown[name] = text
         return shown
+
+
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """`10.0.0.1, 192.168.0.0/16, ::1` → networks; ValueError naming an entry that is neither."""
+    networks = []
+    for entry in text.replace(";", ",").split(","):
+        if entry.strip():
+            try:
+                networks.append(ip_network(entry.strip(), strict=False))
+            except ValueError as error:
+                raise ValueError(f"{entry.strip()!r} is not an IP address or CIDR (e.g. 10.0.0.0/8, ::1)") from error
+    return tuple(networks)
 
 
 def mask_url_password(url: str) -> str:

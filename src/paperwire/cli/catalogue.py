@@ -104,8 +104,7 @@ def ingest(
 def print_report(report: ImportReport) -> None:
     out = Console()
     out.print(
-        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"skipped {len(report.skipped)}"
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, skipped {len(report.skipped)}"
     )
     for skip in report.skipped[:200]:
         out.print(f"  skipped {skip}", markup=False, highlight=False)
@@ -152,7 +151,9 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
 
     planned = Table("job", "schedule", "next run (UTC)", "last status", title="scheduled jobs")
     for plan in planned_runs(settings_of(ctx), store):
-        planned.add_row(plan["job"], plan["schedule"], plan["next_at"].strftime("%Y-%m-%d %H:%M"), plan["last_status"] or "")
+        planned.add_row(
+            plan["job"], plan["schedule"], plan["next_at"].strftime("%Y-%m-%d %H:%M"), plan["last_status"] or ""
+        )
     out.print(planned)
 
 
@@ -168,6 +169,7 @@ def serve(
     import uvicorn
 
     from paperwire.app import create_app
+    from paperwire.web.server import server_options
 
     settings = settings_of(ctx)
     store = store_for(ctx)
@@ -175,9 +177,8 @@ def serve(
         load_sample_into(store)
     application = create_app(settings, store=store, run_jobs=not no_jobs)
     console.print(f"paperwire serving {store.count_papers()} papers at http://{host}:{port}/")
-    uvicorn.run(
-        application, host=host, port=port, log_level="warning", proxy_headers=True, log_config=uvicorn_log_config()
-    )
+    uvicorn.run(application, host=host, port=port, log_level="warning", log_config=uvicorn_log_config(),
+                **server_options(settings))  # fmt: skip
 
 
 @app.command("demo")

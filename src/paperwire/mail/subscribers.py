@@ -126,18 +126,17 @@ def _clean_list(values: Iterable[str] | str | None, name: str) -> tuple[str, ...
         return ()
     if isinstance(values, str):
         values = values.replace("\n", ",").split(",")
-    cleaned: list[str] = []
+    cleaned: dict[str, str] = {}  # lower-cased → as written: linear, and stops at the first item too many
     for value in values:
         text = " ".join(str(value).split())
         if not text:
             continue
         if len(text) > MAX_INTEREST_CHARS:
             raise InvalidSubscription(f"each of {name} can be at most {MAX_INTEREST_CHARS} characters")
-        if text.lower() not in (item.lower() for item in cleaned):
-            cleaned.append(text)
-    if len(cleaned) > MAX_INTEREST_ITEMS:
-        raise InvalidSubscription(f"at most {MAX_INTEREST_ITEMS} {name}")
-    return tuple(cleaned)
+        cleaned.setdefault(text.lower(), text)
+        if len(cleaned) > MAX_INTEREST_ITEMS:
+            raise InvalidSubscription(f"at most {MAX_INTEREST_ITEMS} {name}")
+    return tuple(cleaned.values())
 
 
 def check_categories(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -275,7 +274,9 @@ def _recently(moment: str | None, now: str) -> bool:
     return elapsed.total_seconds() < RECONFIRM_AFTER_SECONDS
 
 
-def send_confirmation(store: Store, settings: Settings, subscriber_id: int, nonce: str, address: str, cadence: str) -> None:
+def send_confirmation(
+    store: Store, settings: Settings, subscriber_id: int, nonce: str, address: str, cadence: str
+) -> None:
     text, html = MailRenderer(None, settings).render_named(
         "confirm", cadence=cadence, confirm_url=link_for(settings, "confirm", subscriber_id, nonce)
     )
@@ -295,7 +296,9 @@ def confirm_subscription(store: Store, settings: Settings, token: str) -> Subscr
     return subscriber
 
 
-def update_preferences(store: Store, subscriber: Subscriber, cadence: str, interests: Interests, max_papers: int) -> None:
+def update_preferences(
+    store: Store, subscriber: Subscriber, cadence: str, interests: Interests, max_papers: int
+) -> None:
     store.update_subscriber(subscriber.id, cadence=check_cadence(cadence), interests=interests.to_json(),
                             max_papers=check_max_papers(max_papers))  # fmt: skip
 

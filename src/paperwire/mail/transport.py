@@ -94,7 +94,9 @@ class SmtpTransport:
                     local_hostname=self.local_hostname,
                 )  # fmt: skip
             else:
-                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname)
+                connection = smtplib.SMTP(
+                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+                )
             # The final "." goes out as its own small write after the body: without NODELAY, Nagle's
             # algorithm holds it for the server's delayed ACK (~40 ms a message).
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -214,7 +216,7 @@ class MaildirTransport:
     def __init__(self, root: Path) -> None:
         self.root = root
         for sub in ("tmp", "new", "cur"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+            (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def eight_bit(self) -> bool:
         return True
@@ -222,7 +224,8 @@ class MaildirTransport:
     def send(self, sender: str, recipient: str, message: bytes, commit: Commit) -> Outcome:
         name = f"{time.time():.6f}.{uuid.uuid4().hex}.{socket.gethostname()}"
         staged = self.root / "tmp" / name
-        with open(staged, "wb") as handle:
+        # 0600: mails hold sign-in and subscription links, for the owner's eyes only
+        with open(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
             handle.write(b"Delivered-To: " + recipient.encode() + b"\r\n" + message)
             handle.flush()
             os.fsync(handle.fileno())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from importlib import resources
 from types import ModuleType
@@ -120,4 +121,11 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
     store = Store(url)
     if upgrade:
         store.upgrade()
+    database = store.engine.url.database
+    if store.dialect == "sqlite" and database and database != ":memory:":
+        # The owner's only. SQLite creates later -wal / -shm files with the database's mode; those made
+        # while migrating (before this) are narrowed here too.
+        for path in (database, f"{database}-wal", f"{database}-shm"):
+            if os.path.exists(path):
+                os.chmod(path, 0o600)
     return store

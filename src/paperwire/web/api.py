@@ -12,16 +12,8 @@ from pydantic import BaseModel
 from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, Period
 from paperwire.web.hf_api import is_hub_client, with_hf_keys
-from paperwire.web.listings import (
-    MAX_LIMIT,
-    MAX_OFFSET,
-    PeriodListing,
-    default_day,
-    find_paper,
-    list_period,
-    parse_period,
-    period_of_day,
-)  # fmt: skip
+from paperwire.web.listings import PeriodListing, default_day, find_paper, list_period, parse_period, period_of_day
+from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, BadParameter, documented_ints, parse_int
 
 router = APIRouter()
 
@@ -129,7 +121,26 @@ class PaperListOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    detail: str
+    """Every error of the JSON API: `detail` says what to fix (FastAPI's own validation errors list the
+    fields instead; the Hugging Face–compatible paths add `error`, as huggingface.co does)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# The errors any JSON operation may answer, documented once for all of them (create_app passes this to
+# the JSON routers; 413 and 431 come from web/limits.py before any route, as plain text).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "Bad request: a parameter or body that cannot be read"),
+        (401, "Sign-in needed"),
+        (403, "CSRF token missing or not valid for this session"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (422, "A parameter or field out of range or malformed"),
+        (429, "Too many requests: wait and retry"),
+    )
+}
 
 
 # ---- routes --------------------------------------------------------------------------------------------
@@ -147,29 +158,37 @@ def healthz(request: Request) -> dict:
     summary="A day's, week's or month's papers, most upvoted first",
     response_class=Response,
     responses={200: {"model": PaperListOut}, 422: {"model": ErrorOut}},
+    openapi_extra=documented_ints(
+        ("limit", 1, MAX_LIMIT, 50, "papers per page"), ("offset", 0, MAX_OFFSET, 0, "papers to skip, for paging")
+    ),
 )
 def list_papers(
     request: Request,
-    period: str = Query("day", description="day, week (ISO week, Monday to Sunday) or month"),
+    period: str = Query(
+        "day",
+        description="day, week (ISO week, Monday to Sunday) or month",
+        json_schema_extra={"enum": ["day", "week", "month"]},
+    ),  # fmt: skip
     date: str | None = Query(
         None, description="YYYY-MM-DD, any day inside the period; default: the latest day with papers"
     ),
-    limit: int = Query(50, description=f"papers per page, 1 to {MAX_LIMIT}"),
-    offset: int = Query(0, description="papers to skip, for paging"),
+    limit: str | None = Query(None, include_in_schema=False),  # documented by openapi_extra, read strictly
+    offset: str | None = Query(None, include_in_schema=False),
 ) -> Response:
     store = request.app.state.store
     if period not in ("day", "week", "month"):
-        return json_error(422, f"period must be day, week or month (got {period!r})")
-    if not 1 <= limit <= MAX_LIMIT:
-        return json_error(422, f"limit must be between 1 and {MAX_LIMIT} (got {limit}); page with offset")
-    if not 0 <= offset <= MAX_OFFSET:
-        return json_error(422, f"offset must be between 0 and {MAX_OFFSET:,} (got {offset})")
+        return json_error(422, f"period must be day, week or month (got {period[:40]!r})")
+    try:
+        size = parse_int("limit", limit, 50, 1, MAX_LIMIT)
+        skip = parse_int("offset", offset, 0, 0, MAX_OFFSET)
+    except BadParameter as error:
+        return json_error(422, f"{error}; page with offset")
     try:
         chosen = parse_period("day", date) if date is not None else None
         chosen = period_of_day(period, chosen.first if chosen else default_day(store))
     except InvalidPeriod as error:
         return json_error(422, f"{error}; date takes a day such as 2025-06-10")
-    return json_response(listing_json(list_period(store, chosen, limit=limit, offset=offset)))
+    return json_response(listing_json(list_period(store, chosen, limit=size, offset=skip)))
 
 
 @router.get(

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from paperwire.models import Paper
+from paperwire.web.api import json_error as feed_error
 from paperwire.web.hf_api import SEARCH_MAX_QUERY, search_papers
 from paperwire.web.listings import default_day
 from paperwire.web.trending import list_trending
@@ -63,9 +64,11 @@ def render_atom(feed: Feed, base_url: str) -> bytes:
     ET.register_namespace("", ATOM_NS)
 
     def add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attributes)
+        # XML 1.0 cannot carry these, even escaped: dropped from text and attributes, whatever the data holds
+        clean = {name: XML_INVALID.sub("", value) for name, value in attributes.items()}
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", clean)
         if text is not None:
-            element.text = XML_INVALID.sub("", text)  # XML 1.0 cannot carry these, even escaped
+            element.text = XML_INVALID.sub("", text)
         return element
 
     root = ET.Element(f"{{{ATOM_NS}}}feed")
@@ -163,10 +166,6 @@ def feed_response(request: Request, feed: Feed, format_name: str) -> Response:
     if not_modified(request, etag, last_modified):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
-
-
-def feed_error(status_code: int, message: str) -> Response:
-    return Response(orjson.dumps({"detail": message}), status_code=status_code, media_type="application/json")
 
 
 # ---- the feeds --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from paperwire.models import Paper
@@ -19,6 +19,7 @@ from paperwire.periods import InvalidPeriod, parse_month, parse_week, period_con
 from paperwire.periods import parse_day as parse_period_day
 from paperwire.storage import Store
 from paperwire.trending import refresh_if_due
+from paperwire.web.params import documented_ints, parse_int
 
 router = APIRouter(tags=["Hugging Face compatible"])
 
@@ -126,14 +127,6 @@ def hf_error(status_code: int, message: str) -> Response:
     return hf_json({"error": message, "detail": message}, status_code)
 
 
-def parse_int(name: str, text: str | None, default: int, low: int, high: int) -> int:
-    if text is None or text == "":
-        return default
-    if not text.lstrip("-").isdigit() or not low <= int(text) <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high:,} (got {text[:40]!r})")
-    return int(text)
-
-
 def daily_range(date: str | None, week: str | None, month: str | None) -> tuple[str, str]:
     chosen = [name for name, value in (("date", date), ("week", week), ("month", month)) if value]
     if len(chosen) > 1:
@@ -162,9 +155,15 @@ def daily_papers(
     return page.papers
 
 
-@router.get("/api/daily_papers", summary="Daily papers, as huggingface.co/api/daily_papers")
+@router.get(
+    "/api/daily_papers", summary="Daily papers, as huggingface.co/api/daily_papers",
+    openapi_extra=documented_ints(
+        ("p", 0, 100_000, 0, "page, from 0"), ("limit", 1, DAILY_MAX_LIMIT, DAILY_DEFAULT_LIMIT, "papers per page")
+    ),
+)  # fmt: skip
 def api_daily_papers(
-    request: Request, p: str | None = None, limit: str | None = None, date: str | None = None,
+    request: Request, p: str | None = Query(None, include_in_schema=False),
+    limit: str | None = Query(None, include_in_schema=False), date: str | None = None,
     week: str | None = None, month: str | None = None, submitter: str | None = None, sort: str | None = None,
 ) -> Response:  # fmt: skip
     """Parameters as at huggingface.co: `p` (page from 0), `limit` (≤ 100), one of `date` (YYYY-MM-DD),
@@ -193,8 +192,13 @@ def search_papers(request: Request, query: str, limit: int) -> list[Paper]:
     return store.papers_with_title_like(query.strip(), limit=limit)
 
 
-@router.get("/api/papers/search", summary="Search papers, as huggingface.co/api/papers/search")
-def api_papers_search(request: Request, q: str | None = None, limit: str | None = None) -> Response:
+@router.get(
+    "/api/papers/search", summary="Search papers, as huggingface.co/api/papers/search",
+    openapi_extra=documented_ints(("limit", 1, SEARCH_MAX_LIMIT, SEARCH_DEFAULT_LIMIT, "papers to return")),
+)  # fmt: skip
+def api_papers_search(
+    request: Request, q: str | None = None, limit: str | None = Query(None, include_in_schema=False)
+) -> Response:
     """`q` (≤ 250 characters) and `limit` (≤ 120), as at huggingface.co."""
     try:
         size = parse_int("limit", limit, SEARCH_DEFAULT_LIMIT, 1, SEARCH_MAX_LIMIT)

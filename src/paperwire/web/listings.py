@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -12,9 +11,6 @@ from paperwire.models import InvalidRecord, Paper, parse_arxiv_id
 from paperwire.periods import InvalidPeriod, Period, parse_day, parse_month, parse_week, period_containing
 from paperwire.storage import Store
 
-MAX_LIMIT = 200
-DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MAX_OFFSET = 1_000_000
 DEFAULT_DAY_WINDOW = timedelta(days=14)
 DEFAULT_DAY_SHARE = 4  # the home page's day has at least 1/4 of the papers of the window's busiest day
 
@@ -24,7 +20,7 @@ class PaperIdConvertor(Convertor):
     with an optional version, and title ids (t-…). Fixed paths such as /papers/trending or
     /api/papers/search never match it, whatever order the routers are included in."""
 
-    regex = r"(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}|t-[0-9a-f]{16})(?:v\d+)?"
+    regex = r"(?:[0-9]{4}\.[0-9]{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/[0-9]{7}|t-[0-9a-f]{16})(?:v[0-9]{1,4})?"
 
     def convert(self, value: str) -> str:
         return value
@@ -61,7 +57,10 @@ def default_day(store: Store, today: date | None = None) -> date:
     latest = store.latest_listed_day(today.isoformat()) or store.latest_listed_day()
     if latest is None:
         return today
-    newest = date.fromisoformat(latest)
+    try:
+        newest = parse_day(latest)
+    except InvalidPeriod:  # a day beyond the calendar's range, stored before imports checked it
+        return today
     counts = store.papers_per_listed_day((newest - DEFAULT_DAY_WINDOW).isoformat(), latest)
     busiest = max(counts.values(), default=0)
     meaningful = [day for day, count in counts.items() if count * DEFAULT_DAY_SHARE >= busiest]
@@ -72,8 +71,6 @@ def parse_period(kind: str, text: str) -> Period:
     """`day` + YYYY-MM-DD, `week` + YYYY-Www or `month` + YYYY-MM → Period; InvalidPeriod says what is wrong."""
     try:
         if kind == "day":
-            if not DAY.match(text):  # date.fromisoformat would also take 20250610 and 2025-W24
-                raise InvalidPeriod(f"not a date: {text[:40]!r} (expected YYYY-MM-DD)")
             return period_containing("day", parse_day(text))
         if kind == "week":
             return parse_week(text)
@@ -96,9 +93,19 @@ def list_period(store: Store, period: Period, *, limit: int, offset: int = 0) ->
     """The period's papers (most upvoted first) and the nearest periods before and after it that have papers."""
     first, last = period.first.isoformat(), period.last.isoformat()
     page, before, after = store.period_page(first, last, limit=limit, offset=offset)
-    previous = period_of_day(period.kind, date.fromisoformat(before)) if before else None
-    following = period_of_day(period.kind, date.fromisoformat(after)) if after else None
+    previous, following = neighbour(period.kind, before), neighbour(period.kind, after)
     return PeriodListing(period, page.papers, page.total, limit, offset, previous, following)
+
+
+def neighbour(kind: str, day: str | None) -> Period | None:
+    """The period of `kind` around a listed day; None for a day the calendar cannot page to (a paper
+    stored as listed on 9999-12-31 by an older version must not break the pages next to it)."""
+    if not day:
+        return None
+    try:
+        return period_of_day(kind, parse_day(day))
+    except InvalidPeriod:
+        return None
 
 
 def find_paper(store: Store, paper_id: str) -> tuple[Paper | None, str]:

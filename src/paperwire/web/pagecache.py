@@ -12,9 +12,13 @@ valid while
 - it is younger than `max_age` seconds (a bound for writers that commit out of timestamp order, and
   for `/`, whose day moves at midnight).
 
-Requests with a session cookie, other methods, other paths and answers that are not a plain 200
-(errors, redirects, anything setting a cookie) always go to the application. Hits skip routing, the
-thread pool, the database and Jinja, which is most of what a list page costs.
+Only anonymous requests are served from or stored into memory, decided with the very cookie parser the
+application reads sessions with (so `pw_session =…`, which the app reads as a session, is never
+anonymous here): a request carrying any cookie other than the CSRF one, or an Authorization header,
+goes to the application. As a second lock, an answer rendered while a signed-in reader was looked up
+(or that carries a CSRF token) is never stored. Other methods, other paths and answers that are not a
+plain 200 (errors, redirects, anything setting a cookie) always go to the application too. Hits skip
+routing, the thread pool, the database and Jinja, which is most of what a list page costs.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperwire.web.security import SESSION_COOKIE
+from paperwire.web.security import CSRF_COOKIE
 
 CACHEABLE = re.compile(r"^/(?:papers(?:/(?:week|month)/[^/]+)?|api/papers)?$")
-SESSION_COOKIE_SET = f"{SESSION_COOKIE}=".encode()
+ANONYMOUS_COOKIES = frozenset({CSRF_COOKIE})  # what a signed-out browser may carry and still share a page
 MAX_QUERY = 200  # longer query strings are not what the list pages are asked with: not worth a slot
 
 
@@ -43,6 +48,13 @@ class Entry:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     route: Any
+
+
+def anonymous_cookies(header: bytes) -> bool:
+    """Whether a Cookie header holds nothing but cookies every signed-out browser has, read exactly as
+    the application reads cookies (Starlette's parser: `pw_session =x` is the session cookie there)."""
+    names = cookie_parser(header.decode("latin-1")).keys()
+    return all(name in ANONYMOUS_COOKIES for name in names)
 
 
 class PageCacheStats:
@@ -96,8 +108,8 @@ class PageCache:
         if not CACHEABLE.match(scope["path"]) or len(scope["query_string"]) > MAX_QUERY:
             return False
         for name, value in scope["headers"]:
-            if name == b"cookie" and SESSION_COOKIE_SET in value:
-                return False  # a signed-in reader (or one whose session ran out): their own page
+            if name == b"cookie" and not anonymous_cookies(value):
+                return False  # a signed-in reader (or one the app might read as such): their own page
             if name == b"authorization":
                 return False
         return True
@@ -125,8 +137,12 @@ class PageCache:
             nonlocal start, keep
             if message["type"] == "http.response.start":
                 start = message
-                keep = message["status"] == 200 and not any(
-                    name.lower() == b"set-cookie" for name, _ in message.get("headers", ())
+                state = scope.get("state") or {}
+                keep = (
+                    message["status"] == 200
+                    and state.get("user") is None  # never a page rendered for a signed-in reader
+                    and "csrf_token" not in state  # nor one holding this browser's CSRF token
+                    and not any(name.lower() == b"set-cookie" for name, _ in message.get("headers", ()))
                 )
             elif message["type"] == "http.response.body" and keep:
                 chunks.append(message.get("body", b""))

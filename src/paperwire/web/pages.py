@@ -16,11 +16,11 @@ from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, Period
 from paperwire.storage import Store
 from paperwire.web.listings import default_day, find_paper, list_period, parse_period, period_of_day
+from paperwire.web.params import MAX_PAGE, BadParameter, parse_int
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 30
-MAX_PAGE = 10_000
 HEADINGS = {"day": "Daily Papers", "week": "Weekly Papers", "month": "Monthly Papers"}
 TABS = {"day": "daily", "week": "weekly", "month": "monthly"}
 
@@ -76,19 +76,10 @@ def render_error(
     return render(request, "error.html", context, status_code)
 
 
-def parse_page(text: str | None) -> int:
-    """?page= → the 1-based page number, or ValueError with a message a person can act on."""
-    if text is None or text == "":
-        return 1
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise ValueError(f"page must be a whole number from 1 to {MAX_PAGE:,} (got {text[:40]!r})")
-    return int(text)
-
-
 def render_period(request: Request, period: Period, page_text: str | None) -> HTMLResponse:
     try:
-        page = parse_page(page_text)
-    except ValueError as error:
+        page = parse_int("page", page_text or None, 1, 1, MAX_PAGE)
+    except BadParameter as error:
         return render_error(request, 400, "Bad page number", str(error), hint_url=period_url(period),
                             hint_text="Go to the first page")  # fmt: skip
     listing = list_period(request.app.state.store, period, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)

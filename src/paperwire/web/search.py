@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -13,18 +12,18 @@ from paperwire.search.keyword import Filters
 from paperwire.search.query import MAX_QUERY_CHARS, highlight
 from paperwire.search.results import SearchHit, SearchResults
 from paperwire.web.api import json_error, json_response, paper_json
+from paperwire.web.params import MAX_LIMIT, BadParameter, parse_day, parse_int
 
 router = APIRouter()
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-MAX_OFFSET = 800
+SEARCH_MAX_OFFSET = 800  # search reaches at most this far (its candidates are bounded)
 PAGE_SIZE = 20
 ABSTRACT_CHARS = 420
 MAX_SIMILAR = 50
 
 
-class InvalidSearch(ValueError):
+class InvalidSearch(BadParameter):
     """A parameter a person must fix; the message says how."""
 
 
@@ -32,21 +31,9 @@ def search_service(request: Request) -> SearchService:
     return request.app.state.search
 
 
-def parse_day(name: str, text: str | None) -> str | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text.strip()).isoformat()
-    except ValueError as error:
-        raise InvalidSearch(f"{name} must be a day written YYYY-MM-DD (got {text[:40]!r})") from error
-
-
-def parse_int(name: str, text: str | None, default: int, low: int, high: int) -> int:
-    if text is None or text == "":
-        return default
-    if not text.strip().isdigit() or not low <= int(text) <= high:
-        raise InvalidSearch(f"{name} must be a whole number from {low} to {high} (got {text[:40]!r})")
-    return int(text)
+def day_text(name: str, text: str | None) -> str | None:
+    day = parse_day(name, text)
+    return day.isoformat() if day else None
 
 
 def parse_filters(params) -> Filters:  # noqa: ANN001 - request.query_params
@@ -57,7 +44,7 @@ def parse_filters(params) -> Filters:  # noqa: ANN001 - request.query_params
         return value or None
 
     filters = Filters(
-        date_from=parse_day("from", params.get("from")), date_to=parse_day("to", params.get("to")),
+        date_from=day_text("from", params.get("from")), date_to=day_text("to", params.get("to")),
         category=text("category"), author=text("author"),
     )  # fmt: skip
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
@@ -87,9 +74,9 @@ def api_search(request: Request) -> Response:
     try:
         q = parse_q(params, required=True)
         limit = parse_int("limit", params.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
-        offset = parse_int("offset", params.get("offset"), 0, 0, MAX_OFFSET)
+        offset = parse_int("offset", params.get("offset"), 0, 0, SEARCH_MAX_OFFSET)
         filters = parse_filters(params)
-    except InvalidSearch as error:
+    except BadParameter as error:
         return json_error(422, str(error))
     results = search_service(request).search(q, filters, limit, offset)
     return json_response({**results.to_json(), "hits": [hit_json(hit) for hit in results.hits]})
@@ -100,7 +87,7 @@ def api_similar(request: Request, paper_id: str) -> Response:
     """Papers nearest to this one by their stored vectors (never the paper itself); `limit` 1–50, default 10."""
     try:
         limit = parse_int("limit", request.query_params.get("limit"), 10, 1, MAX_SIMILAR)
-    except InvalidSearch as error:
+    except BadParameter as error:
         return json_error(422, str(error))
     if request.app.state.store.get_paper(paper_id) is None:
         return json_error(404, f"no paper with id {paper_id!r}: check the arXiv id (e.g. 2501.12948)")
@@ -141,9 +128,9 @@ def search_page(request: Request) -> HTMLResponse:
     status = 200
     try:
         q = parse_q(params, required=False)
-        page = parse_int("page", params.get("page"), 1, 1, MAX_OFFSET // PAGE_SIZE + 1)
+        page = parse_int("page", params.get("page") or None, 1, 1, SEARCH_MAX_OFFSET // PAGE_SIZE + 1)
         filters = parse_filters(params)
-    except InvalidSearch as error:
+    except BadParameter as error:
         context["error"] = str(error)
         status = 422
     else:

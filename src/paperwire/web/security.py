@@ -1,10 +1,14 @@
 """Web security shared by every form and sign-in: CSRF tokens, database-backed rate limits, session cookies.
 
 CSRF uses a signed double submit: the browser holds a random value in an HttpOnly cookie
-(`pw_csrf`); each form carries that value signed with the site's secret key (hidden field
-`csrf_token`), and JavaScript sends the same token in the `X-CSRF-Token` header (read it from
-`<meta name="csrf-token">`). A POST passes only when the signed token matches the cookie, so another
-site can neither read nor forge it.
+(`pw_csrf`); each form carries that value, bound to the browser's session cookie, signed with the
+site's secret key (hidden field `csrf_token`), and JavaScript sends the same token in the
+`X-CSRF-Token` header (read it from `<meta name="csrf-token">`). A POST passes only when the signed
+token matches the cookie and the session it was issued for, so another site can neither read nor
+forge it, and a token from before a sign-in (the cookie value is rotated then) is worth nothing after.
+
+Client addresses come from the connection; `X-Forwarded-For` counts only when the connection comes
+from one of PAPERWIRE_TRUSTED_PROXIES (default: none), so per-address limits cannot be rotated away.
 
 Rate limits are counters in the database (fixed windows), so they hold across several web nodes.
 
@@ -23,6 +27,7 @@ import secrets
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
@@ -95,6 +100,21 @@ def _csrf_secret(request: Request) -> str:
     return state["csrf_secret"]
 
 
+def _session_binding(request: Request) -> str:
+    """What ties a CSRF token to the session it was issued under: a digest of the session cookie ('' without)."""
+    raw = request.cookies.get(SESSION_COOKIE, "")
+    return hashlib.sha256(raw.encode()).hexdigest()[:32] if raw else ""
+
+
+def rotate_csrf(request: Request) -> None:
+    """A fresh CSRF cookie value for this browser (at sign-in and sign-out): old tokens stop working."""
+    state = request.scope.setdefault("state", {})
+    state["csrf_secret"] = new_token()
+    state["csrf_new"] = True
+    for key in ("csrf_token", "csrf_field"):
+        state.pop(key, None)
+
+
 def csrf_token(request: Request | None = None) -> str:
     """The token to put into a form (or the X-CSRF-Token header) for this browser."""
     request = request or _current_request.get()
@@ -103,7 +123,8 @@ def csrf_token(request: Request | None = None) -> str:
     state = request.scope.setdefault("state", {})
     if "csrf_token" not in state:  # signed once per request, however many forms the page has
         settings: Settings = request.app.state.settings
-        state["csrf_token"] = _csrf_signer(settings).sign(_csrf_secret(request)).decode()
+        value = f"{_csrf_secret(request)}.{_session_binding(request)}"
+        state["csrf_token"] = _csrf_signer(settings).sign(value).decode()
     return state["csrf_token"]
 
 
@@ -127,7 +148,7 @@ def check_csrf_token(request: Request, token: str | None) -> bool:
         value = _csrf_signer(settings).unsign(token).decode()
     except BadSignature:
         return False
-    return hmac.compare_digest(value, cookie)
+    return hmac.compare_digest(value, f"{cookie}.{_session_binding(request)}")
 
 
 async def require_csrf(request: Request) -> None:
@@ -187,8 +208,29 @@ def install_security(application, settings: Settings) -> None:  # noqa: ANN001 -
 
 
 def client_ip(request: Request) -> str:
-    """The caller's address as the server saw it (a proxy in front should set the peer correctly)."""
-    return request.client.host if request.client else "unknown"
+    """The caller's address: the connection's peer, or, when that peer is a trusted proxy, the nearest
+    address in X-Forwarded-For that is not one (each trusted proxy appends the address it saw)."""
+    peer = request.client.host if request.client else "unknown"
+    settings: Settings = request.app.state.settings
+    networks = settings.trusted_proxy_networks
+    if not networks or not _trusted(peer, networks):
+        return peer
+    forwarded = [part.strip() for part in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    for address in reversed([part for part in forwarded if part]):
+        if not _trusted(address, networks):
+            try:
+                return str(ip_address(address))
+            except ValueError:
+                return peer  # a forged or garbled entry: count the request against the proxy itself
+    return peer
+
+
+def _trusted(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
 
 
 class RateLimiter:

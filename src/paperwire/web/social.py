@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paperwire.models import InvalidRecord, Paper, parse_arxiv_id
@@ -20,6 +20,7 @@ from paperwire.settings import Settings
 from paperwire.storage import Store
 from paperwire.storage.social import AlreadySubmitted
 from paperwire.trending import rescore_papers
+from paperwire.web.api import json_error
 from paperwire.web.security import (
     RateLimiter,
     clear_session_cookie,
@@ -29,6 +30,7 @@ from paperwire.web.security import (
     new_token,
     read_session_cookie,
     require_csrf,
+    rotate_csrf,
     set_session_cookie,
 )  # fmt: skip
 
@@ -178,9 +180,11 @@ def login_form(request: Request, next: str | None = None, vote: str | None = Non
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
 def login_request(
-    request: Request, email: str = Form(""), next: str = Form("/"), vote: str = Form("")  # noqa: A002
-) -> HTMLResponse:
-    """Always the same answer for a well-formed address, whether it belongs to a user or not."""
+    request: Request, background: BackgroundTasks, email: str = Form(""), next: str = Form("/"),  # noqa: A002
+    vote: str = Form(""),
+) -> HTMLResponse:  # fmt: skip
+    """Always the same answer for a well-formed address, whether it belongs to a user or not; the link is
+    made and queued after the answer, so its timing tells nothing about the address either."""
     by_ip, by_address = login_limiters(request)
     by_ip.enforce(client_ip(request))
     try:
@@ -190,10 +194,15 @@ def login_request(
                    "error": "That does not look like an email address."}  # fmt: skip
         return render(request, "login.html", context, 400)
     by_address.enforce(address)
+    intent = vote_intent(vote)
+    background.add_task(queue_sign_in_link, request, address, safe_next(next), intent)
+    return render(request, "login_sent.html", {"email": address, "minutes": 15, "vote": intent})
+
+
+def queue_sign_in_link(request: Request, address: str, next_path: str, vote: str | None = None) -> None:
     token = new_token()
     store_of(request).create_login_token(hash_token(token), address, iso(now_utc() + LOGIN_LINK_LIFETIME))
-    send_login_mail(request, address, token, safe_next(next), vote_intent(vote))
-    return render(request, "login_sent.html", {"email": address, "minutes": 15, "vote": vote_intent(vote)})
+    send_login_mail(request, address, token, next_path, vote)
 
 
 @router.get("/login/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -229,6 +238,7 @@ def login_confirm(
     store.create_session(hash_token(session_id), user["id"], iso(now_utc() + SESSION_LIFETIME))
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, settings_of(request), session_id)
+    rotate_csrf(request)  # tokens issued before the sign-in stop working
     return response
 
 
@@ -239,6 +249,7 @@ def logout(request: Request) -> Response:
         store_of(request).delete_session(hash_token(session_id))
     response = RedirectResponse("/", status_code=303)
     clear_session_cookie(response, settings_of(request))
+    rotate_csrf(request)
     return response
 
 
@@ -269,7 +280,7 @@ def upvote_form(request: Request, paper_id: str, action: str = Form("toggle"), n
         return RedirectResponse(login, status_code=303)
     store = store_of(request)
     if store.get_paper(paper_id) is None:
-        return JSONResponse({"detail": f"no paper {paper_id!r} in this catalogue"}, 404)
+        return json_error(404, f"no paper {paper_id!r} in this catalogue")
     if action == "toggle":
         up = paper_id not in store.voted_paper_ids(user["id"], [paper_id])
     else:
@@ -283,9 +294,9 @@ def upvote_form(request: Request, paper_id: str, action: str = Form("toggle"), n
 def api_vote(request: Request, paper_id: str, up: bool) -> Response:
     user = current_user(request)
     if user is None:
-        return JSONResponse({"detail": "Sign in first: POST /login sends a sign-in link."}, 401)
+        return json_error(401, "Sign in first: POST /login sends a sign-in link.")
     if store_of(request).get_paper(paper_id) is None:
-        return JSONResponse({"detail": f"no paper {paper_id!r} in this catalogue"}, 404)
+        return json_error(404, f"no paper {paper_id!r} in this catalogue")
     voted, upvotes = cast_vote(request, paper_id, user, up)
     return JSONResponse({"id": paper_id, "upvotes": upvotes, "voted": voted})
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperwire.mail import subscribers as lifecycle
 from paperwire.mail.subscribers import CADENCES, InvalidSubscription, Subscriber
 from paperwire.mail.tokens import InvalidToken
+from paperwire.web.api import json_error
 from paperwire.web.security import RateLimiter, client_ip, require_csrf
 from paperwire.web.social import current_user
 
@@ -49,7 +50,9 @@ def render(request: Request, template: str, context: dict, status_code: int = 20
 
 
 def message_page(request: Request, title: str, message: str, status_code: int = 200, **links: str) -> HTMLResponse:
-    return render(request, "subscribe_message.html", {"title": title, "message": message, "actions": links}, status_code)
+    return render(
+        request, "subscribe_message.html", {"title": title, "message": message, "actions": links}, status_code
+    )
 
 
 def invalid_link(request: Request, error: InvalidToken) -> HTMLResponse:
@@ -60,40 +63,56 @@ def invalid_link(request: Request, error: InvalidToken) -> HTMLResponse:
 def within_limits(request: Request, email: str) -> bool:
     """Enforce the per-IP limit (429); report whether the per-address limit still allows a mail."""
     store, settings = _store(request), _settings(request)
-    RateLimiter(store, settings, "subscribe-ip", limit=IP_LIMIT[0], window_seconds=IP_LIMIT[1]).enforce(client_ip(request))
-    address_limiter = RateLimiter(store, settings, "subscribe-address", limit=ADDRESS_LIMIT[0], window_seconds=ADDRESS_LIMIT[1])
+    RateLimiter(store, settings, "subscribe-ip", limit=IP_LIMIT[0], window_seconds=IP_LIMIT[1]).enforce(
+        client_ip(request)
+    )
+    address_limiter = RateLimiter(
+        store, settings, "subscribe-address", limit=ADDRESS_LIMIT[0], window_seconds=ADDRESS_LIMIT[1]
+    )
     return address_limiter.hit(email.strip().lower())
 
 
-def subscribe_from(request: Request, email: str, cadence: str, interests: lifecycle.Interests, max_papers: int) -> None:
+def subscribe_from(
+    request: Request, background: BackgroundTasks, email: str, cadence: str, interests: lifecycle.Interests,
+    max_papers: int,
+) -> None:  # fmt: skip
+    """Validate and count now; the address-dependent work (new, pending or confirmed: a different mail or
+    none) runs after the answer is sent, so the answer's timing says nothing about the address."""
     lifecycle.normalise_email(email)  # validate before counting against the address
     lifecycle.check_cadence(cadence)
     if within_limits(request, email):
-        lifecycle.request_subscription(_store(request), _settings(request), email, cadence, interests, max_papers)
+        background.add_task(lifecycle.request_subscription, _store(request), _settings(request), email, cadence,
+                            interests, max_papers)  # fmt: skip
 
 
 # ---- subscribe ---------------------------------------------------------------------------------
 
 
+# Lists longer than this are refused while the body is parsed, before any other work (the domain's own
+# limit, MAX_INTEREST_ITEMS distinct entries, is checked after de-duplication).
+MAX_LIST = 2 * lifecycle.MAX_INTEREST_ITEMS
+ListOfText = Annotated[list[Annotated[str, Field(max_length=lifecycle.MAX_INTEREST_CHARS)]], Field(max_length=MAX_LIST)]
+
+
 class SubscriptionRequest(BaseModel):
     email: str = Field(..., max_length=320)
-    cadence: str = "daily"
-    topics: list[str] = Field(default_factory=list)
-    categories: list[str] = Field(default_factory=list)
-    authors: list[str] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list)
+    cadence: str = Field("daily", max_length=20)
+    topics: ListOfText = Field(default_factory=list)
+    categories: ListOfText = Field(default_factory=list)
+    authors: ListOfText = Field(default_factory=list)
+    keywords: ListOfText = Field(default_factory=list)
     max_papers: int = 10
 
 
 @router.post("/api/subscriptions", status_code=202, tags=["subscriptions"])
-def api_subscribe(body: SubscriptionRequest, request: Request) -> JSONResponse:
+def api_subscribe(body: SubscriptionRequest, request: Request, background: BackgroundTasks) -> Response:
     """Ask for a digest. Always 202 with the same body, whether the address was known or not."""
     try:
         interests = lifecycle.make_interests(body.topics, body.categories, body.authors, body.keywords)
         max_papers = lifecycle.check_max_papers(body.max_papers)
-        subscribe_from(request, body.email, body.cadence, interests, max_papers)
+        subscribe_from(request, background, body.email, body.cadence, interests, max_papers)
     except InvalidSubscription as error:
-        return JSONResponse({"detail": str(error)}, status_code=422)
+        return json_error(422, str(error))
     return JSONResponse(ACCEPTED, status_code=202)
 
 
@@ -102,7 +121,7 @@ def signed_in_email(request: Request) -> str | None:
     return user["email"] if user else None
 
 
-@router.get("/subscribe", response_class=HTMLResponse)
+@router.get("/subscribe", response_class=HTMLResponse, include_in_schema=False)
 def subscribe_page(request: Request) -> HTMLResponse:
     email = signed_in_email(request)
     subscriber = lifecycle.subscriber_of_address(_store(request), email) if email else None
@@ -117,9 +136,10 @@ def subscribe_sent(request: Request) -> HTMLResponse:
     return message_page(request, "Check your inbox", ACCEPTED["message"])
 
 
-@router.post("/subscribe", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post("/subscribe", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
 def subscribe_form(
     request: Request,
+    background: BackgroundTasks,
     email: Annotated[str, Form()] = "",
     cadence: Annotated[str, Form()] = "daily",
     topics: Annotated[str, Form()] = "",
@@ -137,7 +157,7 @@ def subscribe_form(
             subscriber = lifecycle.subscribe_proven_address(_store(request), _settings(request), account_email,
                                                             cadence, interests, lifecycle.check_max_papers(max_papers))  # fmt: skip
             return RedirectResponse(preferences_path(request, subscriber) + "?saved=subscribed", status_code=303)
-        subscribe_from(request, email, cadence, interests, lifecycle.check_max_papers(max_papers))
+        subscribe_from(request, background, email, cadence, interests, lifecycle.check_max_papers(max_papers))
     except InvalidSubscription as error:
         context = {"form": form, "error": str(error), "account_email": account_email}
         return render(request, "subscribe.html", context, 422)
@@ -163,7 +183,7 @@ def preferences_path(request: Request, subscriber: Subscriber) -> str:
 # ---- confirm ------------------------------------------------------------------------------------
 
 
-@router.get("/subscribe/confirm/{token}", response_class=HTMLResponse)
+@router.get("/subscribe/confirm/{token}", response_class=HTMLResponse, include_in_schema=False)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     """Shows a button: a GET never changes anything (mail scanners open links too). A confirmed address
     sees that it is subscribed, and where to choose its interests."""
@@ -177,7 +197,7 @@ def confirm_page(request: Request, token: str) -> HTMLResponse:
     return render(request, "subscribe_confirm.html", {"subscriber": subscriber, "token": token})
 
 
-@router.post("/subscribe/confirm/{token}", response_class=HTMLResponse)
+@router.post("/subscribe/confirm/{token}", response_class=HTMLResponse, include_in_schema=False)
 def confirm(request: Request, token: str) -> Response:
     try:
         lifecycle.confirm_subscription(_store(request), _settings(request), token)
@@ -208,7 +228,7 @@ def preferences_context(request: Request, subscriber: Subscriber, token: str, fo
     return {"subscriber": subscriber, "token": token, "form": form, "unsubscribe_path": unsubscribe}
 
 
-@router.get("/preferences/{token}", response_class=HTMLResponse)
+@router.get("/preferences/{token}", response_class=HTMLResponse, include_in_schema=False)
 def preferences_page(request: Request, token: str, saved: str | None = None) -> HTMLResponse:
     subscriber = subscriber_or_error(request, "preferences", token)
     if isinstance(subscriber, HTMLResponse):
@@ -217,7 +237,9 @@ def preferences_page(request: Request, token: str, saved: str | None = None) -> 
     return render(request, "preferences.html", {**context, "saved": saved if saved in ("saved", "subscribed") else None})
 
 
-@router.post("/preferences/{token}", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/preferences/{token}", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)]
+)
 def save_preferences(
     request: Request,
     token: str,
@@ -235,7 +257,9 @@ def save_preferences(
             "authors": authors, "keywords": keywords, "max_papers": max_papers}  # fmt: skip
     try:
         interests = lifecycle.make_interests(topics, categories, authors, keywords)
-        lifecycle.update_preferences(_store(request), subscriber, cadence, interests, lifecycle.check_max_papers(max_papers))
+        lifecycle.update_preferences(
+            _store(request), subscriber, cadence, interests, lifecycle.check_max_papers(max_papers)
+        )
     except InvalidSubscription as error:
         context = preferences_context(request, subscriber, token, form)
         return render(request, "preferences.html", {**context, "error": str(error)}, 422)
@@ -245,9 +269,10 @@ def save_preferences(
 @router.get("/preferences/{token}/export.json", tags=["subscriptions"])
 def export_data(request: Request, token: str) -> Response:
     """Everything kept about this subscription, as JSON."""
-    subscriber = subscriber_or_error(request, "preferences", token)
-    if isinstance(subscriber, HTMLResponse):
-        return subscriber
+    try:
+        subscriber = lifecycle.subscriber_for_token(_store(request), _settings(request), "preferences", token)
+    except InvalidToken as error:
+        return json_error(400, f"{str(error).capitalize()}: open the link of your latest mail.")
     return JSONResponse(lifecycle.export_subscriber(_store(request), subscriber),
                         headers={"Content-Disposition": 'attachment; filename="paperwire-subscription.json"'})  # fmt: skip
 
@@ -261,7 +286,7 @@ def delete_data_page(request: Request, token: str) -> HTMLResponse:
     return render(request, "delete_confirm.html", {"subscriber": subscriber, "token": token})
 
 
-@router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post("/preferences/{token}/delete", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
 def delete_data(request: Request, token: str) -> Response:
     subscriber = subscriber_or_error(request, "preferences", token)
     if isinstance(subscriber, HTMLResponse):
@@ -280,7 +305,7 @@ def data_deleted(request: Request) -> HTMLResponse:
 # ---- unsubscribe ---------------------------------------------------------------------------------
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     subscriber = subscriber_or_error(request, "unsubscribe", token)
     if isinstance(subscriber, HTMLResponse):
@@ -288,7 +313,7 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     return render(request, "unsubscribe.html", {"subscriber": subscriber, "token": token})
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe(request: Request, token: str) -> Response:
     """Unsubscribe at once: the page's button, the preferences page's, and RFC 8058 one-click POSTs from
     mail clients; then the page that says so."""

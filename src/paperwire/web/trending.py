@@ -13,10 +13,10 @@ from paperwire.ranking import HALF_LIFE, STAR_WEIGHT, explain_trending, score_fr
 from paperwire.storage import Store
 from paperwire.trending import refresh_if_due
 from paperwire.web.api import json_error, json_response, paper_json
+from paperwire.web.pages import render_error
+from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, MAX_PAGE, BadParameter, documented_ints, parse_int
 
 router = APIRouter()
-
-MAX_LIMIT = 200
 
 
 @dataclass(slots=True)
@@ -53,35 +53,48 @@ def trending_entry_json(entry: TrendingEntry) -> dict:
     return {"paper": paper_json(entry.paper), "score": round(entry.score, 6), "reasons": entry.reasons}
 
 
-@router.get("/api/trending", tags=["papers"], summary="Trending papers with the reason for each, best first")
+@router.get(
+    "/api/trending", tags=["papers"], summary="Trending papers with the reason for each, best first",
+    openapi_extra=documented_ints(
+        ("limit", 1, MAX_LIMIT, 50, "papers per page"), ("offset", 0, MAX_OFFSET, 0, "papers to skip, for paging")
+    ),
+)  # fmt: skip
 def api_trending(
     request: Request,
-    limit: int = Query(50, description=f"papers per page, 1 to {MAX_LIMIT}"),
-    offset: int = Query(0, ge=0, le=1_000_000, description="papers to skip, for paging"),
+    limit: str | None = Query(None, include_in_schema=False),  # documented by openapi_extra, read strictly
+    offset: str | None = Query(None, include_in_schema=False),
 ) -> Response:
-    if not 1 <= limit <= MAX_LIMIT:
-        return json_error(422, f"limit must be between 1 and {MAX_LIMIT} (got {limit}); page with offset")
-    entries, total = list_trending(request.app.state.store, limit=limit, offset=offset)
+    try:
+        size = parse_int("limit", limit, 50, 1, MAX_LIMIT)
+        skip = parse_int("offset", offset, 0, 0, MAX_OFFSET)
+    except BadParameter as error:
+        return json_error(422, f"{error}; page with offset")
+    entries, total = list_trending(request.app.state.store, limit=size, offset=skip)
     return json_response(
         {
             "half_life_hours": HALF_LIFE.total_seconds() / 3600,
             "star_weight": STAR_WEIGHT,
             "total": total,
-            "limit": limit,
-            "offset": offset,
+            "limit": size,
+            "offset": skip,
             "papers": [trending_entry_json(entry) for entry in entries],
         }
     )
 
 
 @router.get("/papers/trending", response_class=HTMLResponse, include_in_schema=False)
-def trending_page(request: Request, page: int = Query(1, ge=1, le=10_000)) -> HTMLResponse:
+def trending_page(request: Request, page: str | None = None) -> HTMLResponse:
     page_size = 30
-    entries, total = list_trending(request.app.state.store, limit=page_size, offset=(page - 1) * page_size)
+    try:
+        number = parse_int("page", page or None, 1, 1, MAX_PAGE)
+    except BadParameter as error:
+        return render_error(request, 400, "Bad page number", str(error), hint_url="/papers/trending",
+                            hint_text="Go to the first page")  # fmt: skip
+    entries, total = list_trending(request.app.state.store, limit=page_size, offset=(number - 1) * page_size)
     context = {
         "entries": entries,
         "total": total,
-        "page": page,
+        "page": number,
         "pages": max(1, -(-total // page_size)),
         "active_tab": "trending",
         "half_life_hours": round(HALF_LIFE.total_seconds() / 3600),
