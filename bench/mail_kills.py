@@ -53,7 +53,7 @@ def run(backend: str, kills: int, subscribers: int, seed: int) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="paperwire-kills-"))
     try:
         database_url = cluster.create_database("kills") if cluster else ""
-        settings = Settings(home=workdir / "home", base_url="http://testserver", secret_key="k",
+        settings = Settings(home=workdir / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                             smtp_url=sink.url, embedder="none", database_url=database_url)  # fmt: skip
         store = open_store(settings.effective_database_url)
         store.upsert_papers([

@@ -32,7 +32,7 @@ from test_mail_delivery import DAY, sample_papers
 def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path, database_url: str = "") -> None:
     sink = SmtpSink().start()
     try:
-        settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="k",
+        settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                             smtp_url=sink.url, embedder="none", database_url=database_url)  # fmt: skip
         store = open_store(settings.effective_database_url)
         store.upsert_papers(sample_papers())

@@ -22,7 +22,7 @@ PAPER = "2506.00001"
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                     database_url=database_url, embedder="none")  # fmt: skip
 
 
@@ -194,7 +194,7 @@ def test_a_post_without_the_csrf_token_fails(client, settings, store, papers) ->
 def csrf_for(cookie_value: str) -> str:
     from itsdangerous import Signer
 
-    return Signer("test-secret-key", salt="paperwire.csrf").sign(cookie_value).decode()
+    return Signer("test-secret-key-0123456789abcdefghijklmnop", salt="paperwire.csrf").sign(cookie_value).decode()
 
 
 def test_one_vote_per_user_with_undo(client, settings, store, papers) -> None:  # noqa: ANN001

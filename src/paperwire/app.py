@@ -35,6 +35,7 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool = False) -> FastAPI:
     settings.ensure_home()
+    settings.check_secret_key()  # an empty or short signing key refuses to start (SettingsError)
     store = store or open_store(settings.effective_database_url)
     application = FastAPI(
         title=settings.site_name,

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from paperwire.cli import app, settings_of
+from paperwire.cli import app, settings_of, settings_problems
 from paperwire.ingest import ingest_records, read_file
 from paperwire.logs import uvicorn_log_config
 from paperwire.models import ImportReport
@@ -33,12 +33,37 @@ def store_for(ctx: typer.Context) -> Store:
 
 
 @app.command("config")
-def show_config(ctx: typer.Context) -> None:
-    """Print the effective settings, secrets masked."""
+def show_config(
+    ctx: typer.Context,
+    check: bool = typer.Option(False, "--check", help="only validate: list each problem, exit 1 if any"),
+) -> None:
+    """Print the effective settings, secrets masked (--check: validate them, as start-up does)."""
+    from paperwire.settings import SettingsError, unknown_variables
+
+    settings, problems = settings_of(ctx), settings_problems(ctx)
+    if not problems:
+        try:
+            settings.check_secret_key(generate=False)
+        except SettingsError as error:
+            problems = error.problems
+    for name in unknown_variables():
+        console.print(f"warning: {name} is set but no setting reads it (a typo?)", markup=False, highlight=False)
+    if check:
+        for problem in problems:
+            console.print(problem, markup=False, highlight=False, soft_wrap=True)
+        if problems:
+            console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the settings")
+            raise typer.Exit(1)
+        Console().print("settings are valid")
+        return
     table = Table("setting", "value", "environment variable")
-    for name, value in settings_of(ctx).masked().items():
+    for name, value in settings.masked().items():
         table.add_row(name, value, f"PAPERWIRE_{name.upper()}")
     Console().print(table)
+    for problem in problems:
+        console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -138,8 +163,10 @@ def export(
 @app.command("status")
 def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many recent runs")) -> None:
     """Papers stored, the last job runs and how they ended."""
-    store = store_for(ctx)
     out = Console()
+    for problem in settings_problems(ctx):  # shown, and the default used instead, so status still answers
+        out.print(f"settings problem: {problem} (default used here)", markup=False, highlight=False, soft_wrap=True)
+    store = store_for(ctx)
     out.print(f"database: {store.url.split('@')[-1]}  papers: {store.count_papers()}")
     from paperwire.cli.mail import mail_status
 
@@ -150,9 +177,11 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
     out.print(table)
     from paperwire.jobs import planned_runs
 
-    planned = Table("job", "schedule", "next run (UTC)", "last status", title="scheduled jobs")
+    planned = Table("job", "schedule", "next run (UTC)", "last status", "last error", title="scheduled jobs")
     for plan in planned_runs(settings_of(ctx), store):
-        planned.add_row(plan["job"], plan["schedule"], plan["next_at"].strftime("%Y-%m-%d %H:%M"), plan["last_status"] or "")
+        next_at = plan["next_at"].strftime("%Y-%m-%d %H:%M") if plan["next_at"] else "(not scheduled)"
+        error = f"{plan['last_error_at'][:16]} {plan['last_error']}" if plan["last_error"] else ""
+        planned.add_row(plan["job"], plan["schedule"], next_at, plan["last_status"] or "", error)
     out.print(planned)
 
 
