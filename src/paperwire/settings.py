@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FIELDS = ("secret_key",)
@@ -19,6 +19,8 @@ URL_FIELDS_WITH_PASSWORDS = ("database_url", "smtp_url")
 MIN_SECRET_KEY = 32  # characters: an HMAC key shorter than this can be guessed or was typed by hand
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # where `paperwire serve` listens by default
+LISTENING_FILE = "listening_url"  # HOME/listening_url: where the last `serve` answered
 
 
 class SettingsError(ValueError):
@@ -65,10 +67,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PAPERWIRE_", extra="ignore")
     _generated_key: str | None = PrivateAttr(default=None)
+    _base_url_configured: bool = PrivateAttr(default=True)
 
     home: Path = Field(default_factory=default_home, description="data directory")
     database_url: str = Field("", description="sqlite:///… (default: HOME/paperwire.db) or postgresql://…")
-    base_url: str = Field("http://127.0.0.1:8000", description="public address used in links and mails")
+    base_url: str = Field(
+        "", description="public address used in links and mails (default: the address serve/demo listens on)"
+    )
     secret_key: SecretStr = Field(SecretStr(""), description="signs cookies and tokens (generated once if empty)")
     smtp_url: str = Field("", description="smtp://, smtp+starttls:// or smtps://user:password@host:port")
     mail_from: str = Field("paperwire <paperwire@localhost>", description="From: of every mail")
@@ -113,8 +118,33 @@ class Settings(BaseSettings):
 
     @field_validator("base_url", "arxiv_rss_url", "arxiv_api_url", "arxiv_oai_url", "hf_api_url")
     @classmethod
-    def _checked_url(cls, value: str) -> str:
+    def _checked_url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "base_url" and not value.strip():
+            return ""  # resolved below: the address the server listens on
         return _http_url(value)
+
+    @model_validator(mode="after")
+    def _resolve_base_url(self) -> Settings:
+        """Links need an absolute address: the configured one, else where `serve` last listened
+        (HOME/listening_url, written at start-up), else the default address of `serve`."""
+        if not self.base_url:
+            self._base_url_configured = False
+            recorded = self.home / LISTENING_FILE
+            try:
+                self.base_url = _http_url(recorded.read_text(encoding="utf-8").strip())
+            except (OSError, ValueError):
+                self.base_url = DEFAULT_BASE_URL
+        return self
+
+    def listening_at(self, url: str) -> Settings:
+        """These settings for a server answering at `url`: the links follow it unless PAPERWIRE_BASE_URL
+        is set. Recorded in HOME so that commands run beside the server (`digest run`) agree with it."""
+        if self._base_url_configured:
+            return self
+        url = _http_url(url)
+        recorded = self.ensure_home() / LISTENING_FILE
+        recorded.write_text(url + "\n", encoding="utf-8")
+        return self.model_copy(update={"base_url": url})
 
     @field_validator("smtp_url")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -198,15 +199,42 @@ def serve(
 
     from paperwire.app import create_app
 
-    settings = settings_of(ctx)
     store = store_for(ctx)
     if sample and store.count_papers() == 0:
         load_sample_into(store)
+    # Bound before the app is built, so links and mails carry the address actually served (--port 0 too).
+    listener = bind_listener(host, port)
+    served_at = listening_url(host, listener.getsockname()[1])
+    settings = settings_of(ctx).listening_at(served_at)
     application = create_app(settings, store=store, run_jobs=not no_jobs)
-    console.print(f"paperwire serving {store.count_papers()} papers at http://{host}:{port}/")
-    uvicorn.run(
+    console.print(f"paperwire serving {store.count_papers()} papers at {served_at}/"
+                  + ("" if settings.base_url == served_at else f" (links use {settings.base_url})"))  # fmt: skip
+    config = uvicorn.Config(
         application, host=host, port=port, log_level="warning", proxy_headers=True, log_config=uvicorn_log_config()
     )
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        console.print(f"[red]cannot listen on {host}:{port}: {error.strerror}[/red]")
+        raise typer.Exit(2) from error
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def listening_url(host: str, port: int) -> str:
+    """The address links use for a server listening on host:port (a wildcard address: this machine)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 @app.command("demo")

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from paperwire.mail.leases import recover_dead_leases, register_sender
 from paperwire.mail.message import new_message_id
 from paperwire.mail.transport import Transport, TransportUnavailable, open_transport
 from paperwire.settings import Settings
@@ -114,10 +115,14 @@ class SendReport:
     expired: int = 0
     lost: int = 0
     errors: list[str] = field(default_factory=list)
+    recovered: dict[str, int] = field(default_factory=dict)  # worker → mails reclaimed from a dead sender
 
     def __str__(self) -> str:
+        recovered = sum(self.recovered.values())
         return (f"sent {self.sent}, retried {self.retried}, failed {self.failed}, expired {self.expired}"
-                + (f", lost to other senders {self.lost}" if self.lost else ""))  # fmt: skip
+                + (f", lost to other senders {self.lost}" if self.lost else "")
+                + (f", recovered {recovered} mails leased by {len(self.recovered)} dead sender"
+                   f"{'s' if len(self.recovered) != 1 else ''}" if recovered else ""))  # fmt: skip
 
 
 class OutboxSender:
@@ -137,12 +142,17 @@ class OutboxSender:
         self.renderer = MailRenderer(store, settings)
         self.envelope_from = parseaddr(settings.mail_from)[1] or "paperwire@localhost"
         self._next_slot = 0.0
+        self._registered = False
 
     def send_due(self, kinds: Sequence[str] | None = None, *, max_messages: int | None = None) -> SendReport:
         """Deliver due mail until none is left (or `max_messages`). TransportUnavailable when the
         server cannot be reached: the claimed rows go back to the queue untouched."""
         report = SendReport()
         handled = 0
+        report.recovered = recover_dead_leases(self.store)
+        if not self._registered:
+            register_sender(self.store, self.worker)  # before leasing: a rerun can tell if we died
+            self._registered = True
         try:
             while max_messages is None or handled < max_messages:
                 now = now_utc()
@@ -164,6 +174,9 @@ class OutboxSender:
 
     def close(self) -> None:
         self.transport.close()
+        if self._registered:
+            self.store.unregister_mail_sender(self.worker)
+            self._registered = False
 
     def _pace(self) -> None:
         rate = self.policy.rate_per_second
