@@ -14,20 +14,23 @@ from paperwire.mail.outbox import transactional_sender_running
 from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
-from paperwire.web import api, feeds, hf_api, pages, search, social, subscriptions, trending
+from paperwire.submissions import submission_fetcher_running
+from paperwire.web import api, feeds, hf_api, pages, search, social, submissions, subscriptions, trending
 from paperwire.web import metrics as web_metrics
 from paperwire.web.pagecache import PageCache, PageCacheStats
 from paperwire.web.security import install_security
 from paperwire.web.templating import STATIC_DIR, make_templates
 
 # Each concern contributes one router; the table of all routes is the union of these.
-ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router, subscriptions.router, search.router]
+ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router, subscriptions.router, search.router,
+           submissions.router]
 
 
 @contextlib.asynccontextmanager
 async def lifespan(application: FastAPI) -> AsyncIterator[None]:
     # Transactional mail (confirmations, sign-in links) leaves from every web process, also under --no-jobs.
-    with transactional_sender_running(application.state.store, application.state.settings):
+    with transactional_sender_running(application.state.store, application.state.settings), \
+            submission_fetcher_running(application.state.store, application.state.settings):  # arXiv, off the requests
         # Scheduled jobs (live ingest, digests) run in this process unless `serve --no-jobs`.
         with scheduler_running(application.state.settings, application.state.store, enabled=application.state.run_jobs):
             yield
