@@ -198,13 +198,13 @@ def request_subscription(
             return
         store.update_subscriber(row["id"], confirmation_sent_at=now)
         renderer = MailRenderer(None, settings)
-        text, _ = renderer.render_named(
-            "known", cadence=row["cadence"],
-            preferences_url=link_for(settings, "preferences", row["id"], row["nonce"]),
-            unsubscribe_url=link_for(settings, "unsubscribe", row["id"], row["nonce"]),
-        )  # fmt: skip
+        links = {
+            "preferences_url": link_for(settings, "preferences", row["id"], row["nonce"]),
+            "unsubscribe_url": link_for(settings, "unsubscribe", row["id"], row["nonce"]),
+        }
+        text, _ = renderer.render_named("known", cadence=row["cadence"], **links)
         enqueue_transactional(store, settings, row["email"], f"Your {settings.site_name} subscription", text,
-                              None, subscriber_id=row["id"])  # fmt: skip
+                              None, subscriber_id=row["id"], secrets=list(links.values()))  # fmt: skip
         return
     if row["status"] == "pending" and _recently(row["confirmation_sent_at"], now):
         return
@@ -224,11 +224,10 @@ def _recently(moment: str | None, now: str) -> bool:
 
 
 def send_confirmation(store: Store, settings: Settings, subscriber_id: int, nonce: str, address: str, cadence: str) -> None:
-    text, html = MailRenderer(None, settings).render_named(
-        "confirm", cadence=cadence, confirm_url=link_for(settings, "confirm", subscriber_id, nonce)
-    )
+    confirm_url = link_for(settings, "confirm", subscriber_id, nonce)
+    text, html = MailRenderer(None, settings).render_named("confirm", cadence=cadence, confirm_url=confirm_url)
     enqueue_transactional(store, settings, address, f"Confirm your {settings.site_name} subscription", text, html,
-                          subscriber_id=subscriber_id)  # fmt: skip
+                          subscriber_id=subscriber_id, secrets=[confirm_url])  # fmt: skip
 
 
 def confirm_subscription(store: Store, settings: Settings, token: str) -> Subscriber:

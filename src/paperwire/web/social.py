@@ -147,7 +147,8 @@ def send_login_mail(request: Request, email: str, token: str, next_path: str = "
         '<p><a href="{link}">Sign in to {site}</a></p><p>The link works once. If you did not ask to sign in, '
         "ignore this mail: nothing happens without it.</p>"
     ).format(site=settings.site_name, minutes=minutes, link=link)
-    enqueue_transactional(store_of(request), settings, email, f"Sign in to {settings.site_name}", text, str(html))
+    enqueue_transactional(store_of(request), settings, email, f"Sign in to {settings.site_name}", text, str(html),
+                          secrets=[token])  # fmt: skip
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
