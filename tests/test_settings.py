@@ -142,3 +142,10 @@ def test_status_survives_bad_settings_and_shows_each_jobs_last_error(tmp_path: P
     assert "settings problem: PAPERWIRE_SCHEDULE_TIME_ZONE" in result.stdout
     assert "RuntimeError: disk full" in result.stdout
     assert set(JOBS) <= set(result.stdout.split())
+
+
+def test_status_says_when_the_database_cannot_be_read(tmp_path: Path) -> None:
+    result = paperwire(tmp_path, "status", env={"PAPERWIRE_DATABASE_URL": "postgresql://paperwire:pw@127.0.0.1:1/none"})
+    assert result.returncode == 1
+    assert "database postgresql://paperwire:********@127.0.0.1:1/none cannot be read" in result.stdout
+    assert "Traceback" not in result.stderr + result.stdout

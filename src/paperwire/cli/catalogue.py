@@ -16,6 +16,7 @@ from paperwire.cli import app, settings_of, settings_problems
 from paperwire.ingest import ingest_records, read_file
 from paperwire.logs import uvicorn_log_config
 from paperwire.models import ImportReport
+from paperwire.settings import mask_url_password
 from paperwire.sources import SOURCES, UnknownFormat
 from paperwire.storage import Store, open_store
 
@@ -167,8 +168,15 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
     out = Console()
     for problem in settings_problems(ctx):  # shown, and the default used instead, so status still answers
         out.print(f"settings problem: {problem} (default used here)", markup=False, highlight=False, soft_wrap=True)
-    store = store_for(ctx)
-    out.print(f"database: {store.url.split('@')[-1]}  papers: {store.count_papers()}")
+    try:
+        store = store_for(ctx)
+        papers = store.count_papers()
+    except Exception as error:  # noqa: BLE001 - status reports what is wrong instead of a traceback
+        shown = mask_url_password(settings_of(ctx).effective_database_url)
+        out.print(f"database {shown} cannot be read: {type(error).__name__}: {str(error).splitlines()[0]}",
+                  markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1) from error
+    out.print(f"database: {store.url.split('@')[-1]}  papers: {papers}")
     from paperwire.cli.mail import mail_status
 
     out.print(mail_status(store), markup=False, highlight=False)
