@@ -107,7 +107,8 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
         with self.engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
             script = ScriptDirectory.from_config(self._alembic_config(connection))
-            heads = set(script.get_heads())
+            # What `upgrade heads` reaches: a revision another one depends on (depends_on) is not a head there.
+            heads = {revision.revision for revision in script.get_revisions("heads")}
         return sorted(heads - current)
 
     def close(self) -> None:
