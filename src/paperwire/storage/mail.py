@@ -379,30 +379,6 @@ class MailQueries:
         with self.read() as connection:
             return connection.execute(sa.select(mail_outbox.c.id).where(due).limit(1)).first() is not None
 
-    def count_recent_mail(self, recipient: str, kind: str, since: str) -> int:
-        """Mails of `kind` queued for `recipient` (any case) since `since` (for the per-address cap)."""
-        query = sa.select(sa.func.count()).where(
-            mail_outbox.c.kind == kind, mail_outbox.c.created_at >= since,
-            sa.func.lower(mail_outbox.c.recipient) == recipient.lower(),
-        )  # fmt: skip
-        with self.read() as connection:
-            return connection.execute(query).scalar_one()
-
-    def unscrubbed_finished_mail(self, since: str) -> list[tuple[int, str]]:
-        """(id, payload) of transactional mail created since `since` that is finished (sent, failed,
-        expired, cancelled) and still holds the secrets of its links."""
-        query = sa.select(mail_outbox.c.id, mail_outbox.c.payload).where(
-            mail_outbox.c.kind == "transactional", mail_outbox.c.created_at >= since,
-            mail_outbox.c.status.in_(("sent", "failed", "expired", "cancelled")),
-            mail_outbox.c.payload.like('%"secrets":["%'),
-        )  # fmt: skip
-        with self.read() as connection:
-            return [(row.id, row.payload) for row in connection.execute(query)]
-
-    def replace_outbox_payload(self, outbox_id: int, payload: str) -> None:
-        with self.write() as connection:
-            connection.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id).values(payload=payload))
-
     def subscriber_nonces(self, subscriber_ids: Sequence[int]) -> dict[int, str]:
         """The current link nonce of each subscriber (digest links are made when the mail is rendered)."""
         if not subscriber_ids:

@@ -1,4 +1,5 @@
-"""Outbox sender identities: who holds leases, so that the leases of dead senders are reclaimed at once."""
+"""Outbox housekeeping: who holds leases (so a dead sender's are reclaimed at once), link secrets scrubbed
+from finished mail, and the per-address count behind the mail cap."""
 
 from __future__ import annotations
 
@@ -79,3 +80,27 @@ class SenderQueries:
             for holder in self.mail_lease_holders()
             if is_dead(holder)
         }
+
+    def count_recent_mail(self, recipient: str, kind: str, since: str) -> int:
+        """Mails of `kind` queued for `recipient` (any case) since `since` (for the per-address cap)."""
+        query = sa.select(sa.func.count()).where(
+            mail_outbox.c.kind == kind, mail_outbox.c.created_at >= since,
+            sa.func.lower(mail_outbox.c.recipient) == recipient.lower(),
+        )  # fmt: skip
+        with self.read() as connection:
+            return connection.execute(query).scalar_one()
+
+    def unscrubbed_finished_mail(self, since: str) -> list[tuple[int, str]]:
+        """(id, payload) of transactional mail created since `since` that is finished (sent, failed,
+        expired, cancelled) and still holds the secrets of its links."""
+        query = sa.select(mail_outbox.c.id, mail_outbox.c.payload).where(
+            mail_outbox.c.kind == "transactional", mail_outbox.c.created_at >= since,
+            mail_outbox.c.status.in_(("sent", "failed", "expired", "cancelled")),
+            mail_outbox.c.payload.like('%"secrets":["%'),
+        )  # fmt: skip
+        with self.read() as connection:
+            return [(row.id, row.payload) for row in connection.execute(query)]
+
+    def replace_outbox_payload(self, outbox_id: int, payload: str) -> None:
+        with self.write() as connection:
+            connection.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id).values(payload=payload))
