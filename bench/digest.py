@@ -190,7 +190,7 @@ def settings_for(home: str, port: int):  # noqa: ANN201
     from paperwire.settings import Settings
 
     return Settings(home=Path(home), smtp_url=f"smtp://127.0.0.1:{port}", base_url="http://127.0.0.1:8000",
-                    secret_key="bench-secret", embedder="none", mail_rate=0)  # fmt: skip
+                    secret_key="bench-secret-0123456789abcdefghijklmnop", embedder="none", mail_rate=0)  # fmt: skip
 
 
 def compose_worker(home: str, port: int, day: str, results) -> None:  # noqa: ANN001

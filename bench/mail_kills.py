@@ -6,9 +6,14 @@ that marks a mail sent and the write of its final "."; see docs/mail.md). Each c
 sender as its own process (short leases, as in the test), waits a random 20–400 ms into its sending,
 SIGKILLs it; at the end one sender drains the rest. The aiosmtpd sink counts per recipient.
 
+`--command digest-run` kills the real `paperwire digest run` instead (default settings: 120 s leases),
+once it has started sending, and drains with one plain `paperwire digest run`: what that leaves leased
+is in the "left leased" column (issue 13: a rerun after a crash finishes the period).
+
 Prints, per backend: kills, digests expected, received, lost, doubled, and the mean time per mail.
 Reproduce:  .venv/bin/python bench/mail_kills.py --kills 200            # SQLite and PostgreSQL
             .venv/bin/python bench/mail_kills.py --kills 50 --backend sqlite
+            .venv/bin/python bench/mail_kills.py --kills 40 --command digest-run
 """
 
 from __future__ import annotations
@@ -32,8 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 DAY = date(2025, 6, 10)
 
 
-
-def run(backend: str, kills: int, subscribers: int, seed: int) -> dict:
+def run(backend: str, kills: int, subscribers: int, seed: int, mode: str = "sender") -> dict:
     from mail_support import SENDER_SCRIPT, SmtpSink
     from paperwire.mail.compose import run_digest
     from paperwire.mail.subscribers import import_subscribers
@@ -53,7 +57,7 @@ def run(backend: str, kills: int, subscribers: int, seed: int) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="paperwire-kills-"))
     try:
         database_url = cluster.create_database("kills") if cluster else ""
-        settings = Settings(home=workdir / "home", base_url="http://testserver", secret_key="k",
+        settings = Settings(home=workdir / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                             smtp_url=sink.url, embedder="none", database_url=database_url)  # fmt: skip
         store = open_store(settings.effective_database_url)
         store.upsert_papers([
@@ -68,14 +72,26 @@ def run(backend: str, kills: int, subscribers: int, seed: int) -> dict:
         randomness = random.Random(seed)
         command = [sys.executable, "-c", SENDER_SCRIPT, str(settings.home), sink.url, database_url, "1.0"]
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        if mode == "digest-run":
+            command = [sys.executable, "-m", "paperwire", "digest", "run", "--date", DAY.isoformat()]
+            environment.update({
+                "PAPERWIRE_HOME": str(settings.home), "PAPERWIRE_SMTP_URL": sink.url, "PAPERWIRE_EMBEDDER": "none",
+                "PAPERWIRE_SECRET_KEY": settings.secret_key.get_secret_value(), "PAPERWIRE_DATABASE_URL": database_url,
+                "PAPERWIRE_MAIL_RATE": "0",
+            })  # fmt: skip
         killed = 0
         sending_time = 0.0
         sent_while_timed = 0
         while killed < kills:
+            before = sink.count
             process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE)
             assert process.stdout is not None
-            process.stdout.readline()  # imported and connected: sending starts now
-            before = sink.count
+            if mode == "digest-run":  # it prints at the end only: wait for its first mail instead
+                while sink.count == before and process.poll() is None:
+                    time.sleep(0.001)
+                before = sink.count
+            else:
+                process.stdout.readline()  # imported and connected: sending starts now
             started = time.monotonic()
             time.sleep(randomness.uniform(0.02, 0.4))
             if process.poll() is not None:
@@ -88,13 +104,14 @@ def run(backend: str, kills: int, subscribers: int, seed: int) -> dict:
             print(f"\r{backend}: {killed}/{kills} kills, {sink.count} received", end="", file=sys.stderr)
         print(file=sys.stderr)
         subprocess.run(command, env=environment, timeout=600, check=True, stdout=subprocess.DEVNULL)
+        left_leased = store.outbox_counts(kind="digest").get("sending", 0)  # right when the rerun exits
         time.sleep(0.3)
         received = Counter(recipient for recipient, _ in sink.handler.messages)
         store.close()
         return {
             "backend": backend, "kills": killed, "expected": subscribers, "received": len(received),
             "lost": subscribers - len(received), "doubled": sum(1 for n in received.values() if n > 1),
-            "ms_per_mail": 1000 * sending_time / max(sent_while_timed, 1),
+            "ms_per_mail": 1000 * sending_time / max(sent_while_timed, 1), "left_leased": left_leased,
         }  # fmt: skip
     finally:
         sink.stop()
@@ -108,14 +125,34 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=0, help="default: 150 per kill")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--command",
+        choices=["sender", "digest-run"],
+        default="sender",
+        help="what is killed: a bare outbox sender, or the real `paperwire digest run`",
+    )
     options = parser.parse_args()
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
-    results = [run(backend, options.kills, options.subscribers or 150 * options.kills, options.seed) for backend in backends]
-    print("| backend | kills | digests | received | lost | doubled | ms per mail while killed |")
-    print("|---|---|---|---|---|---|---|")
+    results = [run(backend, options.kills, options.subscribers or 150 * options.kills, options.seed, options.command)
+               for backend in backends]  # fmt: skip
+    print(f"killed: {options.command}; load average {os.getloadavg()[0]:.1f}; {cpu_model()}")
+    print(
+        "| backend | kills | digests | received | lost | doubled | left leased after the rerun | ms per mail while killed |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['backend']} | {r['kills']} | {r['expected']:,} | {r['received']:,} | {r['lost']} | {r['doubled']} "
-              f"| {r['ms_per_mail']:.2f} |")  # fmt: skip
+              f"| {r['left_leased']} | {r['ms_per_mail']:.2f} |")  # fmt: skip
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU model unknown"
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     # Tests that use `store` (or `client`, or `database_url`) run on each backend; others on SQLite.
     database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
     return Settings(
-        home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+        home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
         database_url=database_url,
     )  # fmt: skip
 

@@ -26,7 +26,7 @@ import sys, time
 from paperwire.mail.outbox import DeliveryPolicy, OutboxSender
 from paperwire.settings import Settings
 from paperwire.storage import open_store
-settings = Settings(home=sys.argv[1], smtp_url=sys.argv[2], base_url="http://testserver", secret_key="k",
+settings = Settings(home=sys.argv[1], smtp_url=sys.argv[2], base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                     embedder="none", database_url=sys.argv[3])
 store = open_store(settings.effective_database_url, upgrade=False)
 policy = DeliveryPolicy(batch_size=25, lease_seconds=float(sys.argv[4]), rate_per_second=0)

@@ -64,7 +64,7 @@ def test_config_masks_secrets(tmp_path: Path) -> None:
         tmp_path,
         "config",
         env={
-            "PAPERWIRE_SECRET_KEY": "hunter2-very-secret",
+            "PAPERWIRE_SECRET_KEY": "hunter2-very-secret-0123456789abcdefghij",
             "PAPERWIRE_SMTP_URL": "smtp+starttls://mailer:p4ssw0rd@mail.example.org:587",
         },
     )

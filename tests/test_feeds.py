@@ -19,7 +19,7 @@ HOSTILE = "A <b>bold</b> claim & a $\\alpha < \\beta$ bound with ]]> and \x0b a 
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                     database_url=database_url, embedder="none")  # fmt: skip
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 def test_subscribe_confirm_preferences_unsubscribe(browser_page, tmp_path: Path) -> None:  # noqa: ANN001
     sink = SmtpSink().start()
-    settings = Settings(home=tmp_path / "home", secret_key="k", smtp_url=sink.url, embedder="none", mail_rate=0)
+    settings = Settings(home=tmp_path / "home", secret_key="test-secret-key-0123456789abcdefghijklmnop", smtp_url=sink.url, embedder="none", mail_rate=0)
     store = open_store(settings.effective_database_url)
     store.upsert_papers(sample_papers())
     try:

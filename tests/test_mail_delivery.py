@@ -45,7 +45,7 @@ def sink():
 @pytest.fixture
 def mail_settings(tmp_path: Path, sink: SmtpSink, database_url: str) -> Settings:
     # `database_url` (conftest): each test runs on SQLite and on a throw-away PostgreSQL.
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                     smtp_url=sink.url, embedder="none", mail_rate=0, database_url=database_url)  # fmt: skip
 
 
@@ -168,7 +168,7 @@ def test_transactional_mail_and_maildir_without_smtp(tmp_path: Path) -> None:
     import email
     import email.policy
 
-    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="k")
+    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop")
     store = open_store(settings.effective_database_url)
     try:
         enqueue_transactional(store, settings, "a@example.org", "Sign in — ünïcode", "Open http://x/y\n", None)

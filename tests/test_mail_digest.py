@@ -67,13 +67,13 @@ def test_interests_are_cleaned_and_bounded() -> None:
 
 
 def test_tokens_are_scoped_to_one_purpose() -> None:
-    settings = Settings(secret_key="k")
+    settings = Settings(secret_key="test-secret-key-0123456789abcdefghijklmnop")
     token = make_token(settings, "unsubscribe", 7, "nonce")
     assert read_token(settings, "unsubscribe", token) == (7, "nonce")
     with pytest.raises(InvalidToken):
         read_token(settings, "preferences", token)
     with pytest.raises(InvalidToken):
-        read_token(Settings(secret_key="other"), "unsubscribe", token)
+        read_token(Settings(secret_key="other-secret-key-0123456789abcdefghijklmn"), "unsubscribe", token)
 
 
 @pytest.mark.parametrize("eight_bit", [False, True])

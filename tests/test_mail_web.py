@@ -26,7 +26,7 @@ def sink():
 
 @pytest.fixture
 def web(tmp_path: Path, sink: SmtpSink, database_url: str):
-    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                         smtp_url=sink.url, embedder="none", mail_rate=0, database_url=database_url)  # fmt: skip
     store = open_store(settings.effective_database_url)
     store.upsert_papers(sample_papers())

@@ -132,7 +132,7 @@ def test_json_logs_are_one_object_per_line_with_secrets_masked(tmp_path: Path) -
     from paperwire.logs import make_handler
     from paperwire.settings import Settings
 
-    settings = Settings(home=tmp_path, log_json=True, secret_key="a-very-secret-signing-key")
+    settings = Settings(home=tmp_path, log_json=True, secret_key="a-very-secret-signing-key-0123456789abcdef")
     handler = make_handler(settings)
     handler.stream = io.StringIO()
     logger = logging.getLogger("paperwire.test.logs")
@@ -140,14 +140,14 @@ def test_json_logs_are_one_object_per_line_with_secrets_masked(tmp_path: Path) -
     logger.propagate = False
     try:
         logger.warning("connecting to %s", "postgresql://paperwire:hunter22@db/paperwire", extra={"job": "digest"})
-        logger.error("key is a-very-secret-signing-key")
+        logger.error("key is a-very-secret-signing-key-0123456789abcdef")
     finally:
         logger.removeHandler(handler)
     lines = handler.stream.getvalue().splitlines()
     first, second = (json.loads(line) for line in lines)
     assert first["level"] == "warning" and first["logger"] == "paperwire.test.logs" and first["job"] == "digest"
     assert first["message"] == "connecting to postgresql://paperwire:********@db/paperwire"
-    assert "hunter22" not in lines[0] and "a-very-secret-signing-key" not in lines[1]
+    assert "hunter22" not in lines[0] and "a-very-secret-signing-key-0123456789abcdef" not in lines[1]
 
 
 def test_a_one_shot_command_logs_json_when_asked(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def test_two_workers_and_two_web_nodes_on_one_postgresql(postgres_cluster, tmp_p
     sink = SmtpSink().start()
     processes: dict[str, subprocess.Popen] = {}
     try:
-        settings = Settings(home=tmp_path / "setup", base_url="http://testserver", secret_key="scale-secret-key-1234",
+        settings = Settings(home=tmp_path / "setup", base_url="http://testserver", secret_key="scale-secret-key-1234-0123456789abcdefghij",
                             smtp_url=sink.url, embedder="none", database_url=database_url, mail_rate=0)  # fmt: skip
         store = open_store(database_url)
         for day in RUN_DAYS:

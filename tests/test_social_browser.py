@@ -16,6 +16,7 @@ from paperwire.models import Paper
 from paperwire.settings import Settings
 
 pytestmark = pytest.mark.browser
+FIXTURES = Path(__file__).parent / "fixtures"
 
 HOSTILE_TITLE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> Attention is all'
 HOSTILE_ABSTRACT = 'We show <script>window.__pwned = 3</script> that A & B < C. <b onmouseover="x()">bold</b>'
@@ -30,7 +31,7 @@ def database_url() -> str:
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                     database_url=database_url, embedder="none")  # fmt: skip
 
 
@@ -96,17 +97,41 @@ def test_sign_in_upvote_and_submit_in_the_browser(browser_page, live_server, sto
     assert HOSTILE_TITLE in page.locator("h1.paper-title").inner_text()
     assert page.evaluate("window.__pwned") is None
 
-    # submit a paper: it enters today's list with "Submitted by ada"
+    # submit a paper already in the catalogue: a clear confirmation, and it stays on its own day
     page.goto(f"{live_server}/submit")
     page.fill("input[name=paper]", "https://arxiv.org/abs/hep-th/9901001")
     page.click("form.stacked-form button[type=submit]")
-    page.wait_for_url(f"{live_server}/papers/hep-th/9901001")
-    assert "Submitted by ada" in page.locator(".paper").inner_text()
+    notice = page.locator(".form-notice").inner_text()
+    assert "already in the catalogue, listed on 4 January 1999" in notice and "It stays on that day" in notice
+    assert store.get_paper("hep-th/9901001").listed_on == "1999-01-04"
     page.goto(f"{live_server}/")
-    assert page.locator('article.card[data-paper-id="hep-th/9901001"]').count() == 1
+    assert page.locator('article.card[data-paper-id="hep-th/9901001"]').count() == 0
 
-    # submitting it again is refused with a message
-    page.goto(f"{live_server}/submit")
-    page.fill("input[name=paper]", "hep-th/9901001")
+
+def test_submit_a_new_paper_follows_the_fetch_in_the_browser(browser_page, live_server, settings, httpserver) -> None:  # noqa: ANN001
+    """Offline arXiv first: a busy page, then "try again later"; then arXiv answers and the paper lands."""
+    httpserver.expect_oneshot_request("/api/query").respond_with_data("down", status=503, headers={"Retry-After": "600"})
+    settings.arxiv_api_url = httpserver.url_for("/api/query")
+    settings.arxiv_request_interval = 0.0
+    page = browser_page
+    page.goto(f"{live_server}/login?next=/submit")
+    page.fill("input[name=email]", "grace@example.org")
     page.click("form.stacked-form button[type=submit]")
-    assert "already on the daily list" in page.locator(".form-error").inner_text()
+    page.goto(f"{live_server}{wait_for_link(settings, 'grace@example.org')}")
+    page.fill("input[name=name]", "grace")
+    page.click("form.stacked-form button[type=submit]")
+    page.wait_for_url(f"{live_server}/submit")
+    page.fill("input[name=paper]", "2506.08001")
+    page.click("form.stacked-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/submit/\d+$"))
+    page.locator("[data-state=failed]").wait_for(timeout=20_000)  # the page refreshed itself until it failed
+    assert "arXiv is busy and asks everyone to wait. Please try again later." in page.locator("[data-state=failed]").inner_text()
+
+    httpserver.expect_request("/api/query").respond_with_data(
+        (FIXTURES / "arxiv_api_entries.xml").read_bytes(), content_type="application/atom+xml"
+    )
+    page.get_by_role("button", name="Try again").click()
+    page.locator("[data-state=done]").wait_for(timeout=20_000)
+    page.get_by_role("link", name="Open 2506.08001").click()
+    page.wait_for_url(f"{live_server}/papers/2506.08001")
+    assert "Submitted by grace" in page.locator(".paper").inner_text()

@@ -14,7 +14,8 @@ from paperwire.mail.outbox import transactional_sender_running
 from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
-from paperwire.web import api, docs, feeds, hf_api, pages, search, social, subscriptions, trending
+from paperwire.submissions import submission_fetcher_running
+from paperwire.web import api, docs, feeds, hf_api, pages, search, social, submissions, subscriptions, trending
 from paperwire.web import metrics as web_metrics
 from paperwire.web.headers import SecureResponses
 from paperwire.web.limits import RequestLimits
@@ -33,13 +34,15 @@ ROUTERS = [
     social.router,
     subscriptions.router,
     search.router,
+    submissions.router,
 ]
 
 
 @contextlib.asynccontextmanager
 async def lifespan(application: FastAPI) -> AsyncIterator[None]:
     # Transactional mail (confirmations, sign-in links) leaves from every web process, also under --no-jobs.
-    with transactional_sender_running(application.state.store, application.state.settings):
+    with transactional_sender_running(application.state.store, application.state.settings), \
+            submission_fetcher_running(application.state.store, application.state.settings):  # arXiv, off the requests
         # Scheduled jobs (live ingest, digests) run in this process unless `serve --no-jobs`.
         with scheduler_running(application.state.settings, application.state.store, enabled=application.state.run_jobs):
             yield
@@ -47,6 +50,7 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool = False) -> FastAPI:
     settings.ensure_home()
+    settings.check_secret_key()  # an empty or short signing key refuses to start (SettingsError)
     store = store or open_store(settings.effective_database_url)
     application = FastAPI(
         title=settings.site_name,

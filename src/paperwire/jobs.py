@@ -204,22 +204,37 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def next_run(job: Job, settings: Settings, store: Store, now: datetime) -> tuple[Schedule, datetime]:
+    """The job's schedule and its next time from its last recorded run (a missed run is due now).
+    Raises whatever a broken schedule raises (an invalid time of day, an unknown time zone)."""
+    schedule = job.schedule_for(settings)
+    last = store.recent_job_runs(1, job=job.name)
+    if last:
+        return schedule, schedule.next_after(parse_iso(last[0]["started_at"]))
+    return schedule, schedule.first_after(now)
+
+
 def planned_runs(settings: Settings, store: Store, now: datetime | None = None) -> list[dict]:
-    """Each job with its schedule, last run and next planned time (for `paperwire status`)."""
+    """Each job with its schedule, last run, last error and next planned time (for `paperwire status`).
+    A job whose schedule cannot be computed is listed with the reason instead of a time."""
     now = now or datetime.now(timezone.utc)
+    failures = store.last_job_failures()
     plan = []
     for job in JOBS.values():
-        schedule = job.schedule_for(settings)
         last = store.recent_job_runs(1, job=job.name)
-        if last:
-            next_at = max(schedule.next_after(parse_iso(last[0]["started_at"])), now)
-        else:
-            next_at = schedule.first_after(now)
+        try:
+            schedule, next_at = next_run(job, settings, store, now)
+            shown, due = str(schedule), max(next_at, now)
+        except Exception as error:  # noqa: BLE001 - status must answer whatever the settings hold
+            shown, due = f"invalid: {error}", None
+        failure = failures.get(job.name)
         plan.append({
-            "job": job.name, "schedule": str(schedule), "next_at": next_at,
-            "last_status": last[0]["status"] if last else None,
+            "job": job.name, "schedule": shown, "next_at": due, "last_status": last[0]["status"] if last else None,
+            "last_error": failure["summary"] if failure else None,
+            "last_error_at": failure["started_at"] if failure else None,
         })  # fmt: skip
-    return sorted(plan, key=lambda item: item["next_at"])
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    return sorted(plan, key=lambda item: item["next_at"] or far)
 
 
 class Scheduler:
@@ -239,19 +254,28 @@ class Scheduler:
         self.owner = owner or new_owner_id()
         self.clock = clock
         self.next_at: dict[str, datetime] = {}
+        self.broken: dict[str, str] = {}  # job → why its schedule cannot be computed (recorded once)
         self.leader = False
 
     def _plan(self, now: datetime) -> None:
-        """Next times of jobs not yet planned, from their last recorded run (a missed run is due)."""
+        """Next times of jobs not yet planned, from their last recorded run (a missed run is due).
+
+        A job whose schedule is broken is recorded as failed (once per distinct error) and left out;
+        the others keep running."""
         for job in self.jobs.values():
             if job.name in self.next_at:
                 continue
-            schedule = job.schedule_for(self.settings)
-            last = self.store.recent_job_runs(1, job=job.name)
-            if last:
-                self.next_at[job.name] = schedule.next_after(parse_iso(last[0]["started_at"]))
-            else:
-                self.next_at[job.name] = schedule.first_after(now)
+            try:
+                self.next_at[job.name] = next_run(job, self.settings, self.store, now)[1]
+            except Exception as error:  # noqa: BLE001 - one broken schedule must not stop the others
+                self._record_broken(job, error)
+
+    def _record_broken(self, job: Job, error: Exception) -> None:
+        reason = f"schedule: {type(error).__name__}: {error}"
+        if self.broken.get(job.name) != reason:
+            self.broken[job.name] = reason
+            log.error("job %s cannot be scheduled: %s", job.name, reason)
+            self.store.record_job_run(job.name, utc_now_iso(), "failed", reason)
 
     def run_due(self) -> list[JobResult]:
         """If leader: run every job whose time has come; returns what ran."""
@@ -271,7 +295,11 @@ class Scheduler:
             job = self.jobs[name]
             results.append(run_job(job, self.settings, self.store))
             now = self.clock()
-            self.next_at[name] = job.schedule_for(self.settings).next_after(now)
+            try:
+                self.next_at[name] = job.schedule_for(self.settings).next_after(now)
+            except Exception as error:  # noqa: BLE001 - see _plan
+                del self.next_at[name]
+                self._record_broken(job, error)
         return results
 
     def seconds_to_next(self) -> float:

@@ -6,7 +6,6 @@ Secrets never reach a log: URL passwords and the configured secret key are maske
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from datetime import datetime, timezone
@@ -73,7 +72,7 @@ def make_handler(settings: Settings) -> logging.Handler:
 def configure_logging(settings: Settings, level: str = "INFO") -> None:
     """Route every logger (paperwire, uvicorn, alembic …) through one handler on the root logger.
 
-    PAPERWIRE_LOG_LEVEL (DEBUG, INFO, WARNING …) overrides `level`.
+    The log_level setting (PAPERWIRE_LOG_LEVEL: DEBUG, INFO, WARNING …) overrides `level`.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -82,11 +81,11 @@ def configure_logging(settings: Settings, level: str = "INFO") -> None:
     handler = make_handler(settings)
     handler.paperwire = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(os.environ.get("PAPERWIRE_LOG_LEVEL", level).upper())
+    root.setLevel(settings.log_level or level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
-    if "PAPERWIRE_LOG_LEVEL" not in os.environ:
+    if not settings.log_level:
         logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl …" on every start
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # /metrics counts requests instead
 

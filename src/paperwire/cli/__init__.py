@@ -11,9 +11,11 @@ from pathlib import Path
 import typer
 
 from paperwire.logs import configure_logging
-from paperwire.settings import Settings
+from paperwire.settings import Settings, SettingsError
 
 LONG_RUNNING = {"serve", "worker", "demo"}
+# These work with bad settings (invalid values replaced by defaults): they are how an operator finds out.
+LENIENT = {"config", "status"}
 
 app = typer.Typer(
     name="paperwire",
@@ -30,13 +32,29 @@ def main_options(
     config_file: Path | None = typer.Option(None, "--config", help="TOML file with settings", exists=True),
     home: Path | None = typer.Option(None, "--home", help="data directory (PAPERWIRE_HOME)"),
 ) -> None:
-    ctx.obj = Settings.load(config_file, home=home)
+    settings, problems = Settings.load_checked(config_file, home=home)
+    if problems and ctx.invoked_subcommand not in LENIENT:
+        typer.echo(str(SettingsError(problems)) + "\n(`paperwire config --check` lists every problem)", err=True)
+        raise typer.Exit(2)
+    if ctx.invoked_subcommand in LONG_RUNNING:
+        try:
+            settings.check_secret_key()
+        except SettingsError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(2) from error
+    ctx.obj = settings
+    ctx.meta["settings_problems"] = problems
     # Long-running processes log what they do; one-shot commands only warnings (their output is the report).
     configure_logging(ctx.obj, "INFO" if ctx.invoked_subcommand in LONG_RUNNING else "WARNING")
 
 
 def settings_of(ctx: typer.Context) -> Settings:
     return ctx.find_root().obj
+
+
+def settings_problems(ctx: typer.Context) -> list[str]:
+    """What was wrong with the settings (only LENIENT commands run despite problems)."""
+    return list(ctx.find_root().meta.get("settings_problems", []))
 
 
 def register_commands() -> None:

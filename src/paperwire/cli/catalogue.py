@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from paperwire.cli import app, settings_of
+from paperwire.cli import app, settings_of, settings_problems
 from paperwire.ingest import ingest_records, read_file
 from paperwire.logs import uvicorn_log_config
 from paperwire.models import ImportReport
+from paperwire.settings import mask_url_password
 from paperwire.sources import SOURCES, UnknownFormat
 from paperwire.storage import Store, open_store
 
@@ -33,12 +35,37 @@ def store_for(ctx: typer.Context) -> Store:
 
 
 @app.command("config")
-def show_config(ctx: typer.Context) -> None:
-    """Print the effective settings, secrets masked."""
+def show_config(
+    ctx: typer.Context,
+    check: bool = typer.Option(False, "--check", help="only validate: list each problem, exit 1 if any"),
+) -> None:
+    """Print the effective settings, secrets masked (--check: validate them, as start-up does)."""
+    from paperwire.settings import SettingsError, unknown_variables
+
+    settings, problems = settings_of(ctx), settings_problems(ctx)
+    if not problems:
+        try:
+            settings.check_secret_key(generate=False)
+        except SettingsError as error:
+            problems = error.problems
+    for name in unknown_variables():
+        console.print(f"warning: {name} is set but no setting reads it (a typo?)", markup=False, highlight=False)
+    if check:
+        for problem in problems:
+            console.print(problem, markup=False, highlight=False, soft_wrap=True)
+        if problems:
+            console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the settings")
+            raise typer.Exit(1)
+        Console().print("settings are valid")
+        return
     table = Table("setting", "value", "environment variable")
-    for name, value in settings_of(ctx).masked().items():
+    for name, value in settings.masked().items():
         table.add_row(name, value, f"PAPERWIRE_{name.upper()}")
     Console().print(table)
+    for problem in problems:
+        console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -137,9 +164,18 @@ def export(
 @app.command("status")
 def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many recent runs")) -> None:
     """Papers stored, the last job runs and how they ended."""
-    store = store_for(ctx)
     out = Console()
-    out.print(f"database: {store.url.split('@')[-1]}  papers: {store.count_papers()}")
+    for problem in settings_problems(ctx):  # shown, and the default used instead, so status still answers
+        out.print(f"settings problem: {problem} (default used here)", markup=False, highlight=False, soft_wrap=True)
+    try:
+        store = store_for(ctx)
+        papers = store.count_papers()
+    except Exception as error:  # noqa: BLE001 - status reports what is wrong instead of a traceback
+        shown = mask_url_password(settings_of(ctx).effective_database_url)
+        out.print(f"database {shown} cannot be read: {type(error).__name__}: {str(error).splitlines()[0]}",
+                  markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1) from error
+    out.print(f"database: {store.url.split('@')[-1]}  papers: {papers}")
     from paperwire.cli.mail import mail_status
 
     out.print(mail_status(store), markup=False, highlight=False)
@@ -149,11 +185,11 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
     out.print(table)
     from paperwire.jobs import planned_runs
 
-    planned = Table("job", "schedule", "next run (UTC)", "last status", title="scheduled jobs")
+    planned = Table("job", "schedule", "next run (UTC)", "last status", "last error", title="scheduled jobs")
     for plan in planned_runs(settings_of(ctx), store):
-        planned.add_row(
-            plan["job"], plan["schedule"], plan["next_at"].strftime("%Y-%m-%d %H:%M"), plan["last_status"] or ""
-        )
+        next_at = plan["next_at"].strftime("%Y-%m-%d %H:%M") if plan["next_at"] else "(not scheduled)"
+        error = f"{plan['last_error_at'][:16]} {plan['last_error']}" if plan["last_error"] else ""
+        planned.add_row(plan["job"], plan["schedule"], next_at, plan["last_status"] or "", error)
     out.print(planned)
 
 
@@ -171,14 +207,43 @@ def serve(
     from paperwire.app import create_app
     from paperwire.web.server import server_options
 
-    settings = settings_of(ctx)
     store = store_for(ctx)
     if sample and store.count_papers() == 0:
         load_sample_into(store)
+    # Bound before the app is built, so links and mails carry the address actually served (--port 0 too).
+    listener = bind_listener(host, port)
+    served_at = listening_url(host, listener.getsockname()[1])
+    settings = settings_of(ctx).listening_at(served_at)
     application = create_app(settings, store=store, run_jobs=not no_jobs)
-    console.print(f"paperwire serving {store.count_papers()} papers at http://{host}:{port}/")
-    uvicorn.run(application, host=host, port=port, log_level="warning", log_config=uvicorn_log_config(),
-                **server_options(settings))  # fmt: skip
+    console.print(f"paperwire serving {store.count_papers()} papers at {served_at}/"
+                  + ("" if settings.base_url == served_at else f" (links use {settings.base_url})"))  # fmt: skip
+    config = uvicorn.Config(
+        application, host=host, port=port, log_level="warning", log_config=uvicorn_log_config(),
+        **server_options(settings),
+    )  # fmt: skip
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        console.print(f"[red]cannot listen on {host}:{port}: {error.strerror}[/red]")
+        raise typer.Exit(2) from error
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def listening_url(host: str, port: int) -> str:
+    """The address links use for a server listening on host:port (a wildcard address: this machine)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 @app.command("demo")

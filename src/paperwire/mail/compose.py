@@ -18,7 +18,7 @@ import orjson
 from paperwire.mail.digest import Candidate, DigestItem, PeriodMatcher, TopicRelevance, select_digest, trending_reason
 from paperwire.mail.message import new_message_id
 from paperwire.mail.outbox import DIGEST_DEADLINE, DeliveryPolicy, OutboxSender, SendReport, iso, mail_domain, now_utc
-from paperwire.mail.subscribers import PERIOD_OF_CADENCE, Interests, check_cadence, link_for
+from paperwire.mail.subscribers import PERIOD_OF_CADENCE, Interests, check_cadence
 from paperwire.models import Paper
 from paperwire.periods import Period, last_complete, period_containing
 from paperwire.settings import Settings
@@ -165,9 +165,8 @@ def compose_digests(
                  "recipient": row["email"], "subject": subject,
                  "payload": orjson.dumps({
                      "cadence": cadence, "period_title": period.title,
+                     # No links: their tokens are made when the mail is rendered, never stored.
                      "items": [[item.paper_id, item.section, item.reason] for item in items],
-                     "preferences_url": link_for(settings, "preferences", row["id"], row["nonce"]),
-                     "unsubscribe_url": link_for(settings, "unsubscribe", row["id"], row["nonce"]),
                  }).decode(),
                  "message_id": new_message_id(domain), "status": "queued", "attempts": 0,
                  "next_attempt_at": iso(now), "deadline_at": iso(now + DIGEST_DEADLINE), "run_id": run_id,

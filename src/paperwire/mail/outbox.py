@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from paperwire.mail.leases import recover_dead_leases, register_sender
 from paperwire.mail.message import new_message_id
 from paperwire.mail.transport import Transport, TransportUnavailable, open_transport
 from paperwire.settings import Settings
@@ -38,6 +39,7 @@ log = logging.getLogger("paperwire.mail")
 BOUNCE_THRESHOLD = 2  # permanent failures before a confirmed address is marked bouncing
 TRANSACTIONAL_DEADLINE = timedelta(hours=1)  # a sign-in or confirmation link older than this is useless
 DIGEST_DEADLINE = timedelta(days=2)  # a digest that cannot leave within two days is stale
+MAIL_CAP_WINDOW = timedelta(hours=1)  # mail_cap_per_address counts the mails of this window
 
 
 def iso(moment: datetime) -> str:
@@ -66,24 +68,64 @@ def _wake_senders() -> None:
 
 def enqueue_transactional(
     store: Store, settings: Settings, to: str, subject: str, text: str, html: str | None = None,
-    *, subscriber_id: int | None = None,
-) -> None:  # fmt: skip
+    *, subscriber_id: int | None = None, secrets: Sequence[str] = (),
+) -> bool:  # fmt: skip
     """Record a one-off mail (confirmation, sign-in link) in the outbox; it leaves within seconds.
+
+    `secrets` are the parts of the mail that carry tokens (its links): they are scrubbed from the
+    outbox once the mail is sent (or can no longer be). At most `mail_cap_per_address` such mails
+    go to one address per hour, whatever their kind: beyond it nothing is queued and False is
+    returned (callers answer the same either way, so the cap tells nothing about the address).
 
     This process's transactional sender is woken at once; senders of other processes find it on
     their next poll (every two seconds).
     """
     now = now_utc()
+    cap = settings.mail_cap_per_address
+    if cap and store.count_recent_mail(to, "transactional", iso(now - MAIL_CAP_WINDOW)) >= cap:
+        log.info("mail cap: %d mails to one address within the hour; %r not queued", cap, subject)
+        return False
     store.enqueue_mail(
         {
             "kind": "transactional", "subscriber_id": subscriber_id, "recipient": to, "subject": subject,
-            "payload": orjson.dumps({"text": text, "html": html}).decode(),
+            "payload": orjson.dumps({"text": text, "html": html, "secrets": list(secrets)}).decode(),
             "message_id": new_message_id(mail_domain(settings)), "status": "queued", "attempts": 0,
             "next_attempt_at": iso(now), "deadline_at": iso(now + TRANSACTIONAL_DEADLINE),
             "created_at": iso(now),
         }
     )  # fmt: skip
     _wake_senders()
+    return True
+
+
+SCRUBBED = "(link removed from the outbox once sent)"
+
+
+def scrubbed_payload(payload: str) -> str | None:
+    """The payload with its secrets replaced (None when it has none left to scrub)."""
+    data = orjson.loads(payload)
+    secrets = data.pop("secrets", None)
+    if not secrets:
+        return None
+    for secret in secrets:
+        for part in ("text", "html"):
+            if data.get(part):
+                data[part] = data[part].replace(secret, SCRUBBED)
+    data["scrubbed"] = True
+    return orjson.dumps(data).decode()
+
+
+def scrub_finished_mail(store: Store, now: datetime | None = None) -> int:
+    """Scrub the tokens of transactional mail that is sent or will never be (including mail marked sent
+    by a sender that died before it could scrub); only rows young enough to still hold them are read."""
+    since = iso((now or now_utc()) - TRANSACTIONAL_DEADLINE - MAIL_CAP_WINDOW)
+    scrubbed = 0
+    for row_id, payload in store.unscrubbed_finished_mail(since):
+        clean = scrubbed_payload(payload)
+        if clean is not None:
+            store.replace_outbox_payload(row_id, clean)
+            scrubbed += 1
+    return scrubbed
 
 
 # ---- sending --------------------------------------------------------------------------------
@@ -114,10 +156,14 @@ class SendReport:
     expired: int = 0
     lost: int = 0
     errors: list[str] = field(default_factory=list)
+    recovered: dict[str, int] = field(default_factory=dict)  # worker → mails reclaimed from a dead sender
 
     def __str__(self) -> str:
+        recovered = sum(self.recovered.values())
         return (f"sent {self.sent}, retried {self.retried}, failed {self.failed}, expired {self.expired}"
-                + (f", lost to other senders {self.lost}" if self.lost else ""))  # fmt: skip
+                + (f", lost to other senders {self.lost}" if self.lost else "")
+                + (f", recovered {recovered} mails leased by {len(self.recovered)} dead sender"
+                   f"{'s' if len(self.recovered) != 1 else ''}" if recovered else ""))  # fmt: skip
 
 
 class OutboxSender:
@@ -137,12 +183,17 @@ class OutboxSender:
         self.renderer = MailRenderer(store, settings)
         self.envelope_from = parseaddr(settings.mail_from)[1] or "paperwire@localhost"
         self._next_slot = 0.0
+        self._registered = False
 
     def send_due(self, kinds: Sequence[str] | None = None, *, max_messages: int | None = None) -> SendReport:
         """Deliver due mail until none is left (or `max_messages`). TransportUnavailable when the
         server cannot be reached: the claimed rows go back to the queue untouched."""
         report = SendReport()
         handled = 0
+        report.recovered = recover_dead_leases(self.store)
+        if not self._registered:
+            register_sender(self.store, self.worker)  # before leasing: a rerun can tell if we died
+            self._registered = True
         try:
             while max_messages is None or handled < max_messages:
                 now = now_utc()
@@ -160,10 +211,14 @@ class OutboxSender:
         except TransportUnavailable:
             self.store.release_outbox_claims(self.worker)
             raise
+        scrub_finished_mail(self.store)  # failed, expired, and sent by senders that died before scrubbing
         return report
 
     def close(self) -> None:
         self.transport.close()
+        if self._registered:
+            self.store.unregister_mail_sender(self.worker)
+            self._registered = False
 
     def _pace(self) -> None:
         rate = self.policy.rate_per_second
@@ -192,6 +247,10 @@ class OutboxSender:
         )  # fmt: skip
         if outcome.status == "sent":
             report.sent += 1
+            if row["kind"] == "transactional":
+                clean = scrubbed_payload(row["payload"])
+                if clean is not None:
+                    self.store.replace_outbox_payload(row["id"], clean)
             return
         if outcome.status == "lost":
             report.lost += 1

@@ -82,6 +82,7 @@ class MailRenderer:
         self._digest_html = self.environment.get_template("digest.html")
         self._digest_text = self.environment.get_template("digest.txt")
         self._pieces: dict[str, PaperPieces] = {}
+        self._nonces: dict[int, str] = {}
 
     # ---- pieces ----------------------------------------------------------------------------
 
@@ -115,10 +116,28 @@ class MailRenderer:
                         wanted.append(paper_id)
         if wanted:
             self.add_papers(self.store.get_papers(wanted))
+        subscribers = [row["subscriber_id"] for row in rows if row["kind"] == "digest" and row["subscriber_id"] is not None]
+        self._nonces = self.store.subscriber_nonces(subscribers)
+
+    def subscriber_links(self, row: dict, payload: dict) -> dict[str, str] | None:
+        """The digest's preferences and unsubscribe links, made now from the subscriber's current nonce
+        (the outbox never stores their tokens); None when the subscriber is gone."""
+        from paperwire.mail.subscribers import link_for  # subscribers renders with this module
+
+        if "unsubscribe_url" in payload:  # composed before links were made at send time
+            return {"preferences_url": payload["preferences_url"], "unsubscribe_url": payload["unsubscribe_url"]}
+        subscriber_id = row["subscriber_id"]
+        nonce = self._nonces.get(subscriber_id)
+        if nonce is None and self.store is not None:
+            nonce = self.store.subscriber_nonces([subscriber_id]).get(subscriber_id)
+        if nonce is None:
+            return None
+        return {purpose + "_url": link_for(self.settings, purpose, subscriber_id, nonce)
+                for purpose in ("preferences", "unsubscribe")}  # fmt: skip
 
     # ---- whole mails -----------------------------------------------------------------------
 
-    def render_digest(self, payload: dict, subject: str) -> tuple[str, str] | None:
+    def render_digest(self, payload: dict, subject: str, links: dict[str, str]) -> tuple[str, str] | None:
         sections: dict[str, dict] = {}
         for paper_id, section, reason in payload["items"]:
             pieces = self._pieces.get(paper_id)
@@ -133,8 +152,7 @@ class MailRenderer:
         if not sections:
             return None
         context = {
-            "subject": subject, "cadence": payload["cadence"], "period_title": payload["period_title"],
-            "preferences_url": payload["preferences_url"], "unsubscribe_url": payload["unsubscribe_url"],
+            "subject": subject, "cadence": payload["cadence"], "period_title": payload["period_title"], **links,
         }  # fmt: skip
         html = pack_lines(self._digest_html.render(
             sections=[{"title": s["title"], "items": s["html"]} for s in sections.values()], **context
@@ -148,13 +166,14 @@ class MailRenderer:
         """The bytes to send for an outbox row (None when a digest has nothing left in it)."""
         payload = orjson.loads(row["payload"])
         if row["kind"] == "digest":
-            rendered = self.render_digest(payload, row["subject"])
-            if rendered is None:
+            links = self.subscriber_links(row, payload)
+            rendered = None if links is None else self.render_digest(payload, row["subject"], links)
+            if links is None or rendered is None:
                 return None
             text, html = rendered
             headers = {
                 "List-Id": list_id(self.settings, payload["cadence"]),
-                "List-Unsubscribe": f"<{payload['unsubscribe_url']}>",
+                "List-Unsubscribe": f"<{links['unsubscribe_url']}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "Precedence": "bulk",
             }

@@ -214,13 +214,13 @@ def request_subscription(
             return
         store.update_subscriber(row["id"], confirmation_sent_at=now)
         renderer = MailRenderer(None, settings)
-        text, _ = renderer.render_named(
-            "known", cadence=row["cadence"],
-            preferences_url=link_for(settings, "preferences", row["id"], row["nonce"]),
-            unsubscribe_url=link_for(settings, "unsubscribe", row["id"], row["nonce"]),
-        )  # fmt: skip
+        links = {
+            "preferences_url": link_for(settings, "preferences", row["id"], row["nonce"]),
+            "unsubscribe_url": link_for(settings, "unsubscribe", row["id"], row["nonce"]),
+        }
+        text, _ = renderer.render_named("known", cadence=row["cadence"], **links)
         enqueue_transactional(store, settings, row["email"], f"Your {settings.site_name} subscription", text,
-                              None, subscriber_id=row["id"])  # fmt: skip
+                              None, subscriber_id=row["id"], secrets=list(links.values()))  # fmt: skip
         return
     unchanged = (row["cadence"], Interests.from_json(row["interests"]), row["max_papers"]) == (
         cadence, interests, max_papers
@@ -274,14 +274,11 @@ def _recently(moment: str | None, now: str) -> bool:
     return elapsed.total_seconds() < RECONFIRM_AFTER_SECONDS
 
 
-def send_confirmation(
-    store: Store, settings: Settings, subscriber_id: int, nonce: str, address: str, cadence: str
-) -> None:
-    text, html = MailRenderer(None, settings).render_named(
-        "confirm", cadence=cadence, confirm_url=link_for(settings, "confirm", subscriber_id, nonce)
-    )
+def send_confirmation(store: Store, settings: Settings, subscriber_id: int, nonce: str, address: str, cadence: str) -> None:
+    confirm_url = link_for(settings, "confirm", subscriber_id, nonce)
+    text, html = MailRenderer(None, settings).render_named("confirm", cadence=cadence, confirm_url=confirm_url)
     enqueue_transactional(store, settings, address, f"Confirm your {settings.site_name} subscription", text, html,
-                          subscriber_id=subscriber_id)  # fmt: skip
+                          subscriber_id=subscriber_id, secrets=[confirm_url])  # fmt: skip
 
 
 def confirm_subscription(store: Store, settings: Settings, token: str) -> Subscriber:

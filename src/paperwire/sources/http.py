@@ -60,6 +60,18 @@ def intervals_from(settings: Settings) -> dict[str, float]:
     return intervals
 
 
+SOURCE_DOMAINS = ("arxiv.org", "huggingface.co")  # a redirect may lead to these and their subdomains
+
+
+def redirect_allowed(target: httpx.URL, configured_hosts: Mapping[str, float]) -> bool:
+    if target.scheme not in ("http", "https"):
+        return False
+    if target.netloc.decode().lower() in configured_hosts:
+        return True
+    host = target.host.lower()
+    return target.scheme == "https" and any(host == domain or host.endswith(f".{domain}") for domain in SOURCE_DOMAINS)
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """`Retry-After` as seconds to wait: delta-seconds or an HTTP date; None when absent or unreadable."""
     if not value:
@@ -97,7 +109,19 @@ class PoliteClient:
             timeout=httpx.Timeout(settings.http_timeout),
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             follow_redirects=True,
+            event_hooks={"response": [self._check_redirect]},
         )
+
+    def _check_redirect(self, response: httpx.Response) -> None:
+        """Follow redirects only to the sources' own hosts (arXiv's, Hugging Face's, or those configured)."""
+        if not response.has_redirect_location:
+            return
+        target = response.request.url.join(response.headers["Location"])
+        if not redirect_allowed(target, self.intervals):
+            raise FetchError(
+                f"GET {response.request.url} redirects to {target.scheme}://{target.netloc.decode()}, which is not "
+                "a host of the configured sources; not followed"
+            )
 
     def __enter__(self) -> PoliteClient:
         return self

@@ -33,6 +33,20 @@ class JobQueries:
         with self.read() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
 
+    def last_job_failures(self) -> dict[str, dict]:
+        """The most recent failed run of each job: {job: {"started_at", "summary"}} (for `paperwire status`)."""
+        latest = (
+            sa.select(job_runs.c.job, sa.func.max(job_runs.c.id).label("id"))
+            .where(job_runs.c.status == "failed")
+            .group_by(job_runs.c.job)
+            .subquery()
+        )
+        query = sa.select(job_runs.c.job, job_runs.c.started_at, job_runs.c.summary).join(
+            latest, latest.c.id == job_runs.c.id
+        )
+        with self.read() as connection:
+            return {row.job: {"started_at": row.started_at, "summary": row.summary} for row in connection.execute(query)}
+
     def job_run_counts(self) -> dict[tuple[str, str], int]:
         """How many runs each job has had, by outcome: {(job, status): count} (for /metrics)."""
         query = sa.select(job_runs.c.job, job_runs.c.status, sa.func.count()).group_by(job_runs.c.job, job_runs.c.status)

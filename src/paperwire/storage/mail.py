@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
@@ -247,6 +248,12 @@ class MailQueries:
         sql, order = self._mark_sent_sql()
         values = {"outbox_id": outbox_id, "worker": worker, "sent_at": utc_now_iso()}
         parameters = tuple(values[name] for name in order) if order else values
+        released: list[bool] = []
+
+        def release() -> None:
+            released.append(True)
+            (then or (lambda: None))()
+
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
@@ -255,17 +262,46 @@ class MailQueries:
                 cursor.execute(sql, parameters)
                 held = cursor.rowcount == 1
                 if held:
-                    self.backend.commit_then(raw, then or (lambda: None))
+                    self.backend.commit_then(raw, release)
                 else:
                     raw.rollback()
+            except Exception as error:
+                raw.rollback()
+                if not released:
+                    raise
+                # The message was released (the final dot is out) but the COMMIT failed: the mail is
+                # delivered, so record it as sent now; retrying it would send it twice.
+                failure = error
             except BaseException:
                 raw.rollback()
                 raise
+            else:
+                failure = None
             finally:
                 cursor.close()
         finally:
             raw.close()  # back to the pool
+        if failure is not None:
+            self._record_sent_after_failed_commit(outbox_id, worker, failure)
         return held
+
+    def _record_sent_after_failed_commit(self, outbox_id: int, worker: str, failure: Exception) -> None:
+        note = f"recorded as sent after its COMMIT failed once the message was released: {failure}"[:1000]
+        for attempt in range(5):
+            try:
+                with self.write() as connection:
+                    connection.execute(
+                        mail_outbox.update()
+                        .where(mail_outbox.c.id == outbox_id, mail_outbox.c.claimed_by == worker,
+                               mail_outbox.c.status == "sending")
+                        .values(status="sent", sent_at=utc_now_iso(), lease_until=None, last_error=note,
+                                attempts=mail_outbox.c.attempts + 1)
+                    )  # fmt: skip
+                return
+            except sa.exc.DBAPIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def _mark_sent_sql(self) -> tuple[str, tuple[str, ...] | None]:
         found = getattr(self, "_mark_sent_compiled", None)
@@ -342,6 +378,16 @@ class MailQueries:
             due = sa.and_(due, mail_outbox.c.kind.in_(kinds))
         with self.read() as connection:
             return connection.execute(sa.select(mail_outbox.c.id).where(due).limit(1)).first() is not None
+
+    def subscriber_nonces(self, subscriber_ids: Sequence[int]) -> dict[int, str]:
+        """The current link nonce of each subscriber (digest links are made when the mail is rendered)."""
+        if not subscriber_ids:
+            return {}
+        with self.read() as connection:
+            rows = connection.execute(
+                sa.select(subscribers.c.id, subscribers.c.nonce).where(subscribers.c.id.in_(list(subscriber_ids)))
+            )
+            return {row.id: row.nonce for row in rows}
 
     def outbox_counts(self, *, run_id: int | None = None, kind: str | None = None) -> dict[str, int]:
         query = sa.select(mail_outbox.c.status, sa.func.count()).group_by(mail_outbox.c.status)

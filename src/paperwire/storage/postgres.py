@@ -60,7 +60,9 @@ def begin_mark(cursor: Any) -> None:
 
 def _cork(fd: int, on: bool) -> bool:
     """TCP_CORK on the connection's socket (held frames go out at uncork, or when it is closed);
-    False where it does not apply (a Unix socket)."""
+    False where it does not apply (a Unix socket, or a system without TCP_CORK: Linux only)."""
+    if not hasattr(socket, "TCP_CORK"):
+        return False
     held = socket.socket(fileno=fd)
     try:
         held.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1 if on else 0)

@@ -210,3 +210,32 @@ sa.Index(
     "ix_paper_embeddings_model_changed_id", paper_embeddings.c.model, paper_embeddings.c.changed_at,
     paper_embeddings.c.paper_id,
 )  # fmt: skip
+
+# ---- operations hardening (issue 13; migration 0006) --------------------------------------------
+
+arxiv_fetches = sa.Table(  # a /submit that needs arXiv, fetched in the background
+    "arxiv_fetches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("paper_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("status", sa.String(12), nullable=False),  # queued | fetching | done | failed
+    sa.Column("message", sa.Text),  # why it failed, or what was done
+    sa.Column("created_at", sa.String(27), nullable=False),
+    sa.Column("updated_at", sa.String(27), nullable=False),
+    sqlite_autoincrement=True,
+)
+sa.Index("ix_arxiv_fetches_status", arxiv_fetches.c.status, arxiv_fetches.c.id)
+sa.Index("ix_arxiv_fetches_user_status", arxiv_fetches.c.user_id, arxiv_fetches.c.status)
+
+mail_senders = sa.Table(  # who holds outbox leases: a rerun tells dead senders from live ones at once
+    "mail_senders",
+    metadata,
+    sa.Column("worker", sa.String(40), primary_key=True),  # mail_outbox.claimed_by
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("process_start", sa.String(32), nullable=False),  # tells a reused pid from the holder
+    sa.Column("started_at", sa.String(27), nullable=False),
+)
+sa.Index("ix_mail_outbox_kind_created", mail_outbox.c.kind, mail_outbox.c.created_at)  # the mail cap

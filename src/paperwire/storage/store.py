@@ -15,11 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from paperwire.storage import sqlite
+from paperwire.storage.fetches import FetchQueries
 from paperwire.storage.jobs import JobQueries
 from paperwire.storage.live import LiveQueries
 from paperwire.storage.mail import MailQueries
 from paperwire.storage.papers import PaperQueries
 from paperwire.storage.search import SearchQueries
+from paperwire.storage.senders import SenderQueries
 from paperwire.storage.social import SocialQueries
 
 
@@ -35,7 +37,7 @@ def backend_for(url: str) -> ModuleType:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgresql://…")
 
 
-class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries, MailQueries):
+class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries, MailQueries, SenderQueries, FetchQueries):
     """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
 
     def __init__(self, url: str) -> None:
@@ -106,7 +108,8 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
         with self.engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
             script = ScriptDirectory.from_config(self._alembic_config(connection))
-            heads = set(script.get_heads())
+            # What `upgrade heads` reaches: a revision another one depends on (depends_on) is not a head there.
+            heads = {revision.revision for revision in script.get_revisions("heads")}
         return sorted(heads - current)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Signed-in features: passwordless sign-in (/login, emailed one-time links), /logout, upvotes, /submit.
+"""Signed-in features: passwordless sign-in (/login, emailed one-time links), /logout, upvotes (/submit: submissions.py).
 
 No GET changes anything: the emailed link opens a page whose button (a POST) signs in, so mail
 scanners that prefetch links cannot use up the token.
@@ -7,7 +7,6 @@ scanners that prefetch links cannot use up the token.
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
 
@@ -15,10 +14,9 @@ from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from paperwire.models import InvalidRecord, Paper, parse_arxiv_id
+from paperwire.models import InvalidRecord, parse_arxiv_id
 from paperwire.settings import Settings
 from paperwire.storage import Store
-from paperwire.storage.social import AlreadySubmitted
 from paperwire.trending import rescore_papers
 from paperwire.web.api import json_error
 from paperwire.web.security import (
@@ -169,7 +167,8 @@ def send_login_mail(request: Request, email: str, token: str, next_path: str = "
         link += f"?{urlencode(query)}"
     minutes = int(LOGIN_LINK_LIFETIME.total_seconds() // 60)
     text, html = MailRenderer(None, settings).render_named("sign_in", link=link, minutes=minutes, vote=vote)
-    enqueue_transactional(store_of(request), settings, email, f"Sign in to {settings.site_name}", text, html)
+    enqueue_transactional(store_of(request), settings, email, f"Sign in to {settings.site_name}", text, html,
+                          secrets=[token])  # fmt: skip
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -315,72 +314,3 @@ def api_upvote(request: Request, paper_id: str) -> Response:
 )  # fmt: skip
 def api_remove_upvote(request: Request, paper_id: str) -> Response:
     return api_vote(request, paper_id, False)
-
-
-# ---- submissions ------------------------------------------------------------------------------
-
-
-_arxiv_client_lock = threading.Lock()
-
-
-def fetch_from_arxiv(request: Request, paper_id: str, version: int | None) -> Paper | None:
-    """The paper's metadata from the arXiv API (None when arXiv does not know the id).
-
-    One polite client per app, so submissions from many users still respect arXiv's request spacing."""
-    from paperwire.sources.arxiv import fetch_arxiv_papers
-    from paperwire.sources.http import PoliteClient
-
-    settings = settings_of(request)
-    with _arxiv_client_lock:
-        client = getattr(request.app.state, "arxiv_client", None)
-        if client is None:
-            # A person is waiting: one retry, not the patient schedule of the background harvests.
-            interactive = settings.model_copy(update={"http_retries": min(settings.http_retries, 1)})
-            client = request.app.state.arxiv_client = PoliteClient(interactive)
-    papers = fetch_arxiv_papers([f"{paper_id}v{version}" if version else paper_id], settings, client=client)
-    return next((paper for paper in papers if paper.id == paper_id), None)
-
-
-def submit_error(request: Request, value: str, message: str, status_code: int = 400) -> HTMLResponse:
-    return render(request, "submit.html", {"value": value[:300], "error": message}, status_code)
-
-
-@router.get("/submit", response_class=HTMLResponse, include_in_schema=False)
-def submit_form(request: Request) -> Response:
-    if current_user(request) is None:
-        return RedirectResponse("/login?next=/submit", status_code=303)
-    return render(request, "submit.html", {"value": "", "error": None})
-
-
-@router.post("/submit", include_in_schema=False, dependencies=[Depends(require_csrf)])
-def submit(request: Request, paper: str = Form("")) -> Response:
-    """Add a paper to today's list by arXiv id or URL: `2501.12948`, `hep-th/9901001`, arxiv.org/abs/…"""
-    user = current_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/submit", status_code=303)
-    store, settings = store_of(request), settings_of(request)
-    RateLimiter(store, settings, "submit-user", limit=30, window_seconds=86400).enforce(str(user["id"]))
-    value = paper.strip()
-    try:
-        paper_id, version = parse_arxiv_id(value)
-    except InvalidRecord:
-        return submit_error(request, value, "That is not an arXiv id or link. Use 2501.12948, hep-th/9901001 "
-                                            "or https://arxiv.org/abs/2501.12948.")  # fmt: skip
-    found = store.get_paper(paper_id)
-    if found is None:
-        try:
-            found = fetch_from_arxiv(request, paper_id, version)
-        except ImportError:
-            return submit_error(request, value, f"{paper_id} is not in this catalogue, and this instance cannot "
-                                                "fetch from arXiv.", 404)  # fmt: skip
-        except Exception:  # noqa: BLE001 - network trouble of any kind: tell the person, keep serving
-            return submit_error(request, value, "arXiv could not be reached just now. Please try again later.", 503)
-        if found is None:
-            return submit_error(request, value, f"arXiv has no paper {paper_id}.", 404)
-    today = now_utc().date().isoformat()
-    try:
-        submitted = store.submit_paper(found, user, today)
-    except AlreadySubmitted as error:
-        return submit_error(request, value, str(error), 409)
-    rescore_papers(store, [submitted.id], now_utc())
-    return RedirectResponse(f"/papers/{submitted.id}", status_code=303)
