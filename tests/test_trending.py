@@ -9,8 +9,14 @@ import orjson
 import pytest
 
 from paperwire.models import Paper
-from paperwire.ranking import HALF_LIFE, explain_trending, rank_key, score_from_rank_key, score_trending
-from paperwire.trending import refresh_trending_scores
+from paperwire.trending import (
+    HALF_LIFE,
+    explain_trending,
+    rank_key,
+    refresh_trending_scores,
+    score_from_rank_key,
+    score_trending,
+)
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -52,8 +58,8 @@ def test_score_is_pure_and_ignores_signals_from_the_future() -> None:
 def test_stars_count_with_their_weight_and_undo_redo_is_not_counted_twice() -> None:
     with_stars = [signal(1, 0, 0), signal(0, 0, 50)]
     assert score_trending(with_stars, NOW) == pytest.approx(10.0)
-    flip_flop = [signal(3, 1), signal(2, 0), signal(1, 1)]
-    assert score_trending(flip_flop, NOW) == pytest.approx(score_trending([signal(3, 1)], NOW))
+    flip_flop = [signal(3, 1), signal(2, 0), signal(1, 1)]  # the vote that stands was cast an hour ago
+    assert score_trending(flip_flop, NOW) == pytest.approx(score_trending([signal(1, 1)], NOW))
 
 
 def test_no_signals_or_no_growth_scores_zero() -> None:

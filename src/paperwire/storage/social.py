@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -189,6 +189,17 @@ class SocialQueries:
                 sa.select(papers.c.upvotes, papers.c.comments, papers.c.github_stars).where(papers.c.id == paper_id)
             ).first()
             if delta and row is not None:
+                seen = connection.execute(
+                    sa.select(paper_signals.c.paper_id).where(paper_signals.c.paper_id == paper_id).limit(1)
+                ).first()
+                if seen is None:  # first signal: record the count before this vote, so only the vote is growth
+                    before = datetime.now(timezone.utc) - timedelta(seconds=1)
+                    connection.execute(
+                        self.insert(paper_signals).values(
+                            paper_id=paper_id, observed_at=signal_time(before), upvotes=row.upvotes - delta,
+                            comments=row.comments, github_stars=row.github_stars,
+                        ).on_conflict_do_nothing()
+                    )  # fmt: skip
                 statement = self.insert(paper_signals).values(
                     paper_id=paper_id, observed_at=signal_time(), upvotes=row.upvotes,
                     comments=row.comments, github_stars=row.github_stars,
@@ -281,6 +292,31 @@ class SocialQueries:
                 for row in rows:
                     history[row["paper_id"]].append(dict(row))
         return history
+
+    def listing_days_of(self, paper_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(listed_on, published_at) of each paper: when its first observed signals began to accrue."""
+        found: dict[str, tuple[str | None, str | None]] = {}
+        ids = list(paper_ids)
+        with self.read() as connection:
+            for start in range(0, len(ids), 500):
+                query = sa.select(papers.c.id, papers.c.listed_on, papers.c.published_at).where(
+                    papers.c.id.in_(ids[start : start + 500])
+                )
+                found.update({row.id: (row.listed_on, row.published_at) for row in connection.execute(query)})
+        return found
+
+    def papers_observed_since(self, since: str, *, limit: int) -> list[str]:
+        """Ids of papers with a signal observed at or after `since` (ISO time), latest first."""
+        latest = sa.func.max(paper_signals.c.observed_at)
+        query = (
+            sa.select(paper_signals.c.paper_id)
+            .where(paper_signals.c.observed_at >= since[:19] + "Z")
+            .group_by(paper_signals.c.paper_id)
+            .order_by(latest.desc(), paper_signals.c.paper_id)
+            .limit(limit)
+        )
+        with self.read() as connection:
+            return list(connection.execute(query).scalars())
 
     def save_trending_scores(self, scores: dict[str, float | None]) -> None:
         """Store rank keys; None removes a paper from trending (no growth at all)."""
