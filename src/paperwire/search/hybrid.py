@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from paperwire.models import Paper, normalise_title
+from paperwire.search import exact
 from paperwire.search.embedders import (
     MINILM,
     MODEL_WAIT_SECONDS,
@@ -241,7 +241,7 @@ class SearchService:
         semantic_text = query.text[:SEMANTIC_CHARS]
         semantic_hits = self._start_semantic(semantic_text, filters, CANDIDATES) if semantic_ok else None
         keyword = self.index.keyword.search(query, filters, CANDIDATES)
-        exact_candidates = self._exact_candidates(query)  # while the other thread embeds and searches
+        exact_candidates = exact.candidates(self.store, self.index.keyword, query)  # while the other thread embeds
         semantic: list[tuple[str, float]] = []
         found = semantic_hits() if semantic_hits is not None else None
         if found is not None:
@@ -261,9 +261,9 @@ class SearchService:
         reasons = {paper_id: "keyword" for paper_id, _ in keyword}
         for paper_id, _ in [*semantic, *bulk_semantic]:
             reasons[paper_id] = "keyword+semantic" if reasons.get(paper_id, "").startswith("keyword") else "semantic"
-        exact = self._exact_matches(exact_candidates, filters, [paper_id for paper_id, _ in fused])
-        exact_ids = {paper_id for paper_id, _ in exact}
-        ranked = [(paper_id, 2.0 - 0.001 * i, why) for i, (paper_id, why) in enumerate(exact)]
+        exact_ids_first = exact.matches(self.index.keyword, exact_candidates, filters, [i for i, _ in fused])
+        exact_ids = {paper_id for paper_id, _ in exact_ids_first}
+        ranked = [(paper_id, 2.0 - 0.001 * i, why) for i, (paper_id, why) in enumerate(exact_ids_first)]
         ranked += [(paper_id, score, reasons[paper_id]) for paper_id, score in fused if paper_id not in exact_ids]
         ranked = ranked[:MAX_WINDOW]
         results.total = len(ranked)
@@ -332,43 +332,6 @@ class SearchService:
         weight = fusion_for(self.bulk_embedder.name).semantic_weight
         lists.append(SemanticList(dict(bulk_semantic), weight, bulk.rows))
         return lists
-
-    def _exact_candidates(self, query: ParsedQuery) -> list[tuple[str, str, Paper | None]]:
-        """(paper id, why, the paper when it is an author match) for the papers that must come first:
-        the arXiv id typed, an exact title, an author's papers."""
-        found: list[tuple[str, str, Paper | None]] = []
-        if query.arxiv_id:
-            found.append((query.arxiv_id, "arxiv id", None))
-        if len(query.title_key) >= 3:
-            found += [(paper_id, "title", None) for paper_id in self.store.paper_ids_with_title_key(query.title_key)]
-            by_author = self.index.keyword.author_papers(query.text)
-            if by_author:
-                papers = self.store.get_papers(by_author)
-                found += [
-                    (p.id, "author", p) for p in papers if any(normalise_title(a) == query.title_key for a in p.authors)
-                ]
-        return found
-
-    def _exact_matches(
-        self, candidates: list[tuple[str, str, Paper | None]], filters: Filters, fused_order: Sequence[str]
-    ) -> list[tuple[str, str]]:
-        """The exact candidates that pass `filters`, in order: id, titles, then an author's papers
-        as the search ranks them (unranked ones newest first)."""
-        if not candidates:
-            return []
-        position = {paper_id: i for i, paper_id in enumerate(fused_order)}
-        wrote = [paper for _, why, paper in candidates if why == "author"]
-        wrote.sort(key=lambda p: (position.get(p.id, len(position)), -(int((p.listed_on or "0").replace("-", "")))))
-        found = [(paper_id, why) for paper_id, why, _ in candidates if why != "author"]
-        found += [(paper.id, "author") for paper in wrote]
-        unique = list(dict.fromkeys(paper_id for paper_id, _ in found))
-        passing, _ = self.index.keyword.matching(filters, among=unique, limit=len(unique))
-        passing_set = set(passing)
-        reasons: dict[str, str] = {}
-        for paper_id, why in found:
-            if paper_id in passing_set:
-                reasons.setdefault(paper_id, why)
-        return list(reasons.items())
 
     # ---- similar papers and topic relevance -------------------------------------------------------
 
