@@ -28,7 +28,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, minilm):  # noqa: ANN001,
     settings = Settings(home=home, base_url="http://testserver", secret_key="test-secret-key")
     store = open_store(settings.effective_database_url)
     ingest_files(store, [FIXTURE], "jsonl")
-    store.upsert_papers(paging_papers())
+    store.upsert_papers(paging_papers(47))
     embed_missing(store, minilm)
     application = create_app(settings, store=store)
     application.state.search = SearchService(store, settings, embedder=minilm)

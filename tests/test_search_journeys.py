@@ -16,20 +16,20 @@ from paperwire.app import create_app
 from paperwire.ingest import ingest_files
 from paperwire.models import Paper
 from paperwire.search.embedding import embed_missing
-from paperwire.search.hybrid import SearchService
+from paperwire.search.hybrid import CANDIDATES, SearchService
 from paperwire.settings import Settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "search_papers.jsonl"
 FIXTURE_PAPERS = [orjson.loads(line) for line in FIXTURE.read_bytes().splitlines()]
 TOM_ID = "2511.22275"
 TOPIC = "quasicrystal"  # a word only the paging papers below hold
-PAGING = 47  # more than two pages of 20
+PAGING = 230  # more than the 200 keyword candidates a search ranks, and than many pages of 20
 
 
-def paging_papers() -> list[Paper]:
-    """PAGING short papers on one topic, one a day, three of them by Zoë Quasi (and one by a namesake)."""
+def paging_papers(count: int = PAGING) -> list[Paper]:
+    """`count` short papers on one topic, one a day, three of them by Zoë Quasi (and one by a namesake)."""
     papers = []
-    for n in range(PAGING):
+    for n in range(count):
         authors = ["Zoë Quasi", "Ben Other"] if n in (3, 20, 40) else ["Ben Other"]
         if n == 41:
             authors = ["Zoe Quasimodo"]
@@ -162,28 +162,28 @@ def test_the_cli_takes_a_pasted_abstract_too(tmp_path: Path) -> None:
 
 
 def test_the_count_is_what_paging_reaches_on_every_page(client: TestClient) -> None:
-    first = search(client, q=TOPIC, limit=7)
+    first = search(client, q=TOPIC, limit=50)
     total = first["total"]
-    assert total == PAGING
+    assert total == CANDIDATES  # keyword candidates (no meaning half here): the 30 weakest are not ranked
     seen, offset = [], 0
     while True:
-        body = search(client, q=TOPIC, limit=7, offset=offset)
+        body = search(client, q=TOPIC, limit=50, offset=offset)
         assert body["total"] == total  # the same count on every page, the last and past it included
         if not body["hits"]:
             break
         seen += [hit["id"] for hit in body["hits"]]
-        offset += 7
+        offset += 50
     assert len(seen) == len(set(seen)) == total
 
 
 def test_the_page_shows_one_count_and_a_clear_message_past_the_end(client: TestClient) -> None:
-    pages = -(-PAGING // 20)
+    pages = -(-CANDIDATES // 20)
     for number in range(1, pages + 1):
         page = client.get("/search", params={"q": TOPIC, "page": number})
         assert page.status_code == 200
-        assert f"{PAGING} results for “{TOPIC}”" in page.text
+        assert f"{CANDIDATES} results for “{TOPIC}”" in page.text
         assert f"Page {number} of {pages}" in page.text
-        assert page.text.count('<article class="card"') == (20 if number < pages else PAGING - 20 * (pages - 1))
+        assert page.text.count('<article class="card"') == (20 if number < pages else CANDIDATES - 20 * (pages - 1))
     for beyond in (pages + 1, 99, 10_000):
         page = client.get("/search", params={"q": TOPIC, "page": beyond})
         assert page.status_code == 200
@@ -230,7 +230,7 @@ def test_an_author_page_lists_exactly_their_papers_newest_first(client: TestClie
     assert [p["id"] for p in zoe["papers"]] == ["2401.00041", "2401.00021", "2401.00004"]  # not Zoe Quasimodo
     assert zoe["total"] == 3
     paged = client.get("/api/authors/Ben Other", params={"limit": 20, "offset": 40}).json()
-    assert paged["total"] == PAGING - 1 and len(paged["papers"]) == PAGING - 1 - 40
+    assert paged["total"] == PAGING - 1 and len(paged["papers"]) == 20
     unknown = client.get("/api/authors/Nobody Atall")
     assert unknown.status_code == 200 and unknown.json()["papers"] == []
     page = client.get("/authors/Zo%C3%AB%20Quasi")
