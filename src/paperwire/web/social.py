@@ -307,7 +307,8 @@ def submit_error(request: Request, value: str, message: str, status_code: int = 
 def submit_form(request: Request) -> Response:
     if current_user(request) is None:
         return RedirectResponse("/login?next=/submit", status_code=303)
-    return render(request, "submit.html", {"value": "", "error": None})
+    # search offers "Submit arXiv …" for an id the catalogue lacks: the form comes filled in
+    return render(request, "submit.html", {"value": request.query_params.get("paper", "")[:300], "error": None})
 
 
 @router.post("/submit", include_in_schema=False, dependencies=[Depends(require_csrf)])
