@@ -14,7 +14,7 @@ backfill of an old day never looks like today's news.
 Because every term decays at the same rate, time alone never reorders papers: the ranking changes
 only when signals change. So a stored `rank_key = log2(score(now)) + (now - EPOCH) / HALF_LIFE`
 (constant between signal changes) orders papers, and only papers whose signals changed need a new
-key (`refresh_trending_scores`; storage/social.py holds the SQL).
+key (`refresh_trending_scores`; storage/trending.py holds the SQL).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from paperwire.storage.mail import MailQueries
 from paperwire.storage.papers import PaperQueries
 from paperwire.storage.search import SearchQueries
 from paperwire.storage.social import SocialQueries
+from paperwire.storage.trending import TrendingQueries
 
 
 def backend_for(url: str) -> ModuleType:
@@ -34,7 +35,7 @@ def backend_for(url: str) -> ModuleType:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgresql://…")
 
 
-class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries, MailQueries):
+class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, TrendingQueries, LiveQueries, MailQueries):
     """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
 
     def __init__(self, url: str) -> None:
