@@ -247,3 +247,11 @@ def test_author_links_on_cards_and_paper_pages_open_the_author_page(client: Test
     day = client.get("/papers", params={"date": "2025-12-02"})
     assert 'href="/authors/Mengfan%20Li"' in day.text
     assert [p["id"] for p in client.get("/api/authors/Mengfan%20Li").json()["papers"]] == [TOM_ID]
+
+
+def test_no_list_ever_shows_a_page_past_its_last(client: TestClient, store) -> None:  # noqa: ANN001
+    store.upsert_papers([Paper(id=f"2303.{n:05d}", title=f"Busy day {n}", listed_on="2023-03-03") for n in range(45)])
+    day = client.get("/papers", params={"date": "2023-03-03", "page": 99})
+    assert "past the end" in day.text and "Page 99 of" not in day.text
+    author = client.get("/authors/Ben Other", params={"page": 99})
+    assert "There is no page 99" in author.text and "Page 99 of" not in author.text

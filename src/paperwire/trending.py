@@ -95,7 +95,7 @@ def growth_events(signals: Sequence[Signal], now: datetime, listed_at: datetime 
         when = moment
         if position == 0 and listed_at is not None and listed_at < moment:
             when = listed_at + (moment - listed_at) / 2  # accrued between the listing and the first look
-        count_votes, count_stars = int(signal.get("upvotes") or 0), int(signal.get("github_stars") or 0)
+        count_votes, count_stars = int(str(signal.get("upvotes") or 0)), int(str(signal.get("github_stars") or 0))
         _apply(votes, count_votes - last_votes, when)
         _apply(stars, count_stars - last_stars, when)
         last_votes, last_stars = count_votes, count_stars
@@ -149,18 +149,17 @@ def explain_trending(signals: Sequence[Signal], now: datetime, listed_at: dateti
     now = parse_moment(now)
     events = growth_events(signals, now, listed_at)
     reasons = []
-    for index, noun in ((1, "upvote"), (2, "star")):
-        grown = [event for event in events if event[index]]
+    for noun, grown in (("upvote", [(t, v) for t, v, _ in events if v]), ("star", [(t, s) for t, _, s in events if s])):
         if not grown:
             continue
         for label, window in REASON_WINDOWS:
-            gained = sum(event[index] for event in grown if now - event[0] < window)
+            gained = sum(amount for moment, amount in grown if now - moment < window)
             if gained:
                 reasons.append(f"{_count(gained, noun)} {label}")
                 break
         else:
             last = grown[-1][0].strftime("%b %-d, %Y")
-            reasons.append(f"{_count(sum(event[index] for event in grown), noun)} by {last}")
+            reasons.append(f"{_count(sum(amount for _, amount in grown), noun)} by {last}")
     return reasons
 
 
