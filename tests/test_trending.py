@@ -178,6 +178,7 @@ def test_a_vote_then_its_undo_leaves_nothing_trending(store) -> None:  # noqa: A
     voted = list_trending(store, now=now)
     assert [entry.reason for entry in voted.entries] == ["+1 upvote today"]
     store.set_vote("2506.00007", reader["id"], False)
+    now = datetime.now(timezone.utc)  # the undo is observed now, after the vote
     rescore_papers(store, ["2506.00007"], now)
     assert list_trending(store, now=now).entries == []
 
