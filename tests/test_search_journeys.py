@@ -90,6 +90,7 @@ def test_nonsense_answers_zero_results_with_nearby_topics_and_real_questions_sti
     # the floor keeps what is close in meaning
     asked = search(meaning_client, q="can chatbots infer what people believe?")
     assert asked["hits"][0]["id"] == TOM_ID and asked["total"] < len(FIXTURE_PAPERS)
+    assert search(meaning_client, q="theroy of mnid")["did_you_mean"] == "theory of mind"  # found or not
 
 
 def test_a_typo_gets_a_spelling_from_the_catalogue(client: TestClient) -> None:
@@ -100,6 +101,11 @@ def test_a_typo_gets_a_spelling_from_the_catalogue(client: TestClient) -> None:
     assert link is not None
     followed = client.get(link.group(1).replace("&amp;", "&"))
     assert f'data-paper-id="{TOM_ID}"' in followed.text
+    # a misspelt word among known ones: results, and the spelling offered above them
+    partly = search(client, q="machine theroy of mind")
+    assert partly["total"] > 0 and partly["did_you_mean"] == "machine theory of mind"
+    assert "Did you mean" in client.get("/search", params={"q": "machine theroy of mind"}).text
+    assert search(client, q="machine theory of mind")["did_you_mean"] is None
 
 
 def test_an_unknown_arxiv_id_answers_nothing_and_offers_to_submit_it(client: TestClient) -> None:

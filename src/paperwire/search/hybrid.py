@@ -29,7 +29,7 @@ from paperwire.search.index import SearchIndex
 from paperwire.search.keyword import Filters
 from paperwire.search.query import SEMANTIC_CHARS, ParsedQuery, parse_query
 from paperwire.search.results import SearchHit, SearchResults, TopicMatch
-from paperwire.search.suggest import did_you_mean, nearby_categories
+from paperwire.search.suggest import MAX_CORRECTED_WORDS, did_you_mean, nearby_categories
 from paperwire.search.vectors import VectorIndex
 from paperwire.settings import Settings
 from paperwire.storage import Store
@@ -270,6 +270,8 @@ class SearchService:
         if not ranked:
             self._help(query, nearest, results)
             return results
+        if len(query.terms) <= MAX_CORRECTED_WORDS:  # found by meaning, yet a word may be misspelt
+            results.did_you_mean = did_you_mean(self.index.keyword, self.store, query)
         page = ranked[offset : offset + limit]
         papers = {paper.id: paper for paper in self.store.get_papers([paper_id for paper_id, _, _ in page])}
         results.hits = [SearchHit(papers[i], score, why) for i, score, why in page if i in papers]
