@@ -127,9 +127,14 @@ def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple
             keyword_runs[qid] = [d[3:] for d, _ in keyword_scores[qid]]
             semantic_runs[qid] = [d[3:] for d, _ in semantic_scores[qid]]
             hybrid_runs[qid] = [hit.paper.id[3:] for hit in service.search(text, limit=100).hits]
+        # the same hybrid search without the "close in meaning" floor (hybrid.SEMANTIC_FLOOR), same run
+        floors, hybrid.SEMANTIC_FLOOR = hybrid.SEMANTIC_FLOOR, {}
+        unfloored_runs = {q: [h.paper.id[3:] for h in service.search(t, limit=100).hits] for q, t in queries.items()}
+        hybrid.SEMANTIC_FLOOR = floors
         service.close()
         store.close()
     results = evaluate({"keyword (tantivy BM25)": keyword_runs, f"semantic ({embedder.name})": semantic_runs,
+                        f"hybrid ({hybrid.FUSION.method}, {embedder.name}), no meaning floor": unfloored_runs,
                         f"hybrid ({hybrid.FUSION.method}, {embedder.name})": hybrid_runs}, qrels)  # fmt: skip
     if tune:
         grid = [FusionSettings("rrf", k, w) for k in (10, 30, 60) for w in (0.3, 0.4, 0.5, 0.6, 0.7)]

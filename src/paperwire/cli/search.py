@@ -17,6 +17,7 @@ from paperwire.search.embedders import EmbedderUnavailable, make_embedder
 from paperwire.search.embedding import embed_missing, write_vectors_file
 from paperwire.search.hybrid import SearchService
 from paperwire.search.keyword import Filters
+from paperwire.search.query import MAX_QUERY_CHARS
 
 console = Console(stderr=True)
 
@@ -38,7 +39,10 @@ def search(
     category: str | None = typer.Option(None, "--category", help="e.g. cs.CL"),
     author: str | None = typer.Option(None, "--author", help="an author's name"),
 ) -> None:
-    """Hybrid search (keywords and meaning) over the stored papers."""
+    """Hybrid search (keywords and meaning) over the stored papers; the query may be a pasted abstract
+    (up to 5,000 characters)."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise typer.BadParameter(f"the query is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
     store = store_for(ctx)
     service = SearchService(store, settings_of(ctx))
     try:
@@ -59,7 +63,23 @@ def search(
                   highlight=False)  # fmt: skip
         out.print(f"     {authors} · {hit.paper.listed_on or ''}", markup=False, highlight=False)
     if not results.hits:
-        out.print("no results")
+        out.print("no results", highlight=False)
+        for line in help_lines(results.help_json() or {}):
+            out.print(line, markup=False, highlight=False)
+
+
+def help_lines(help_json: dict) -> list[str]:
+    """What to try after "no results", one suggestion a line."""
+    lines = []
+    if help_json.get("submit_arxiv_id"):
+        lines.append(
+            f"arXiv {help_json['submit_arxiv_id']} is not in the catalogue: add it with the site's Submit page"
+        )
+    if help_json.get("did_you_mean"):
+        lines.append(f"did you mean: {help_json['did_you_mean']}")
+    if help_json.get("nearby_categories"):
+        lines.append("nearby topics: " + ", ".join(help_json["nearby_categories"]))
+    return lines
 
 
 @app.command("embed")

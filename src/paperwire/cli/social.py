@@ -11,8 +11,7 @@ from rich.console import Console
 
 from paperwire.cli import app, settings_of
 from paperwire.cli.catalogue import store_for
-from paperwire.ranking import explain_trending, score_from_rank_key
-from paperwire.trending import refresh_trending_job, refresh_trending_scores
+from paperwire.trending import entries_for, refresh_trending_job, refresh_trending_scores
 
 
 @app.command("trending")
@@ -31,11 +30,10 @@ def trending(
         else refresh_trending_job(settings_of(ctx), store)
     )
     ranked, total = store.trending_papers(limit=limit)
-    history = store.signals_of([paper.id for paper, _ in ranked])
     rows = [
-        {"id": paper.id, "title": paper.title, "score": round(score_from_rank_key(key, now), 6),
-         "reasons": explain_trending(history[paper.id], now), "upvotes": paper.upvotes}
-        for paper, key in ranked
+        {"id": entry.paper.id, "title": entry.paper.title, "score": round(entry.score, 6),
+         "reasons": entry.reasons, "upvotes": entry.paper.upvotes}
+        for entry in entries_for(store, ranked, now)
     ]  # fmt: skip
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(rows) + b"\n")

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import orjson
 
-from paperwire.mail.digest import Candidate, DigestItem, PeriodMatcher, TopicRelevance, select_digest, trending_reason
+from paperwire.mail.digest import Candidate, DigestItem, PeriodMatcher, TopicRelevance, select_digest
 from paperwire.mail.message import new_message_id
 from paperwire.mail.outbox import DIGEST_DEADLINE, DeliveryPolicy, OutboxSender, SendReport, iso, mail_domain, now_utc
 from paperwire.mail.subscribers import PERIOD_OF_CADENCE, Interests, check_cadence
@@ -23,12 +23,14 @@ from paperwire.models import Paper
 from paperwire.periods import Period, last_complete, period_containing
 from paperwire.settings import Settings
 from paperwire.storage import Store
+from paperwire.trending import period_end, trending_reasons
 
 log = logging.getLogger("paperwire.mail")
 
 MAX_PERIOD_PAPERS = 5_000
 TRENDING_POOL = 60  # enough trending papers to fill a digest even after removing ones already sent
 BATCH_SIZE = 500
+NO_GROWTH = "new this period"  # a paper of the period without upvote or star growth
 
 
 @dataclass
@@ -86,7 +88,9 @@ def load_period(store: Store, period: Period) -> PeriodPapers:
     else:
         page = store.papers_listed_between(first, last, limit=MAX_PERIOD_PAPERS)
     papers = page.papers
-    trending = [Candidate(paper, trending_reason(paper)) for paper in papers[:TRENDING_POOL]]
+    # the site's words for why a paper trends, as of the period's end ("+34 upvotes today")
+    reasons = trending_reasons(store, papers[:TRENDING_POOL], period_end(period.last, now_utc()))
+    trending = [Candidate(paper, reasons.get(paper.id, NO_GROWTH)) for paper in papers[:TRENDING_POOL]]
     return PeriodPapers(period, papers, trending)
 
 

@@ -229,10 +229,3 @@ def select_digest(
     items = [DigestItem(c.paper.id, "trending", c.reason) for c in chosen_trending]
     items += [DigestItem(m.paper_id, "match", m.reason) for m in chosen_matches]
     return items
-
-
-def trending_reason(paper: Paper) -> str:
-    parts = [f"▲ {paper.upvotes} upvote{'' if paper.upvotes == 1 else 's'}"] if paper.upvotes else []
-    if paper.github_stars:
-        parts.append(f"★ {paper.github_stars} GitHub stars")
-    return " · ".join(parts) or "new this period"

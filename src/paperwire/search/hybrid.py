@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from paperwire.models import Paper, normalise_title
+from paperwire.search import exact
 from paperwire.search.embedders import (
     MINILM,
     MODEL_WAIT_SECONDS,
@@ -27,8 +27,9 @@ from paperwire.search.embedders import (
 from paperwire.search.fusion import FusionSettings, SemanticList, best_vector_fusion, convex_fusion, fuse
 from paperwire.search.index import SearchIndex
 from paperwire.search.keyword import Filters
-from paperwire.search.query import ParsedQuery, parse_query
+from paperwire.search.query import SEMANTIC_CHARS, ParsedQuery, parse_query
 from paperwire.search.results import SearchHit, SearchResults, TopicMatch
+from paperwire.search.suggest import MAX_CORRECTED_WORDS, did_you_mean, nearby_categories
 from paperwire.search.vectors import VectorIndex
 from paperwire.settings import Settings
 from paperwire.storage import Store
@@ -36,7 +37,12 @@ from paperwire.storage import Store
 log = logging.getLogger(__name__)
 
 MAX_WINDOW = 1000  # offset + limit never reaches past this many ranked candidates
-MIN_POOL = 100
+CANDIDATES = 200  # keyword and meaning candidates of a search (each): the count is what paging reaches
+NEARBY_POOL = 20  # nearest papers whose categories are offered when nothing is close enough
+# A paper is "close in meaning" at this cosine or more (below it MiniLM's neighbours of nonsense such as
+# "xyzzyqwertyplugh" sit at 0.1-0.25); the bulk (static) model's cosines run lower. A model without a
+# calibrated floor here keeps every neighbour.
+SEMANTIC_FLOOR = {MINILM: 0.30, "static-minilm-v3": 0.25}
 FIRST_SYNC_WAIT_SECONDS = 15.0  # a search right after start waits this long at most for the catch-up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
 # The query is embedded and the vectors searched on one of these threads while the request's thread
@@ -47,6 +53,12 @@ _QUERY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedd
 FUSION = FusionSettings(method="convex", semantic_weight=0.45)
 # The bulk (static) model is a weaker ranker: it gets a smaller share (SciFact hybrid nDCG@10 best at 0.3).
 FUSION_BY_MODEL = {"static-minilm-v3": FusionSettings(method="convex", semantic_weight=0.3)}
+
+
+def above_floor(hits: list[tuple[str, float]], model: str) -> list[tuple[str, float]]:
+    """The meaning hits close enough to count as results (see SEMANTIC_FLOOR)."""
+    floor = SEMANTIC_FLOOR.get(model, -1.0)
+    return [(paper_id, score) for paper_id, score in hits if score >= floor]
 
 
 def fusion_for(model: str) -> FusionSettings:
@@ -207,47 +219,89 @@ class SearchService:
         self, text: str, filters: Filters | None = None, limit: int = 50, offset: int = 0,
         *, wait_for_model: bool = True,
     ) -> SearchResults:  # fmt: skip
+        """One page of results; `total` is exactly what paging reaches (at most CANDIDATES keyword plus
+        CANDIDATES meaning candidates, fused). An arXiv id answers that paper alone (or nothing, with
+        the id to add); no filters and no text answer nothing; filters alone browse, newest first."""
         filters = filters or Filters()
         offset = max(0, min(offset, MAX_WINDOW - 1))
         limit = max(1, min(limit, MAX_WINDOW - offset))
         query = parse_query(text)
         results = SearchResults(query=query.text, hits=[], total=0, limit=limit, offset=offset,
                                 words=query.words, filters=filters)  # fmt: skip
-        if not query.text.strip():
+        if not query.text.strip() and not filters:
             return results
         self.refresh()
-        pool = max(MIN_POOL, offset + limit)
-        semantic_ok, results.notice = self._semantic_state(wait_for_model)
-        semantic_hits = self._start_semantic(query.text, filters, pool) if semantic_ok else None
-        keyword = self.index.keyword.search(query, filters, pool)
-        exact_candidates = self._exact_candidates(query)  # while the other thread embeds and searches
+        exact_only = bool(query.arxiv_id) or not query.text.strip()  # the meaning half has nothing to do
+        semantic_ok, results.notice = self._semantic_state(wait_for_model and not exact_only)
+        if exact_only:
+            results.keywords_only = not semantic_ok
+            return self._by_arxiv_id(query.arxiv_id, results) if query.arxiv_id else self._browse(filters, results)
+        query = self.index.keyword.focus(query)
+        results.words = query.words
+        semantic_text = query.text[:SEMANTIC_CHARS]
+        semantic_hits = self._start_semantic(semantic_text, filters, CANDIDATES) if semantic_ok else None
+        keyword = self.index.keyword.search(query, filters, CANDIDATES)
+        exact_candidates = exact.candidates(self.store, self.index.keyword, query)  # while the other thread embeds
         semantic: list[tuple[str, float]] = []
-        if semantic_hits is not None:
-            found = semantic_hits()
-            if found is None:
-                results.notice = "Keyword results only: the embedding model failed on this query."
-            else:
-                semantic = found
-        bulk_semantic = self._bulk_semantic(query.text, filters, pool)
+        found = semantic_hits() if semantic_hits is not None else None
+        if found is not None:
+            semantic = found
+        elif semantic_hits is not None:
+            results.notice = "Keyword results only: the embedding model failed on this query."
+        bulk_semantic = self._bulk_semantic(semantic_text, filters, CANDIDATES)
+        results.keywords_only = found is None and not bulk_semantic
+        nearest = [*semantic[:NEARBY_POOL], *bulk_semantic[:NEARBY_POOL]]  # for help when nothing is close
+        semantic = above_floor(semantic, self.embedder.name)
+        bulk_semantic = above_floor(bulk_semantic, self.bulk_embedder.name) if self.bulk_embedder else []
         if bulk_semantic:
             results.notice = None
             fused = best_vector_fusion(dict(keyword), self._semantic_lists(semantic, bulk_semantic))
         else:
             fused = fuse(keyword, semantic, fusion_for(self.embedder.name))
-        results.keywords_only = not semantic and not bulk_semantic
         reasons = {paper_id: "keyword" for paper_id, _ in keyword}
         for paper_id, _ in [*semantic, *bulk_semantic]:
             reasons[paper_id] = "keyword+semantic" if reasons.get(paper_id, "").startswith("keyword") else "semantic"
-        exact = self._exact_matches(exact_candidates, filters, [paper_id for paper_id, _ in fused])
-        exact_ids = {paper_id for paper_id, _ in exact}
-        ranked = [(paper_id, 2.0 - 0.001 * i, why) for i, (paper_id, why) in enumerate(exact)]
+        exact_ids_first = exact.matches(self.index.keyword, exact_candidates, filters, [i for i, _ in fused])
+        exact_ids = {paper_id for paper_id, _ in exact_ids_first}
+        ranked = [(paper_id, 2.0 - 0.001 * i, why) for i, (paper_id, why) in enumerate(exact_ids_first)]
         ranked += [(paper_id, score, reasons[paper_id]) for paper_id, score in fused if paper_id not in exact_ids]
         ranked = ranked[:MAX_WINDOW]
         results.total = len(ranked)
+        if not ranked:
+            self._help(query, nearest, results)
+            return results
+        if len(query.terms) <= MAX_CORRECTED_WORDS:  # found by meaning, yet a word may be misspelt
+            results.did_you_mean = did_you_mean(self.index.keyword, self.store, query)
         page = ranked[offset : offset + limit]
         papers = {paper.id: paper for paper in self.store.get_papers([paper_id for paper_id, _, _ in page])}
         results.hits = [SearchHit(papers[i], score, why) for i, score, why in page if i in papers]
         return results
+
+    def _by_arxiv_id(self, arxiv_id: str, results: SearchResults) -> SearchResults:
+        paper = self.store.get_paper(arxiv_id)
+        if paper is None:
+            results.unknown_id = arxiv_id
+            return results
+        results.opens, results.total = paper.id, 1
+        results.hits = [SearchHit(paper, 2.0, "arxiv id")] if results.offset == 0 else []
+        return results
+
+    def _browse(self, filters: Filters, results: SearchResults) -> SearchResults:
+        """No words, only filters: the papers passing them, newest listed first."""
+        ids, total = self.index.keyword.browse(filters, results.limit, results.offset)
+        results.total = min(total, MAX_WINDOW)
+        papers = {paper.id: paper for paper in self.store.get_papers(ids)}
+        results.hits = [SearchHit(papers[i], 0.0, "filters") for i in ids if i in papers]
+        return results
+
+    def _help(self, query: ParsedQuery, nearest: list[tuple[str, float]], results: SearchResults) -> None:
+        """Nothing matched: a spelling from the catalogue, and the categories of the nearest papers."""
+        results.did_you_mean = did_you_mean(self.index.keyword, self.store, query)
+        near_ids = [paper_id for paper_id, _ in sorted(nearest, key=lambda pair: -pair[1])[:NEARBY_POOL]]
+        if not near_ids and results.did_you_mean:
+            near_ids = self.index.keyword.search(parse_query(results.did_you_mean), results.filters, NEARBY_POOL)
+            near_ids = [paper_id for paper_id, _ in near_ids]
+        results.nearby_categories = nearby_categories(self.store.get_papers(near_ids))
 
     def _bulk_semantic(self, text: str, filters: Filters, pool: int) -> list[tuple[str, float]]:
         """The bulk model's hits, when papers carry its vectors (a backfill not yet re-embedded)."""
@@ -280,43 +334,6 @@ class SearchService:
         weight = fusion_for(self.bulk_embedder.name).semantic_weight
         lists.append(SemanticList(dict(bulk_semantic), weight, bulk.rows))
         return lists
-
-    def _exact_candidates(self, query: ParsedQuery) -> list[tuple[str, str, Paper | None]]:
-        """(paper id, why, the paper when it is an author match) for the papers that must come first:
-        the arXiv id typed, an exact title, an author's papers."""
-        found: list[tuple[str, str, Paper | None]] = []
-        if query.arxiv_id:
-            found.append((query.arxiv_id, "arxiv id", None))
-        if len(query.title_key) >= 3:
-            found += [(paper_id, "title", None) for paper_id in self.store.paper_ids_with_title_key(query.title_key)]
-            by_author = self.index.keyword.author_papers(query.text)
-            if by_author:
-                papers = self.store.get_papers(by_author)
-                found += [
-                    (p.id, "author", p) for p in papers if any(normalise_title(a) == query.title_key for a in p.authors)
-                ]
-        return found
-
-    def _exact_matches(
-        self, candidates: list[tuple[str, str, Paper | None]], filters: Filters, fused_order: Sequence[str]
-    ) -> list[tuple[str, str]]:
-        """The exact candidates that pass `filters`, in order: id, titles, then an author's papers
-        as the search ranks them (unranked ones newest first)."""
-        if not candidates:
-            return []
-        position = {paper_id: i for i, paper_id in enumerate(fused_order)}
-        wrote = [paper for _, why, paper in candidates if why == "author"]
-        wrote.sort(key=lambda p: (position.get(p.id, len(position)), -(int((p.listed_on or "0").replace("-", "")))))
-        found = [(paper_id, why) for paper_id, why, _ in candidates if why != "author"]
-        found += [(paper.id, "author") for paper in wrote]
-        unique = list(dict.fromkeys(paper_id for paper_id, _ in found))
-        passing, _ = self.index.keyword.matching(filters, among=unique, limit=len(unique))
-        passing_set = set(passing)
-        reasons: dict[str, str] = {}
-        for paper_id, why in found:
-            if paper_id in passing_set:
-                reasons.setdefault(paper_id, why)
-        return list(reasons.items())
 
     # ---- similar papers and topic relevance -------------------------------------------------------
 

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import tantivy
 
-from paperwire.models import Paper
+from paperwire.models import Paper, normalise_title
 from paperwire.search.query import UNMARKED, ParsedQuery, words_of
 
-SCHEMA_VERSION = "1"  # bump when the schema below changes: the index is rebuilt from the database
+SCHEMA_VERSION = "2"  # bump when the schema below changes: the index is rebuilt from the database
 # Tuned on SciFact training queries (bench/relevance.py): titles already weigh more per term (short field,
 # own IDF), and an extra boost hurt (nDCG@10 of BM25: boost 2.0 → 0.611, 1.0 → 0.667, 0.75 → 0.678).
 TITLE_BOOST = 0.75
 WRITER_HEAP_BYTES = 128_000_000
 TEXT_FIELDS = (("title", TITLE_BOOST, "en_stem"), ("abstract", 1.0, "en_stem"), ("authors", 1.0, "default"))
 MAX_FILTER_CANDIDATES = 5_000
+MAX_KEYWORD_TERMS = 32  # a pasted abstract is searched by its most informative words (lowest document frequency)
 
 
 @dataclass(slots=True, frozen=True)
@@ -49,7 +50,18 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field("authors", tokenizer_name="default")
     builder.add_text_field("category", tokenizer_name="raw")
     builder.add_integer_field("listed_on", indexed=True, fast=True)
+    # the primary category in lower case (what cards show; filters match it in any case)
+    builder.add_text_field("primary", tokenizer_name="raw")
+    # each author's name folded (author_key): an author page lists exactly the papers holding the name
+    builder.add_text_field("author_key", tokenizer_name="raw")
+    # title words as typed (not stemmed): the vocabulary "did you mean" corrects against
+    builder.add_text_field("title_words", tokenizer_name="default")
     return builder.build()
+
+
+def author_key(name: str) -> str:
+    """An author's name with case, accents, spacing and punctuation folded: "Ana Müller" → "ana muller"."""
+    return normalise_title(name)
 
 
 def _analyzer(stemmed: bool) -> tantivy.TextAnalyzer:
@@ -97,6 +109,8 @@ class KeywordIndex:
             document = tantivy.Document(
                 id=paper.id, title=paper.title, abstract=paper.abstract, authors=list(paper.authors) or [""],
                 category=list(paper.categories) or [""], listed_on=day_number(paper.listed_on, 0),
+                primary=(paper.categories[0] if paper.categories else "").lower(),
+                author_key=[author_key(name) for name in paper.authors] or [""], title_words=paper.title,
             )  # fmt: skip
             writer.add_document(document)
             count += 1
@@ -132,7 +146,7 @@ class KeywordIndex:
                 )  # fmt: skip
             )
         if filters.category:
-            clauses.append(tantivy.Query.term_query(self.schema, "category", filters.category.strip()))
+            clauses.append(tantivy.Query.term_query(self.schema, "primary", filters.category.strip().lower()))
         if filters.author:
             words = words_of(filters.author)
             if words:
@@ -164,7 +178,8 @@ class KeywordIndex:
         """
         schema = self.schema
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        terms = [term for term in query.terms if term not in UNMARKED] or list(query.terms)
+        focused = [term for term in self.focus(query).terms if term not in UNMARKED]
+        terms = focused or list(query.terms)[:MAX_KEYWORD_TERMS]
         for name, boost, analyzer in TEXT_FIELDS:
             tokens = dict.fromkeys(token for term in terms for token in ANALYZERS[analyzer].analyze(term))
             queries = [tantivy.Query.term_query(schema, name, token) for token in tokens]
@@ -205,6 +220,54 @@ class KeywordIndex:
             return []
         hits, _ = self._run(self._author_query(words), limit)
         return [paper_id for paper_id, _ in hits]
+
+    def focus(self, query: ParsedQuery) -> ParsedQuery:
+        """The query with at most MAX_KEYWORD_TERMS plain words: the rarest ones in the catalogue (the
+        most informative), in the order typed. Words no paper has are dropped first; a short query is
+        unchanged. Keeps the keyword half of a pasted abstract as fast as a typed question."""
+        terms = [term for term in query.terms if term not in UNMARKED]
+        if len(terms) <= MAX_KEYWORD_TERMS:
+            return query
+        searcher = self.index.searcher()
+        analyzer = ANALYZERS["en_stem"]
+
+        def rarity(term: str) -> tuple[int, int]:
+            tokens = analyzer.analyze(term)
+            frequency = min((searcher.doc_freq("abstract", token) for token in tokens), default=0)
+            return (0, frequency) if frequency else (1, 0)
+
+        chosen = set(sorted(terms, key=rarity)[:MAX_KEYWORD_TERMS])
+        return replace(query, terms=tuple(term for term in terms if term in chosen))
+
+    def known_word(self, word: str) -> bool:
+        """Whether some paper's title or abstract holds this word (in any inflection)."""
+        searcher = self.index.searcher()
+        tokens = ANALYZERS["en_stem"].analyze(word)
+        return bool(tokens) and all(
+            searcher.doc_freq("abstract", token) or searcher.doc_freq("title", token) for token in tokens
+        )
+
+    def near_spellings(self, word: str, limit: int = 20) -> list[str]:
+        """Ids of papers whose title has a word within two edits of `word` (for "did you mean")."""
+        query = tantivy.Query.fuzzy_term_query(self.schema, "title_words", word.lower(), distance=2)
+        return [paper_id for paper_id, _ in self._run(query, limit, count=False)[0]]
+
+    def browse(self, filters: Filters, limit: int, offset: int) -> tuple[list[str], int]:
+        """Ids of papers passing `filters`, newest listed first, a page of them; and how many pass."""
+        query = self.filter_query(filters) or tantivy.Query.all_query()
+        return self._ordered(query, limit, offset)
+
+    def papers_by_author(self, name: str, limit: int, offset: int) -> tuple[list[str], int]:
+        """Ids of the papers whose author list holds `name` (case and accents folded), newest first."""
+        key = author_key(name)
+        if not key:
+            return [], 0
+        return self._ordered(tantivy.Query.term_query(self.schema, "author_key", key), limit, offset)
+
+    def _ordered(self, query: tantivy.Query, limit: int, offset: int) -> tuple[list[str], int]:
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=max(limit, 1), count=True, order_by_field="listed_on", offset=offset)
+        return [searcher.doc(address)["id"][0] for _, address in result.hits], result.count or 0
 
     def matching(
         self, filters: Filters, among: Sequence[str] | None = None, limit: int = MAX_FILTER_CANDIDATES

@@ -9,8 +9,9 @@ from markupsafe import Markup, escape
 
 from paperwire.models import InvalidRecord, normalise_title, parse_arxiv_id
 
-MAX_QUERY_CHARS = 250
-MAX_TERMS = 32
+MAX_QUERY_CHARS = 5_000  # our search takes a pasted abstract (the HF-compatible path keeps HF's 250)
+MAX_TERMS = 32  # "phrases" and prefix* words (plain words are bounded by KeywordIndex.focus instead)
+SEMANTIC_CHARS = 2_000  # what the embedder reads: more than MiniLM's 256-token window holds
 WORD = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*", re.UNICODE)
 QUOTED = re.compile(r'"([^"]*)"')
 PREFIX = re.compile(r"([^\W_]{2,})\*")
@@ -53,7 +54,7 @@ def words_of(text: str) -> list[str]:
 
 def parse_query(text: str) -> ParsedQuery:
     """Split user text into terms, "phrases" and prefix* words; recognise an arXiv id. Never raises."""
-    collapsed = " ".join(text.split())[: MAX_QUERY_CHARS * 4]
+    collapsed = " ".join(text.split())[:MAX_QUERY_CHARS]
     arxiv_id = None
     candidate = collapsed.strip().strip("[]()<>")
     if candidate and " " not in candidate:
@@ -74,9 +75,8 @@ def parse_query(text: str) -> ParsedQuery:
     phrases = phrases[:budget]
     budget -= len(phrases)
     prefixes = prefixes[: max(budget, 0)]
-    budget -= len(prefixes)
     return ParsedQuery(
-        text=collapsed, terms=tuple(terms[: max(budget, 0)]), phrases=tuple(phrases),
+        text=collapsed, terms=tuple(terms), phrases=tuple(phrases),
         prefixes=tuple(prefixes), arxiv_id=arxiv_id, title_key=normalise_title(collapsed),
     )  # fmt: skip
 

@@ -25,18 +25,30 @@ class SearchHit:
 class SearchResults:
     query: str
     hits: list[SearchHit]
-    total: int  # ranked candidates available for paging (capped at MAX_WINDOW)
+    total: int  # exactly the results paging reaches, the same on every page
     limit: int
     offset: int
     words: tuple[str, ...] = ()
     keywords_only: bool = False
     notice: str | None = None
     filters: Filters = field(default_factory=Filters)
+    opens: str | None = None  # the query is the arXiv id of this catalogue paper: open it
+    unknown_id: str | None = None  # the query is an arXiv id the catalogue lacks: offer to add it
+    did_you_mean: str | None = None  # the query spelt with the catalogue's words, when a word is unknown
+    nearby_categories: list[str] = field(default_factory=list)  # with no results: where to look instead
 
     def to_json(self) -> dict:
         return {"query": self.query, "total": self.total, "limit": self.limit, "offset": self.offset,
-                "keywords_only": self.keywords_only, "notice": self.notice,
-                "hits": [hit.to_json() for hit in self.hits]}  # fmt: skip
+                "keywords_only": self.keywords_only, "notice": self.notice, "opens": self.opens,
+                "did_you_mean": self.did_you_mean,
+                "help": self.help_json(), "hits": [hit.to_json() for hit in self.hits]}  # fmt: skip
+
+    def help_json(self) -> dict | None:
+        """What to try when nothing matched (None when something did)."""
+        if self.total:
+            return None
+        return {"did_you_mean": self.did_you_mean, "nearby_categories": self.nearby_categories,
+                "submit_arxiv_id": self.unknown_id}  # fmt: skip
 
 
 @dataclass(slots=True, frozen=True)

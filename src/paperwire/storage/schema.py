@@ -117,7 +117,7 @@ trending_scores = sa.Table(
     "trending_scores",
     metadata,
     sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
-    # log2 of the score scaled to a fixed epoch: time alone never reorders papers (see ranking.py)
+    # log2 of the score scaled to a fixed epoch: time alone never reorders papers (see trending.py)
     sa.Column("rank_key", sa.Float, nullable=False),
     sa.Column("computed_at", sa.String(27), nullable=False),
 )

@@ -23,6 +23,7 @@ from paperwire.storage.papers import PaperQueries
 from paperwire.storage.search import SearchQueries
 from paperwire.storage.senders import SenderQueries
 from paperwire.storage.social import SocialQueries
+from paperwire.storage.trending import TrendingQueries
 
 
 def backend_for(url: str) -> ModuleType:
@@ -37,7 +38,10 @@ def backend_for(url: str) -> ModuleType:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgresql://…")
 
 
-class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries, MailQueries, SenderQueries, FetchQueries):
+class Store(
+    PaperQueries, JobQueries, SearchQueries, SocialQueries, TrendingQueries, LiveQueries, MailQueries, SenderQueries,
+    FetchQueries,
+):
     """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
 
     def __init__(self, url: str) -> None:

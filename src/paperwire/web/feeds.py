@@ -16,10 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from paperwire.models import Paper
+from paperwire.trending import list_trending
 from paperwire.web.api import json_error as feed_error
 from paperwire.web.hf_api import SEARCH_MAX_QUERY, search_papers
 from paperwire.web.listings import default_day
-from paperwire.web.trending import list_trending
 
 router = APIRouter(tags=["feeds"])
 
@@ -185,7 +185,7 @@ def daily_feed(request: Request) -> Feed:
 
 
 def trending_feed(request: Request) -> Feed:
-    entries, _ = list_trending(request.app.state.store, limit=FEED_SIZE)
+    entries = list_trending(request.app.state.store, limit=FEED_SIZE).entries
     return Feed(
         title=f"{request.app.state.settings.site_name}: trending papers",
         subtitle="Papers whose upvotes and GitHub stars grow fastest",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperwire.search.hybrid import SearchService
+from paperwire.search.hybrid import MAX_WINDOW, SearchService
 from paperwire.search.keyword import Filters
 from paperwire.search.query import MAX_QUERY_CHARS, highlight
 from paperwire.search.results import SearchHit, SearchResults
@@ -17,7 +17,9 @@ from paperwire.web.params import MAX_LIMIT, BadParameter, parse_day, parse_int
 router = APIRouter()
 
 DEFAULT_LIMIT = 50
-SEARCH_MAX_OFFSET = 800  # search reaches at most this far (its candidates are bounded)
+MAX_OFFSET = 800
+MAX_PAGE = 10_000  # pages past the last answer a clear message, never an error
+FILTER_CHARS = 250
 PAGE_SIZE = 20
 ABSTRACT_CHARS = 420
 MAX_SIMILAR = 50
@@ -39,8 +41,8 @@ def day_text(name: str, text: str | None) -> str | None:
 def parse_filters(params) -> Filters:  # noqa: ANN001 - request.query_params
     def text(name: str) -> str | None:
         value = (params.get(name) or "").strip()
-        if len(value) > MAX_QUERY_CHARS:
-            raise InvalidSearch(f"{name} is {len(value):,} characters long; the limit is {MAX_QUERY_CHARS}")
+        if len(value) > FILTER_CHARS:
+            raise InvalidSearch(f"{name} is {len(value):,} characters long; the limit is {FILTER_CHARS}")
         return value or None
 
     filters = Filters(
@@ -55,7 +57,7 @@ def parse_filters(params) -> Filters:  # noqa: ANN001 - request.query_params
 def parse_q(params, *, required: bool) -> str:  # noqa: ANN001
     q = params.get("q") or ""
     if len(q) > MAX_QUERY_CHARS:
-        raise InvalidSearch(f"q is {len(q):,} characters long; the limit is {MAX_QUERY_CHARS}: shorten the query")
+        raise InvalidSearch(f"q is {len(q):,} characters long; the limit is {MAX_QUERY_CHARS:,}: shorten the query")
     if required and not q.strip():
         raise InvalidSearch("q is empty: give the words, arXiv id, title or author to search for")
     return q
@@ -67,15 +69,18 @@ def hit_json(hit: SearchHit) -> dict:
 
 @router.get("/api/search", tags=["search"])
 def api_search(request: Request) -> Response:
-    """Hybrid search: `q` (≤ 250 characters), `limit` (1–200, default 50), `offset`, `from`/`to`
-    (listed_on, YYYY-MM-DD), `category` (e.g. cs.CL), `author`. Best first; `keywords_only` says
+    """Hybrid search: `q` (≤ 5,000 characters: a question or a pasted abstract), `limit` (1–200,
+    default 50), `offset`, `from`/`to` (listed_on, YYYY-MM-DD), `category` (primary category, any
+    case, e.g. cs.CL), `author`. Best first; `total` is exactly what paging reaches. An arXiv id
+    answers that paper (`opens`); no match answers 0 with `help` (did you mean, nearby categories, an
+    unknown id to submit). Filters without `q` list their papers, newest first. `keywords_only` says
     when semantic search was unavailable."""
     params = request.query_params
     try:
-        q = parse_q(params, required=True)
-        limit = parse_int("limit", params.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
-        offset = parse_int("offset", params.get("offset"), 0, 0, SEARCH_MAX_OFFSET)
         filters = parse_filters(params)
+        q = parse_q(params, required=not filters)
+        limit = parse_int("limit", params.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
+        offset = parse_int("offset", params.get("offset"), 0, 0, MAX_OFFSET)
     except BadParameter as error:
         return json_error(422, str(error))
     results = search_service(request).search(q, filters, limit, offset)
@@ -111,34 +116,39 @@ def marked_hits(results: SearchResults) -> list[dict]:
         {"paper": hit.paper, "score": hit.score, "reason": hit.reason,
          "title": highlight(hit.paper.title, results.words),
          "abstract": highlight(shorten(hit.paper.abstract), results.words),
-         "authors": highlight(", ".join(hit.paper.authors[:6]), results.words)}
+         "author_names": [highlight(name, results.words) for name in hit.paper.authors[:6]]}
         for hit in results.hits
     ]  # fmt: skip
 
 
 REASONS = {"arxiv id": "arXiv id match", "title": "Exact title match", "author": "By this author"}
+FILTER_NAMES = ("from", "to", "category", "author")
 
 
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
-def search_page(request: Request) -> HTMLResponse:
+def search_page(request: Request) -> Response:
     params = request.query_params
-    context: dict = {"active_tab": "search", "query": (params.get("q") or "")[:MAX_QUERY_CHARS * 2],
-                     "params": {k: params.get(k) or "" for k in ("from", "to", "category", "author")},
+    context: dict = {"active_tab": "search", "query": (params.get("q") or "")[:MAX_QUERY_CHARS],
+                     "params": {k: params.get(k) or "" for k in FILTER_NAMES},
                      "results": None, "hits": [], "error": None, "reasons": REASONS}  # fmt: skip
     status = 200
     try:
         q = parse_q(params, required=False)
-        page = parse_int("page", params.get("page") or None, 1, 1, SEARCH_MAX_OFFSET // PAGE_SIZE + 1)
+        page = parse_int("page", params.get("page") or None, 1, 1, MAX_PAGE)
         filters = parse_filters(params)
     except BadParameter as error:
         context["error"] = str(error)
         status = 422
     else:
-        if q.strip():
-            results = search_service(request).search(q, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-            context.update(results=results, hits=marked_hits(results), page=page,
-                           pages=max(1, -(-results.total // PAGE_SIZE)),
-                           page_url=lambda n: _page_url(request, n))  # fmt: skip
+        if q.strip() or filters:
+            offset = min((page - 1) * PAGE_SIZE, MAX_WINDOW - PAGE_SIZE)
+            results = search_service(request).search(q, filters, PAGE_SIZE, offset)
+            if results.opens:  # an arXiv id of the catalogue: the paper itself
+                return RedirectResponse(f"/papers/{results.opens}", status_code=303)
+            pages = max(1, -(-results.total // PAGE_SIZE))
+            context.update(results=results, hits=marked_hits(results) if page <= pages else [], page=page,
+                           pages=pages, page_url=lambda n: _page_url(request, n),
+                           past_end=bool(results.total) and page > pages)  # fmt: skip
     return request.app.state.templates.TemplateResponse(request, "search.html", context, status_code=status)
 
 

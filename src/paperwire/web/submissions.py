@@ -4,6 +4,7 @@ become a background fetch whose page (/submit/{id}) follows it until it is done 
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -33,9 +34,11 @@ def day_text(day: str | None) -> str:
 
 @router.get("/submit", response_class=HTMLResponse, include_in_schema=False)
 def submit_form(request: Request) -> Response:
+    prefill = request.query_params.get("paper", "")[:300]  # search offers "Submit arXiv …" for an unknown id
     if current_user(request) is None:
-        return RedirectResponse("/login?next=/submit", status_code=303)
-    return submit_page(request)
+        back = f"/submit?{urlencode({'paper': prefill})}" if prefill else "/submit"
+        return RedirectResponse(f"/login?{urlencode({'next': back})}", status_code=303)
+    return submit_page(request, prefill)
 
 
 @router.post("/submit", include_in_schema=False, dependencies=[Depends(require_csrf)])
