@@ -36,7 +36,7 @@ SIGNED_IN = ["/", "/papers/2506.00001", "/subscribe", "/submit"]
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store, SmtpSink]]:
     sink = SmtpSink().start()
     home = tmp_path_factory.mktemp("a11y")
-    settings = Settings(home=home / "home", secret_key="test-secret-key", smtp_url=sink.url, embedder="none",
+    settings = Settings(home=home / "home", secret_key="test-secret-key-long-enough-for-paperwire", smtp_url=sink.url, embedder="none",
                         mail_rate=0)  # fmt: skip
     store = open_store(settings.effective_database_url)
     many_authors = tuple(f"Author {n}" for n in range(15))

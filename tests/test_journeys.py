@@ -29,7 +29,7 @@ def sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def web(tmp_path: Path, sink: SmtpSink, database_url: str) -> Iterator[tuple[TestClient, Store]]:
-    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire",
                         smtp_url=sink.url, embedder="none", mail_rate=0, database_url=database_url)  # fmt: skip
     store = open_store(settings.effective_database_url)
     store.upsert_papers([
@@ -205,7 +205,7 @@ def test_personal_pages_are_never_stored_by_the_browser(web, sink: SmtpSink) -> 
 
 def test_the_home_page_opens_on_a_day_with_a_real_list(tmp_path: Path, database_url: str) -> None:
     settings = Settings(
-        home=tmp_path / "home", secret_key="test-secret-key", embedder="none", database_url=database_url
+        home=tmp_path / "home", secret_key="test-secret-key-long-enough-for-paperwire", embedder="none", database_url=database_url
     )
     store = open_store(settings.effective_database_url)
     busy = [Paper(id=f"2506.{n:05d}", title=f"Busy {n}", listed_on="2025-06-09") for n in range(1, 21)]

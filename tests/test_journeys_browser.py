@@ -41,7 +41,7 @@ def sink() -> Iterator[SmtpSink]:
 @pytest.fixture
 def site(tmp_path: Path, sink: SmtpSink) -> Iterator[tuple[str, Store]]:
     """A served app on SQLite with 40 papers on one day (a page long enough to scroll), mail to `sink`."""
-    settings = Settings(home=tmp_path / "home", secret_key="test-secret-key", smtp_url=sink.url, embedder="none",
+    settings = Settings(home=tmp_path / "home", secret_key="test-secret-key-long-enough-for-paperwire", smtp_url=sink.url, embedder="none",
                         mail_rate=0)  # fmt: skip
     store = open_store(settings.effective_database_url)
     store.upsert_papers([
@@ -207,7 +207,7 @@ def save_small_png(png: bytes, path: Path) -> None:
 def test_screenshots_of_the_main_pages(chromium, tmp_path: Path, sink: SmtpSink) -> None:  # noqa: ANN001
     folder = Path(os.environ.get("PAPERWIRE_SCREENSHOTS") or tmp_path / "shots")
     folder.mkdir(parents=True, exist_ok=True)
-    settings = Settings(home=tmp_path / "home", secret_key="test-secret-key", smtp_url=sink.url, embedder="none",
+    settings = Settings(home=tmp_path / "home", secret_key="test-secret-key-long-enough-for-paperwire", smtp_url=sink.url, embedder="none",
                         mail_rate=0)  # fmt: skip
     store = open_store(settings.effective_database_url)
     load_sample(store, with_vectors=False)

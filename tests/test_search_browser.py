@@ -25,7 +25,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, minilm):  # noqa: ANN001,
     from paperwire.storage import open_store
 
     home = tmp_path_factory.mktemp("search-browser") / "home"
-    settings = Settings(home=home, base_url="http://testserver", secret_key="test-secret-key")
+    settings = Settings(home=home, base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire")
     store = open_store(settings.effective_database_url)
     ingest_files(store, [FIXTURE], "jsonl")
     store.upsert_papers(paging_papers(47))

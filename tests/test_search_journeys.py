@@ -58,7 +58,7 @@ def client(settings: Settings, store):  # noqa: ANN001, ANN201 - keywords only, 
 def meaning_client(tmp_path: Path, minilm):  # noqa: ANN001, ANN201 - MiniLM, SQLite (the model is under test)
     from paperwire.storage import open_store
 
-    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key")
+    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire")
     store = open_store(settings.effective_database_url)
     ingest_files(store, [FIXTURE], "jsonl")
     assert embed_missing(store, minilm).embedded == len(FIXTURE_PAPERS)
@@ -188,12 +188,12 @@ def test_the_page_shows_one_count_and_a_clear_message_past_the_end(client: TestC
         page = client.get("/search", params={"q": TOPIC, "page": number})
         assert page.status_code == 200
         assert f"{CANDIDATES} results for “{TOPIC}”" in page.text
-        assert f"Page {number} of {pages}" in page.text
+        assert f'aria-current="page">{number}<span class="visually-hidden"> of {pages}</span>' in page.text
         assert page.text.count('<article class="card"') == (20 if number < pages else CANDIDATES - 20 * (pages - 1))
     for beyond in (pages + 1, 99, 10_000):
         page = client.get("/search", params={"q": TOPIC, "page": beyond})
         assert page.status_code == 200
-        assert f"There is no page {beyond}" in page.text and f"Page {beyond} of" not in page.text
+        assert f"There is no page {beyond}" in page.text and 'aria-current="page"' not in page.text
         assert f"page={pages}" in page.text  # a way back to the last page
 
 
