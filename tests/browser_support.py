@@ -86,7 +86,7 @@ def chromium():  # noqa: ANN201 - playwright.sync_api.Browser
 
 @pytest.fixture
 def browser_page(chromium):  # noqa: ANN001, ANN201 - a playwright.sync_api.Page
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context = chromium.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
     try:

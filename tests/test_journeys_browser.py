@@ -59,7 +59,7 @@ def site(tmp_path: Path, sink: SmtpSink) -> Iterator[tuple[str, Store]]:
 
 @pytest.fixture(params=list(VIEWPORTS))
 def page(request: pytest.FixtureRequest, chromium):  # noqa: ANN001, ANN201 - a playwright Page
-    context = chromium.new_context(viewport=VIEWPORTS[request.param])
+    context = chromium.new_context(bypass_csp=True, viewport=VIEWPORTS[request.param])
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     yield tab
@@ -222,7 +222,7 @@ def test_screenshots_of_the_main_pages(chromium, tmp_path: Path, sink: SmtpSink)
         with serve_app(create_app(settings, store=store)) as base_url:
             settings.base_url = base_url
             for name, (size, scheme, path, signed_in) in shots.items():
-                context = chromium.new_context(viewport=VIEWPORTS[size], color_scheme=scheme)
+                context = chromium.new_context(bypass_csp=True, viewport=VIEWPORTS[size], color_scheme=scheme)
                 tab = context.new_page()
                 if signed_in:
                     sign_in(tab, base_url, sink, "ada@example.org", "Ada Lovelace")

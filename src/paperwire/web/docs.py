@@ -1,5 +1,5 @@
 """/docs: the Swagger UI of the JSON API, its scripts and styles served by paperwire itself (the
-`swagger-ui-bundle` package ships them), so the page works offline and without any CDN."""
+`swagger-ui-py` package ships Swagger UI 5, which reads OpenAPI 3.1), so the page works offline and without any CDN."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def swagger_ui_directory() -> Path:
-    import swagger_ui_bundle
+    import swagger_ui  # swagger-ui-py: its static/ folder is the Swagger UI distribution
 
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    return Path(swagger_ui.__file__).parent / "static"
 
 
 @router.get("/docs", response_class=HTMLResponse)
