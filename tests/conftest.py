@@ -14,10 +14,13 @@ from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from postgres_cluster import Cluster, find_binaries
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SHARED_DATA = SHARED / "data"
-SEED_PAGE = SHARED / "seeds" / "000_30f4a9989de039ab.txt"
+# Real-shaped data, small and inside the repository (built by scripts/build_test_fixtures.py): the suite
+# reads nothing outside it.
 FIXTURES = Path(__file__).parent / "fixtures"
+LISTING_PAGE = FIXTURES / "listing_page.txt"  # a saved papers page: 40 CC0 arXiv titles and abstracts
+HF_SAMPLE = FIXTURES / "hf_daily_2025_sample.jsonl.gz"  # 144 HF daily items, users pseudonymised
+ARXIV_SAMPLE = FIXTURES / "arxiv_cs_2025-06_sample.jsonl.gz"  # 183 arXiv records of June 2025 (CC0)
+KAGGLE_SAMPLE = FIXTURES / "kaggle_snapshot_sample.jsonl"  # 24 CC0 records in the Kaggle snapshot's shape
 
 
 # ---- PostgreSQL: one throw-away cluster per session, a fresh database per test ----------------

@@ -9,11 +9,11 @@ import os
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import HF_SAMPLE
 from paperwire.ingest import ingest_files
 from paperwire.sample import load_sample
 
-HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
+HF_2025 = HF_SAMPLE
 
 pytestmark = pytest.mark.browser
 

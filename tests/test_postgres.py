@@ -11,14 +11,14 @@ import threading
 
 import sqlalchemy as sa
 
-from conftest import SHARED_DATA
+from conftest import HF_SAMPLE
 from paperwire.ingest import ingest_files
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.storage.postgres import engine_url, lock_key
 from paperwire.storage.schema import paper_signals, papers
 
-HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
+HF_2025 = HF_SAMPLE
 
 
 def test_urls_are_rewritten_for_psycopg_3() -> None:
