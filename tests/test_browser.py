@@ -18,7 +18,7 @@ HF_2025 = HF_SAMPLE
 pytestmark = pytest.mark.browser
 
 
-def card_votes(page) -> list[float]:  # noqa: ANN001 - a playwright Page
+def card_votes(page) -> list[float]:  # a playwright Page
     """The vote counts shown on the cards, top to bottom ("1.2k" read as 1200)."""
     counts = page.locator("article.card .votes .count").all_inner_texts()
     scale = {"k": 1_000, "M": 1_000_000}

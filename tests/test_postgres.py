@@ -53,7 +53,7 @@ def test_concurrent_imports_of_the_same_file_make_no_duplicates(store: Store, se
         own = Store(settings.effective_database_url)  # as a second process would: its own pool
         try:
             reports.append(ingest_files(own, [HF_2025]))
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion below
+        except BaseException as error:  # collected for the assertion below
             errors.append(error)
         finally:
             own.close()

@@ -20,13 +20,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 HALF_LIFE = timedelta(hours=48)
 STAR_WEIGHT = 0.2  # five new GitHub stars count as one new upvote
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 REASON_WINDOWS = (("today", timedelta(days=1)), ("this week", timedelta(days=7)), ("this month", timedelta(days=30)))
 
-Signal = Mapping[str, object]  # observed_at (ISO 8601 or datetime), upvotes, github_stars
+Signal = Mapping[str, Any]  # observed_at (ISO 8601 or datetime), upvotes, github_stars
 
 
 def parse_moment(value: object) -> datetime:
@@ -96,9 +97,10 @@ def explain_trending(signals: Sequence[Signal], now: datetime) -> list[str]:
     now = parse_moment(now)
     events = growth_events(signals, now)
     reasons = []
-    for index, noun in ((1, "upvote"), (2, "star")):
+    counts = {"upvote": [(moment, votes) for moment, votes, _ in events], "star": [(m, s) for m, _, s in events]}
+    for noun, gains in counts.items():
         for label, window in REASON_WINDOWS:
-            gained = sum(event[index] for event in events if now - event[0] < window)
+            gained = sum(count for moment, count in gains if now - moment < window)
             if gained:
                 reasons.append(f"+{gained} {noun}{'' if gained == 1 else 's'} {label}")
                 break

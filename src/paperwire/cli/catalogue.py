@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def ingest(
         for path in paths:
             task = progress.add_task(path.name, total=path.stat().st_size)
             try:
-                records = read_file(path, format_name, lambda n, t=task: progress.advance(t, n))
+                records = read_file(path, format_name, functools.partial(progress.advance, task))
                 ingest_records(store, records, report)
             except UnknownFormat as error:
                 console.print(f"[red]{error}[/red]")
@@ -123,7 +124,7 @@ def export(
     if format_name != "jsonl":
         raise typer.BadParameter("only jsonl is supported")
     store = store_for(ctx)
-    stream = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    stream = open(output, "wb") if output else sys.stdout.buffer
     try:
         count = 0
         for paper in store.iter_papers():

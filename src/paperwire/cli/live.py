@@ -96,7 +96,7 @@ def hf(
     since: str | None = typer.Option(None, "--since", help="every day from this one to today"),
 ) -> None:
     """Hugging Face daily papers of a day (or since a day), refreshing upvotes, comments and stars."""
-    days = [checked_day(value, "--date") for value in day]
+    days = [checked for checked in (checked_day(value, "--date") for value in day) if checked is not None]
     first = checked_day(since, "--since")
     if days and first:
         raise typer.BadParameter("give --date or --since, not both")

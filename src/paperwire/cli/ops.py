@@ -54,11 +54,12 @@ def db_copy(
     comparisons = compare_databases(source_url, destination_url)
     table = Table("table", "source rows", "destination rows", "checksum", "equal")
     for item in comparisons:
+        either = item.source or item.destination
         table.add_row(
             item.table,
             str(item.source.rows) if item.source else "(missing)",
             str(item.destination.rows) if item.destination else "(missing)",
-            (item.source or item.destination).checksum[:16],
+            either.checksum[:16] if either else "",
             "yes" if item.equal else "[red]NO[/red]",
         )
     Console().print(table)

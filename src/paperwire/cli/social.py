@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
 import orjson
 import typer
@@ -32,7 +33,7 @@ def trending(
     )
     ranked, total = store.trending_papers(limit=limit)
     history = store.signals_of([paper.id for paper, _ in ranked])
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": paper.id, "title": paper.title, "score": round(score_from_rank_key(key, now), 6),
          "reasons": explain_trending(history[paper.id], now), "upvotes": paper.upvotes}
         for paper, key in ranked

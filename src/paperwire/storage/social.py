@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.papers import SELECT_PAPERS, PaperPage, row_to_paper
 from paperwire.storage.schema import (
     login_tokens,
@@ -38,7 +39,7 @@ def _name_from_email(email: str) -> str:
     return name or "reader"
 
 
-class SocialQueries:
+class SocialQueries(StoreCore):
     """Mixed into Store."""
 
     # ---- rate limits ------------------------------------------------------------------------
@@ -247,7 +248,10 @@ class SocialQueries:
                 .where(papers.c.id == paper.id)
                 .values(submitted_by=user["name"], listed_on=day, listed_from="hf", changed_at=utc_now_iso())
             )
-        return self.get_paper(paper.id)
+        stored = self.get_paper(paper.id)
+        if stored is None:  # the row was written in the transaction above
+            raise RuntimeError(f"{paper.id} vanished after its submission")
+        return stored
 
     # ---- trending ---------------------------------------------------------------------------
 
@@ -307,7 +311,7 @@ class SocialQueries:
         submitter: str | None = None,
     ) -> tuple[list[tuple[Paper, float]], int]:  # fmt: skip
         """Papers by stored trending rank, best first, optionally within listed days; with the total."""
-        condition = sa.true()
+        condition: sa.ColumnElement[bool] = sa.true()
         if first_day and last_day:
             condition = sa.and_(condition, papers.c.listed_on.between(first_day, last_day))
         if submitter:
@@ -330,7 +334,7 @@ class SocialQueries:
         self, first_day: str, last_day: str, *, limit: int, offset: int, submitter: str | None = None
     ) -> PaperPage:
         """A period's papers, trending first, then the rest most upvoted first."""
-        condition = papers.c.listed_on.between(first_day, last_day)
+        condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
         if submitter:
             condition = sa.and_(condition, papers.c.submitted_by == submitter)
         joined = papers.outerjoin(trending_scores, trending_scores.c.paper_id == papers.c.id)
@@ -355,7 +359,7 @@ class SocialQueries:
         self, first_day: str, last_day: str, *, limit: int, offset: int, submitter: str | None = None
     ) -> PaperPage:
         """A period's papers, the latest listed day first, most upvoted first within a day."""
-        condition = papers.c.listed_on.between(first_day, last_day)
+        condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
         if submitter:
             condition = sa.and_(condition, papers.c.submitted_by == submitter)
         query = (

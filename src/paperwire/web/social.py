@@ -88,7 +88,7 @@ def has_voted(paper_id: str) -> bool:
     """For templates: whether the signed-in user has upvoted this paper."""
     request = current_request()
     user = current_user(request) if request is not None else None
-    if user is None:
+    if request is None or user is None:
         return False
     return paper_id in store_of(request).voted_paper_ids(user["id"], [paper_id])
 
@@ -114,7 +114,7 @@ def sign_in_url() -> str:
     return state["sign_in_url"]
 
 
-def install_template_helpers(application) -> None:  # noqa: ANN001 - a FastAPI app
+def install_template_helpers(application) -> None:  # a FastAPI app
     application.state.templates.env.globals.update(
         current_user=current_user, has_voted=has_voted, current_request_path=current_request_path,
         sign_in_url=sign_in_url,
@@ -154,12 +154,12 @@ def send_login_mail(request: Request, email: str, token: str, next_path: str = "
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002 - the usual name
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:  # the usual name
     return render(request, "login.html", {"next": safe_next(next), "email": "", "error": None})
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
-def login_request(request: Request, email: str = Form(""), next: str = Form("/")) -> HTMLResponse:  # noqa: A002
+def login_request(request: Request, email: str = Form(""), next: str = Form("/")) -> HTMLResponse:
     """Always the same answer for a well-formed address, whether it belongs to a user or not."""
     by_ip, by_address = login_limiters(request)
     by_ip.enforce(client_ip(request))
@@ -176,7 +176,7 @@ def login_request(request: Request, email: str = Form(""), next: str = Form("/")
 
 
 @router.get("/login/{token}", response_class=HTMLResponse, include_in_schema=False)
-def login_confirm_form(request: Request, token: str, next: str | None = None) -> HTMLResponse:  # noqa: A002
+def login_confirm_form(request: Request, token: str, next: str | None = None) -> HTMLResponse:
     """The page the emailed link opens: a button that signs in (a GET never uses up the token)."""
     store = store_of(request)
     email = store.peek_login_token(hash_token(token), iso(now_utc()))
@@ -188,7 +188,7 @@ def login_confirm_form(request: Request, token: str, next: str | None = None) ->
 
 
 @router.post("/login/{token}", include_in_schema=False, dependencies=[Depends(require_csrf)])
-def login_confirm(request: Request, token: str, next: str = Form("/"), name: str = Form("")) -> Response:  # noqa: A002
+def login_confirm(request: Request, token: str, next: str = Form("/"), name: str = Form("")) -> Response:
     store = store_of(request)
     email = store.consume_login_token(hash_token(token), iso(now_utc()))
     if email is None:
@@ -228,7 +228,7 @@ def wants_json(request: Request) -> bool:
 
 
 @router.post("/papers/{paper_id:paper_id}/upvote", include_in_schema=False, dependencies=[Depends(require_csrf)])
-def upvote_form(request: Request, paper_id: str, action: str = Form("toggle"), next: str = Form("")) -> Response:  # noqa: A002
+def upvote_form(request: Request, paper_id: str, action: str = Form("toggle"), next: str = Form("")) -> Response:
     """The upvote button's form: works without JavaScript (redirects back), answers JSON to fetch()."""
     back = safe_next(next, f"/papers/{paper_id}")
     user = current_user(request)
@@ -331,7 +331,7 @@ def submit(request: Request, paper: str = Form("")) -> Response:
         except ImportError:
             return submit_error(request, value, f"{paper_id} is not in this catalogue, and this instance cannot "
                                                 "fetch from arXiv.", 404)  # fmt: skip
-        except Exception:  # noqa: BLE001 - network trouble of any kind: tell the person, keep serving
+        except Exception:  # network trouble of any kind: tell the person, keep serving
             return submit_error(request, value, "arXiv could not be reached just now. Please try again later.", 503)
         if found is None:
             return submit_error(request, value, f"arXiv has no paper {paper_id}.", 404)
