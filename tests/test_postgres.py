@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from conftest import HF_SAMPLE
@@ -30,9 +31,9 @@ def test_urls_are_rewritten_for_psycopg_3() -> None:
     assert -(2**63) <= lock_key("scheduler") < 2**63
 
 
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_the_store_uses_a_sized_pool_on_postgresql(store: Store) -> None:
-    if store.dialect != "postgresql":
-        return
+    assert store.dialect == "postgresql"  # PostgreSQL only: SQLite has no pool to size
     assert store.engine.dialect.driver == "psycopg"
     assert store.engine.pool.size() >= 5
 
