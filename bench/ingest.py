@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import print_load, print_machine  # bench/machine.py
+
 ROOT = Path(__file__).resolve().parents[1]
 
 BASELINE = r"""
@@ -58,6 +60,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     args = parser.parse_args()
+    print_machine(__doc__.strip().splitlines()[0])
     files = sorted(str(p) for p in (args.shared / "data" / "arxiv_cs").glob("*.jsonl.gz"))
     papers = 47_919
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
@@ -90,3 +93,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

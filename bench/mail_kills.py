@@ -6,7 +6,8 @@ that marks a mail sent and the write of its final "."; see docs/mail.md). Each c
 sender as its own process (short leases, as in the test), waits a random 20–400 ms into its sending,
 SIGKILLs it; at the end one sender drains the rest. The aiosmtpd sink counts per recipient.
 
-Prints, per backend: kills, digests expected, received, lost, doubled, and the mean time per mail.
+Prints, per backend: kills, digests expected, received, lost, doubled, and the mean time per mail; the
+first row of each backend is the baseline of the same run: the same mails sent by one sender, no kill.
 Reproduce:  .venv/bin/python bench/mail_kills.py --kills 200            # SQLite and PostgreSQL
             .venv/bin/python bench/mail_kills.py --kills 50 --backend sqlite
 """
@@ -25,6 +26,8 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
+
+from machine import print_load, print_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -87,7 +90,10 @@ def run(backend: str, kills: int, subscribers: int, seed: int) -> dict:
             killed += 1
             print(f"\r{backend}: {killed}/{kills} kills, {sink.count} received", end="", file=sys.stderr)
         print(file=sys.stderr)
+        before, drain_started = sink.count, time.monotonic()
         subprocess.run(command, env=environment, timeout=600, check=True, stdout=subprocess.DEVNULL)
+        if not kills:  # the baseline: one uninterrupted sender (its start-up included) sends everything
+            sending_time, sent_while_timed = time.monotonic() - drain_started, sink.count - before
         time.sleep(0.3)
         received = Counter(recipient for recipient, _ in sink.handler.messages)
         store.close()
@@ -109,9 +115,14 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seed", type=int, default=1)
     options = parser.parse_args()
+    print_machine(__doc__.strip().splitlines()[0])
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
-    results = [run(backend, options.kills, options.subscribers or 150 * options.kills, options.seed) for backend in backends]
-    print("| backend | kills | digests | received | lost | doubled | ms per mail while killed |")
+    subscribers = options.subscribers or 150 * options.kills
+    results = []
+    for backend in backends:  # the baseline first, in the same run: the same mails, no kill
+        results.append(run(backend, 0, subscribers, options.seed))
+        results.append(run(backend, options.kills, subscribers, options.seed))
+    print("| backend | kills | digests | received | lost | doubled | ms per mail (while killed; kills 0: uninterrupted) |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['backend']} | {r['kills']} | {r['expected']:,} | {r['received']:,} | {r['lost']} | {r['doubled']} "
@@ -120,3 +131,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

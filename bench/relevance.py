@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from machine import print_load, print_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -67,7 +68,7 @@ def recall_at(ranked: list[str], relevant: dict[str, int], k: int = 100) -> floa
     return len(wanted & set(ranked[:k])) / len(wanted) if wanted else 0.0
 
 
-def document_vectors(embedder, corpus: list[dict]) -> np.ndarray:  # noqa: ANN001
+def document_vectors(embedder, corpus: list[dict]) -> np.ndarray:
     cache = OUT / f"scifact-{embedder.name}.npy"
     if cache.exists():
         vectors = np.load(cache)
@@ -82,7 +83,7 @@ def document_vectors(embedder, corpus: list[dict]) -> np.ndarray:  # noqa: ANN00
     return vectors
 
 
-def evaluate(runs: dict[str, dict[str, list[str]]], qrels) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+def evaluate(runs: dict[str, dict[str, list[str]]], qrels) -> dict[str, tuple[float, float]]:
     return {
         name: (float(np.mean([ndcg_at(run[q], qrels[q]) for q in qrels])),
                float(np.mean([recall_at(run[q], qrels[q]) for q in qrels])))
@@ -90,7 +91,7 @@ def evaluate(runs: dict[str, dict[str, list[str]]], qrels) -> dict[str, tuple[fl
     }  # fmt: skip
 
 
-def load_corpus(scratch: str, corpus) -> tuple[Settings, object, dict[str, str]]:  # noqa: ANN001
+def load_corpus(scratch: str, corpus) -> tuple[Settings, object, dict[str, str]]:
     """A throw-away store holding the corpus as papers: (settings, store, changed_at by paper id)."""
     settings = Settings(home=Path(scratch), embedder="none")
     store = open_store(settings.effective_database_url)
@@ -100,7 +101,7 @@ def load_corpus(scratch: str, corpus) -> tuple[Settings, object, dict[str, str]]
     return settings, store, changed
 
 
-def save_vectors(store, embedder, corpus, vectors, rows, changed: dict[str, str]) -> None:  # noqa: ANN001
+def save_vectors(store, embedder, corpus, vectors, rows, changed: dict[str, str]) -> None:
     """Store the vectors of corpus[i] for i in rows under the embedder's name."""
     store.save_embeddings(embedder.name, [
         {"paper_id": f"doc{corpus[i]['_id']}", "text_hash": text_hash(paper_text(corpus[i]["title"], corpus[i]["text"])),
@@ -110,7 +111,7 @@ def save_vectors(store, embedder, corpus, vectors, rows, changed: dict[str, str]
     ])  # fmt: skip
 
 
-def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple[float, float]]:
     """nDCG@10 and Recall@100 of keyword, semantic and hybrid search with this embedder's vectors."""
     vectors = document_vectors(embedder, corpus)
     with tempfile.TemporaryDirectory() as scratch:
@@ -141,7 +142,7 @@ def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple
     return results
 
 
-def run_mixed(quality, bulk, corpus, queries, qrels, shares=(0.0, 0.5, 0.9, 1.0)) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+def run_mixed(quality, bulk, corpus, queries, qrels, shares=(0.0, 0.5, 0.9, 1.0)) -> dict[str, tuple[float, float]]:
     """Hybrid search over a corpus where every document has a bulk vector and only part of them a
     quality vector (a backfill being re-embedded): `SearchService` with both models, each paper scored
     by the best vector it has. `share` = the part of the documents with the bulk vector only."""
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--mixed", action="store_true",
                         help="MiniLM vectors for part of the corpus, static vectors for all (search uses the best)")  # fmt: skip
     args = parser.parse_args()
+    print_machine(__doc__.strip().splitlines()[0])
     corpus, queries, qrels = load_scifact()
     started = time.perf_counter()
     if args.mixed:
@@ -195,3 +197,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

@@ -32,6 +32,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from machine import print_load, print_machine  # bench/machine.py
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 EXTRA_DATA = [SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"]
@@ -57,7 +59,7 @@ BARE_TEMPLATE = """<!doctype html>
 # ---- the two applications (uvicorn factories: `--app-dir bench web:<name> --factory`) ---------------
 
 
-def bare_app():  # noqa: ANN201
+def bare_app():
     """Starlette + Jinja2, no database: the papers are read once from BENCH_BARE_PAPERS."""
     import jinja2
     from starlette.applications import Starlette
@@ -67,13 +69,13 @@ def bare_app():  # noqa: ANN201
     data = json.loads(Path(os.environ["BENCH_BARE_PAPERS"]).read_text(encoding="utf-8"))
     template = jinja2.Environment(autoescape=True).from_string(BARE_TEMPLATE)
 
-    async def page(_request):  # noqa: ANN001, ANN202
+    async def page(_request):
         return HTMLResponse(template.render(day=data["day"], papers=data["papers"]))
 
     return Starlette(routes=[Route("/html", page)])
 
 
-def paperwire_app():  # noqa: ANN201
+def paperwire_app():
     """The real application, configured from PAPERWIRE_* like `paperwire serve --no-jobs`."""
     from paperwire.app import create_app
     from paperwire.settings import Settings
@@ -92,14 +94,14 @@ def free_port() -> int:
 
 def get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # loopback only
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
 
 
 @contextmanager
-def server(factory: str, workers: int, environment: dict[str, str], probe: str):  # noqa: ANN201
+def server(factory: str, workers: int, environment: dict[str, str], probe: str):
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", f"web:{factory}", "--factory", "--app-dir", str(ROOT / "bench"),
@@ -214,6 +216,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="append one JSON line per measurement here")
     parser.add_argument("--skip-postgresql", action="store_true")
     arguments = parser.parse_args()
+    print_machine(__doc__.strip().splitlines()[0])
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
 
@@ -317,3 +320,4 @@ def report(all_rows: list[dict], arguments: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

@@ -50,7 +50,8 @@ def reflect(url: str) -> dict[str, dict[str, object]]:
                 continue
             tables[table] = {
                 "columns": [
-                    (c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in inspector.get_columns(table)
+                    (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                    for c in inspector.get_columns(table)
                 ],
                 "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
                 "indexes": sorted(

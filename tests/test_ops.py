@@ -116,14 +116,15 @@ def test_metrics_count_requests_by_route_template_and_read_jobs_from_the_databas
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     text = response.text
-    assert 'paperwire_http_requests_total{method="GET",route="/healthz",status="200"} 1' in text
+    assert 'paperwire_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     assert 'route="/api/papers/{paper_id}"' in text and "2501.00001" not in text, "templates, not raw paths"
-    assert 'paperwire_http_request_duration_seconds_bucket{route="/healthz",le="+Inf"} 1' in text
+    assert 'paperwire_http_request_duration_seconds_bucket{le="+Inf",route="/healthz"} 1.0' in text
     assert 'route="(unmatched)",status="404"' in text
-    assert "paperwire_search_duration_seconds_count 0" in text
-    assert 'paperwire_job_runs_total{job="digest-daily",status="failed"} 1' in text
-    assert 'paperwire_job_failures_total{job="digest-daily"} 1' in text
+    assert "paperwire_search_duration_seconds_count 0.0" in text
+    assert 'paperwire_job_runs_total{job="digest-daily",status="failed"} 1.0' in text
+    assert 'paperwire_job_failures_total{job="digest-daily"} 1.0' in text
     assert "# TYPE paperwire_outbox_messages gauge" in text
+    assert "process_cpu_seconds_total" in text and "process_resident_memory_bytes" in text
 
 
 def test_json_logs_are_one_object_per_line_with_secrets_masked(tmp_path: Path) -> None:

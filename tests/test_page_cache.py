@@ -29,7 +29,8 @@ def papers(store) -> None:  # noqa: ANN001
 
 def cache_counts(client: TestClient) -> dict[str, int]:
     text = client.get("/metrics").text
-    return {result: int(n) for result, n in re.findall(r'paperwire_page_cache_requests_total\{result="(\w+)"\} (\d+)', text)}
+    found = re.findall(r'paperwire_page_cache_requests_total\{result="(\w+)"\} ([\d.]+)', text)
+    return {result: int(float(n)) for result, n in found}
 
 
 def shown_votes(html: str, paper_id: str = PAPER) -> int:
@@ -47,7 +48,7 @@ def test_repeated_anonymous_page_is_served_from_memory(client, papers) -> None: 
     assert after["hit"] == before["hit"] + 1 and after["miss"] == before["miss"]
     assert "set-cookie" not in second.headers
     # hits are counted under their route in the request metrics too
-    assert 'paperwire_http_requests_total{method="GET",route="/papers",status="200"} 2' in client.get("/metrics").text
+    assert 'paperwire_http_requests_total{method="GET",route="/papers",status="200"} 2.0' in client.get("/metrics").text
     # the JSON twin is cached the same way and keeps its content type
     assert client.get("/api/papers?date=2025-06-10").json() == client.get("/api/papers?date=2025-06-10").json()
     assert client.get("/api/papers?date=2025-06-10").headers["content-type"].startswith("application/json")

@@ -10,8 +10,10 @@ down_revision = ("0003", "0004", "0005")
 branch_labels = None
 depends_on = None
 
+
 def upgrade() -> None:
     pass
+
 
 def downgrade() -> None:
     pass
