@@ -123,3 +123,30 @@ def test_an_import_killed_midway_and_rerun_ends_in_the_same_state(tmp_path: Path
     paperwire(tmp_path / "killed", "export", str(tmp_path / "killed.jsonl"))
     paperwire(tmp_path / "clean", "export", str(tmp_path / "clean.jsonl"))
     assert (tmp_path / "killed.jsonl").read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
+
+
+def test_help_loads_no_database_search_or_network_library(tmp_path: Path) -> None:
+    """`paperwire --help` (and any command before its own work) starts without SQLAlchemy, Alembic, torch,
+    tantivy, numpy, httpx or pydantic: they are imported by the commands that use them."""
+    script = (
+        "import sys, contextlib, io\n"
+        "from paperwire.cli import app, register_commands\n"
+        "register_commands()\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    app(['--help'])\n"
+        "heavy = ('sqlalchemy', 'alembic', 'torch', 'tantivy', 'numpy', 'httpx', 'pydantic', 'feedparser')\n"
+        "print(' '.join(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_names_the_command_line_repeats_match_their_modules() -> None:
+    from paperwire.cli.catalogue import FILE_FORMATS
+    from paperwire.cli.mail import CADENCES, STATUSES
+    from paperwire.mail import subscribers
+    from paperwire.sources import SOURCES
+
+    assert FILE_FORMATS == tuple(SOURCES)
+    assert (CADENCES, STATUSES) == (subscribers.CADENCES, subscribers.STATUSES)

@@ -195,7 +195,7 @@ def test_no_jobs_means_no_scheduler(settings: Settings, sqlite_store: Store) -> 
     assert sqlite_store.lease_holder("scheduler") is None and sqlite_store.recent_job_runs(5) == []
 
 
-def cli(settings: Settings, *args: str):  # noqa: ANN201
+def cli(settings: Settings, *args: str):
     env = {"PAPERWIRE_HOME": str(settings.home), "PAPERWIRE_DATABASE_URL": settings.database_url, "COLUMNS": "250",
            "PAPERWIRE_HF_API_URL": settings.hf_api_url, "PAPERWIRE_ARXIV_RSS_URL": settings.arxiv_rss_url,
            "PAPERWIRE_HF_REQUEST_INTERVAL": "0", "PAPERWIRE_ARXIV_REQUEST_INTERVAL": "0"}  # fmt: skip
@@ -229,7 +229,7 @@ def test_the_builtin_jobs_are_registered(name: str) -> None:
     assert name in JOBS
 
 
-def test_live_source_jobs_are_left_out_when_live_sources_are_off(tmp_path, sqlite_store: Store) -> None:  # noqa: ANN001
+def test_live_source_jobs_are_left_out_when_live_sources_are_off(tmp_path, sqlite_store: Store) -> None:
     from paperwire.jobs import Scheduler
 
     online = Scheduler(Settings(home=tmp_path / "a"), sqlite_store)

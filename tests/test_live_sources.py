@@ -98,7 +98,7 @@ def environment_of(settings: Settings) -> dict[str, str]:
     return {f"PAPERWIRE_{name.upper()}": str(getattr(settings, name)) for name in names}
 
 
-def run_cli(settings: Settings, *args: str):  # noqa: ANN201
+def run_cli(settings: Settings, *args: str):
     return CliRunner().invoke(app, list(args), env={**environment_of(settings), "COLUMNS": "250"}, catch_exceptions=False)
 
 

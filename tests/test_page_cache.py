@@ -18,7 +18,7 @@ DAY_PAGE = "/papers?date=2025-06-10"
 
 
 @pytest.fixture
-def papers(store) -> None:  # noqa: ANN001
+def papers(store) -> None:
     store.upsert_papers([
         Paper(id=PAPER, title="A paper to vote on", abstract="Votes.", authors=("Ada Lovelace",),
               listed_on="2025-06-10", listed_from="hf", upvotes=7, observed_at="2025-06-10T00:00:00Z"),
@@ -38,7 +38,7 @@ def shown_votes(html: str, paper_id: str = PAPER) -> int:
     return int(re.search(r'class="count">(\d+)<', card).group(1))
 
 
-def test_repeated_anonymous_page_is_served_from_memory(client, papers) -> None:  # noqa: ANN001
+def test_repeated_anonymous_page_is_served_from_memory(client, papers) -> None:
     first = client.get(DAY_PAGE)
     before = cache_counts(client)
     second = client.get(DAY_PAGE)
@@ -54,7 +54,7 @@ def test_repeated_anonymous_page_is_served_from_memory(client, papers) -> None: 
     assert client.get("/api/papers?date=2025-06-10").headers["content-type"].startswith("application/json")
 
 
-def test_writes_that_do_not_touch_papers_keep_the_cached_pages(client, store, papers) -> None:  # noqa: ANN001
+def test_writes_that_do_not_touch_papers_keep_the_cached_pages(client, store, papers) -> None:
     client.get(DAY_PAGE)
     store.create_login_token("0" * 64, "someone@example.org", "2099-01-01T00:00:00.000000Z")  # a sign-in request
     before = cache_counts(client)
@@ -62,7 +62,7 @@ def test_writes_that_do_not_touch_papers_keep_the_cached_pages(client, store, pa
     assert cache_counts(client)["hit"] == before["hit"] + 1
 
 
-def test_a_vote_shows_at_once_and_signed_in_readers_get_their_own_page(client, settings, papers) -> None:  # noqa: ANN001
+def test_a_vote_shows_at_once_and_signed_in_readers_get_their_own_page(client, settings, papers) -> None:
     anonymous = TestClient(client.app)
     assert shown_votes(anonymous.get(DAY_PAGE).text) == 7
     assert shown_votes(anonymous.get(DAY_PAGE).text) == 7  # now cached
@@ -78,7 +78,7 @@ def test_a_vote_shows_at_once_and_signed_in_readers_get_their_own_page(client, s
     assert 'class="upvote voted"' in client.get(DAY_PAGE).text
 
 
-def test_a_change_made_through_another_node_shows_after_a_probe(settings, store, papers) -> None:  # noqa: ANN001
+def test_a_change_made_through_another_node_shows_after_a_probe(settings, store, papers) -> None:
     from paperwire.app import create_app
 
     settings = settings.model_copy(update={"page_cache_probe_seconds": 0.3})
@@ -99,7 +99,7 @@ def test_a_change_made_through_another_node_shows_after_a_probe(settings, store,
             time.sleep(0.05)
 
 
-def test_cache_can_be_switched_off(settings, store, papers) -> None:  # noqa: ANN001
+def test_cache_can_be_switched_off(settings, store, papers) -> None:
     from paperwire.app import create_app
 
     settings = settings.model_copy(update={"page_cache_seconds": 0})

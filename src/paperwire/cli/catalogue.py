@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
@@ -13,11 +14,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from paperwire.cli import app, settings_of
-from paperwire.ingest import ingest_records, read_file
-from paperwire.logs import uvicorn_log_config
-from paperwire.models import ImportReport
-from paperwire.sources import SOURCES, UnknownFormat
-from paperwire.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from paperwire.models import ImportReport
+    from paperwire.storage import Store
+
+# The file formats `ingest` reads (paperwire.sources.SOURCES; named here so that --help imports nothing).
+FILE_FORMATS = ("hf", "kaggle", "jsonl", "listing")
 
 console = Console(stderr=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -28,6 +31,8 @@ LIVE_INGEST: dict[str, typer.Typer] = {}
 
 
 def store_for(ctx: typer.Context) -> Store:
+    from paperwire.storage import open_store
+
     settings = settings_of(ctx)
     settings.ensure_home()
     return open_store(settings.effective_database_url)
@@ -45,6 +50,8 @@ def show_config(ctx: typer.Context) -> None:
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (an empty database gets the whole schema)."""
+    from paperwire.storage import Store
+
     settings = settings_of(ctx)
     settings.ensure_home()
     store = Store(settings.effective_database_url)
@@ -62,10 +69,14 @@ def ingest(
     ctx: typer.Context,
     files: list[str] = typer.Argument(None, help="files to import (.gz read directly), or a live source name"),
     format_name: str | None = typer.Option(
-        None, "--format", help=f"one of {', '.join(SOURCES)}; detected when omitted"
+        None, "--format", help=f"one of {', '.join(FILE_FORMATS)}; detected when omitted"
     ),
 ) -> None:
     """Import papers from files, or fetch them from a live source (`ingest arxiv|oai|hf …`)."""
+    from paperwire.ingest import ingest_records, read_file
+    from paperwire.models import ImportReport
+    from paperwire.sources import SOURCES, UnknownFormat
+
     if files and files[0] in LIVE_INGEST:
         exit_code = LIVE_INGEST[files[0]](
             args=[*files[1:], *ctx.args], obj=ctx.obj, standalone_mode=False, prog_name=f"paperwire ingest {files[0]}"
@@ -174,6 +185,8 @@ def serve(
     store = store_for(ctx)
     if sample and store.count_papers() == 0:
         load_sample_into(store)
+    from paperwire.logs import uvicorn_log_config
+
     application = create_app(settings, store=store, run_jobs=not no_jobs)
     console.print(f"paperwire serving {store.count_papers()} papers at http://{host}:{port}/")
     uvicorn.run(

@@ -12,8 +12,6 @@ from rich.console import Console
 
 from paperwire.cli import app, settings_of
 from paperwire.cli.catalogue import store_for
-from paperwire.ranking import explain_trending, score_from_rank_key
-from paperwire.trending import refresh_trending_job, refresh_trending_scores
 
 
 @app.command("trending")
@@ -24,6 +22,9 @@ def trending(
     full: bool = typer.Option(False, "--full", help="rescore every paper, not only those whose signals changed"),
 ) -> None:
     """Rescore papers whose upvotes or stars changed, then list the top trending papers with reasons."""
+    from paperwire.ranking import explain_trending, score_from_rank_key
+    from paperwire.trending import refresh_trending_job, refresh_trending_scores
+
     store = store_for(ctx)
     now = datetime.now(timezone.utc)
     summary = (
