@@ -202,6 +202,15 @@ class SocialQueries(StoreCore):
                 )
         return up, row.upvotes if row is not None else 0
 
+    def all_voted_paper_ids(self, user_id: int, limit: int) -> set[str] | None:
+        """Every paper the user has upvoted, in one query; None when there are more than `limit`."""
+        with self.read() as connection:
+            found = set(
+                connection.execute(sa.select(votes.c.paper_id).where(votes.c.user_id == user_id).limit(limit + 1))
+                .scalars()
+            )
+        return found if len(found) <= limit else None
+
     def voted_paper_ids(self, user_id: int, paper_ids: Iterable[str]) -> set[str]:
         ids = list(paper_ids)
         if not ids:
