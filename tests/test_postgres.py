@@ -124,6 +124,7 @@ def test_a_killed_holder_frees_the_lock_at_once(store: Store, settings: Settings
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()
 
 
 def test_reopening_an_upgraded_postgresql_database_applies_nothing(store: Store) -> None:
@@ -176,3 +177,4 @@ def test_scheduler_lease_is_exclusive_and_freed_at_once_when_its_holder_is_kille
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()

@@ -35,7 +35,9 @@ def store_for(ctx: typer.Context) -> Store:
 
     settings = settings_of(ctx)
     settings.ensure_home()
-    return open_store(settings.effective_database_url)
+    store = open_store(settings.effective_database_url)
+    ctx.call_on_close(store.close)  # when the command ends (its pool's connections with it)
+    return store
 
 
 @app.command("config")
@@ -55,7 +57,10 @@ def db_upgrade(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     settings.ensure_home()
     store = Store(settings.effective_database_url)
-    applied = store.upgrade()
+    try:
+        applied = store.upgrade()
+    finally:
+        store.close()
     console.print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
