@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,18 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     )  # fmt: skip
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database that each test's database starts as a copy of (migrating costs more)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "paperwire.db"
+    open_store(f"sqlite:///{path}").close()
+    return path
+
+
 @pytest.fixture
-def store(settings: Settings, database_url: str) -> Store:
+def store(settings: Settings, database_url: str, request: pytest.FixtureRequest) -> Store:
+    if not database_url:
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), settings.ensure_home() / "paperwire.db")
     store = open_store(settings.effective_database_url)
     yield store
     store.close()

@@ -13,6 +13,8 @@ import pytest
 
 from conftest import ARXIV_SAMPLE, KAGGLE_SAMPLE, LISTING_PAGE
 
+pytestmark = pytest.mark.slow  # each test runs `python -m paperwire` processes
+
 SEED_PAGE = LISTING_PAGE
 
 
@@ -102,7 +104,6 @@ def write_months(directory: Path, per_month: int = 3000) -> list[str]:
     return paths
 
 
-@pytest.mark.slow
 def test_an_import_killed_midway_and_rerun_ends_in_the_same_state(tmp_path: Path) -> None:
     import signal
     import time

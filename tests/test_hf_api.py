@@ -23,6 +23,8 @@ from paperwire.periods import parse_month, parse_week
 from paperwire.settings import Settings
 from paperwire.storage import open_store
 
+pytestmark = pytest.mark.slow  # serves an instance, drives the hf client and CLI
+
 HF_2025 = HF_SAMPLE
 
 

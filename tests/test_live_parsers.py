@@ -100,6 +100,7 @@ def test_arbitrary_bytes(name: str, data: bytes) -> None:
 @pytest.mark.parametrize("name", sorted(PARSERS))
 @FAST
 @given(st.data())
+@pytest.mark.slow  # Hypothesis: many mutated pages
 def test_mutated_recorded_pages(name: str, data: st.DataObject) -> None:
     check_parser(name, data.draw(mutated_page(PARSERS[name][1])))
 

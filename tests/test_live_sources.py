@@ -132,6 +132,7 @@ def threaded_server() -> Iterator[HTTPServer]:
     server.stop()
 
 
+@pytest.mark.slow  # waits for intervals and timeouts
 def test_arxiv_requests_are_three_seconds_apart_at_the_server(settings: Settings, httpserver: HTTPServer) -> None:
     feed, api = Recorder(Response(FEED, content_type=XML)), Recorder(api_answer)
     httpserver.expect_request(FEED_PATH).respond_with_handler(feed)
@@ -228,6 +229,7 @@ def test_client_errors_are_not_retried(settings: Settings, httpserver: HTTPServe
 
 
 
+@pytest.mark.slow  # waits for intervals and timeouts
 def test_a_timeout_is_retried(settings: Settings, threaded_server: HTTPServer, sqlite_store: Store) -> None:
     retried = threading.Event()
 
@@ -245,6 +247,7 @@ def test_a_timeout_is_retried(settings: Settings, threaded_server: HTTPServer, s
     assert report.report.added == 3
 
 
+@pytest.mark.slow  # waits for intervals and timeouts
 def test_a_clear_error_after_the_retries_and_no_partial_batch(
     settings: Settings, threaded_server: HTTPServer, sqlite_store: Store
 ) -> None:

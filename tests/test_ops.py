@@ -69,6 +69,7 @@ def test_a_changed_row_changes_the_checksum(tmp_path: Path) -> None:
     assert before.rows == after.rows and before.checksum != after.checksum
 
 
+@pytest.mark.slow  # runs `python -m paperwire` processes
 def test_db_copy_command_between_sqlite_files(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert paperwire(home, "ingest", str(SEED_PAGE)).returncode == 0
@@ -82,6 +83,7 @@ def test_db_copy_command_between_sqlite_files(tmp_path: Path) -> None:
     assert again.returncode == 2 and "not empty" in again.stderr
 
 
+@pytest.mark.slow  # runs `python -m paperwire` processes
 def test_backup_of_a_live_sqlite_database(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert paperwire(home, "ingest", str(SEED_PAGE)).returncode == 0
@@ -96,6 +98,7 @@ def test_backup_of_a_live_sqlite_database(tmp_path: Path) -> None:
     assert direct.stat().st_size > 0
 
 
+@pytest.mark.slow  # runs `python -m paperwire` processes
 def test_backup_on_postgresql_gives_pg_dump_advice(tmp_path: Path) -> None:
     result = paperwire(
         tmp_path, "backup", env={"PAPERWIRE_DATABASE_URL": "postgresql://paperwire:s3cret@db.example/paperwire"}
@@ -152,6 +155,7 @@ def test_json_logs_are_one_object_per_line_with_secrets_masked(tmp_path: Path) -
     assert "hunter22" not in lines[0] and "a-very-secret-signing-key" not in lines[1]
 
 
+@pytest.mark.slow  # runs `python -m paperwire` processes
 def test_a_one_shot_command_logs_json_when_asked(tmp_path: Path) -> None:
     result = paperwire(tmp_path, "db", "upgrade", env={"PAPERWIRE_LOG_JSON": "1", "PAPERWIRE_LOG_LEVEL": "INFO"})
     assert result.returncode == 0, result.stderr

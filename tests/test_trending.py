@@ -136,6 +136,7 @@ def test_refresh_works_through_a_bulk_import_in_bounded_steps(store) -> None:
     assert store.trending_papers(limit=1)[0][0][0].id == "2506.00001"
 
 
+@pytest.mark.slow  # runs `python -m paperwire`
 def test_trending_command_rescores_and_lists(tmp_path) -> None:
     import subprocess
     import sys
