@@ -5,8 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# PyTorch's CPU-only wheels (~200 MB instead of the CUDA build's several GB on Linux); when that index cannot
-# be reached, the configured index is used instead.
+# PyTorch's CPU-only wheel (a 192 MB download, 754 MB installed) instead of the CUDA build that PyPI serves
+# on Linux (several GB of nvidia-* wheels); when that index cannot be reached, the configured index is used.
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_WORKERS ?= 2
@@ -17,7 +17,7 @@ SOURCES := src tests bench scripts
 $(BIN)/paperwire: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "$(TORCH)" --index-url "$(TORCH_INDEX)" \
+	$(BIN)/pip install --quiet "$(TORCH)" --index-url "$(TORCH_INDEX)" --timeout 15 --retries 1 \
 		|| $(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[search,test]"
 	touch $(BIN)/paperwire
