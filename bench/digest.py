@@ -34,6 +34,8 @@ from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 
+from machine import print_load, print_machine  # bench/machine.py
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv_cs"
 SENDERS = 2
 
@@ -51,7 +53,7 @@ def cpu_seconds(pid: int) -> float:
 # ---- data ---------------------------------------------------------------------------------------
 
 
-def load_day(path: Path, day: str | None):  # noqa: ANN201
+def load_day(path: Path, day: str | None):
     """The papers first seen on `day` (default: the busiest day of the file)."""
     from paperwire.models import Paper, clean_text
 
@@ -68,7 +70,7 @@ def load_day(path: Path, day: str | None):  # noqa: ANN201
     return day, papers
 
 
-def topic_vocabulary(papers, size: int = 400) -> list[str]:  # noqa: ANN001
+def topic_vocabulary(papers, size: int = 400) -> list[str]:
     """Two-word phrases that occur in the day's titles: what people would plausibly follow."""
     from paperwire.mail.digest import terms
 
@@ -79,7 +81,7 @@ def topic_vocabulary(papers, size: int = 400) -> list[str]:  # noqa: ANN001
     return [phrase for phrase, _ in counts.most_common(size)]
 
 
-def add_subscribers(store, papers, count: int) -> None:  # noqa: ANN001
+def add_subscribers(store, papers, count: int) -> None:
     """`count` confirmed subscribers, each with 1–3 topics, maybe categories, an author, keywords."""
     from paperwire.mail.subscribers import Interests, email_key
     from paperwire.models import utc_now_iso
@@ -118,11 +120,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run_sink(port: int, counter, ready) -> None:  # noqa: ANN001
+def run_sink(port: int, counter, ready) -> None:
     from aiosmtpd.controller import Controller
 
     class Counting:
-        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN202
+        async def handle_DATA(self, server, session, envelope):
             with counter.get_lock():
                 counter.value += len(envelope.rcpt_tos)
             return "250 OK"
@@ -134,7 +136,7 @@ def run_sink(port: int, counter, ready) -> None:  # noqa: ANN001
         time.sleep(3600)
 
 
-def wait_for_count(counter, target: int, timeout: float) -> bool:  # noqa: ANN001
+def wait_for_count(counter, target: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while counter.value < target and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -156,7 +158,7 @@ NAIVE_TEXT = """{{ site }} daily: {{ day }}
 {% endfor %}"""
 
 
-def run_naive(papers, day: str, count: int, port: int, counter) -> dict:  # noqa: ANN001
+def run_naive(papers, day: str, count: int, port: int, counter) -> dict:
     from jinja2 import Environment
 
     environment = Environment(autoescape=True)
@@ -186,14 +188,14 @@ def run_naive(papers, day: str, count: int, port: int, counter) -> dict:  # noqa
 # ---- paperwire ----------------------------------------------------------------------------------
 
 
-def settings_for(home: str, port: int):  # noqa: ANN201
+def settings_for(home: str, port: int):
     from paperwire.settings import Settings
 
     return Settings(home=Path(home), smtp_url=f"smtp://127.0.0.1:{port}", base_url="http://127.0.0.1:8000",
                     secret_key="bench-secret-0123456789abcdefghijklmnop", embedder="none", mail_rate=0)  # fmt: skip
 
 
-def compose_worker(home: str, port: int, day: str, results) -> None:  # noqa: ANN001
+def compose_worker(home: str, port: int, day: str, results) -> None:
     from paperwire.mail.compose import load_period, period_for, run_digest, topic_relevance_for
     from paperwire.storage import open_store
 
@@ -207,7 +209,7 @@ def compose_worker(home: str, port: int, day: str, results) -> None:  # noqa: AN
                              "cpu": time.process_time()}))  # fmt: skip
 
 
-def send_worker(home: str, port: int, composing, results) -> None:  # noqa: ANN001
+def send_worker(home: str, port: int, composing, results) -> None:
     from paperwire.mail.outbox import DeliveryPolicy, OutboxSender, iso, now_utc
     from paperwire.storage import open_store
 
@@ -224,7 +226,7 @@ def send_worker(home: str, port: int, composing, results) -> None:  # noqa: ANN0
     results.put(("send", {"sent": sent, "peak_mb": peak_rss_mb(), "cpu": time.process_time()}))
 
 
-def run_paperwire(home: str, day: str, count: int, port: int, counter) -> dict:  # noqa: ANN001
+def run_paperwire(home: str, day: str, count: int, port: int, counter) -> dict:
     context = mp.get_context("fork")
     results = context.Queue()
     composing = context.Event()
@@ -255,6 +257,7 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=DATA / "arxiv_cs_2025-06.jsonl.gz")
     parser.add_argument("--day", default=None, help="YYYY-MM-DD (default: the file's busiest day)")
     arguments = parser.parse_args()
+    print_machine(__doc__.strip().splitlines()[0])
 
     from paperwire.storage import open_store
 
@@ -325,3 +328,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

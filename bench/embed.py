@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import print_load, print_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -41,7 +42,7 @@ def texts(count: int) -> list[str]:
     return found
 
 
-def rate(function, items: list[str], repeats: int) -> float:  # noqa: ANN001
+def rate(function, items: list[str], repeats: int) -> float:
     runs = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-relevance", action="store_true", help="skip the SciFact nDCG column")
     args = parser.parse_args()
+    print_machine(__doc__.strip().splitlines()[0])
     sample, many = texts(args.papers), texts(args.bulk_papers)
 
     quality = SentenceTransformerEmbedder()
@@ -114,3 +116,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

@@ -10,7 +10,8 @@ SIGKILLs it; at the end one sender drains the rest. The aiosmtpd sink counts per
 once it has started sending, and drains with one plain `paperwire digest run`: what that leaves leased
 is in the "left leased" column (issue 13: a rerun after a crash finishes the period).
 
-Prints, per backend: kills, digests expected, received, lost, doubled, and the mean time per mail.
+Prints, per backend: kills, digests expected, received, lost, doubled, and the mean time per mail; the
+first row of each backend is the baseline of the same run: the same mails sent by one sender, no kill.
 Reproduce:  .venv/bin/python bench/mail_kills.py --kills 200            # SQLite and PostgreSQL
             .venv/bin/python bench/mail_kills.py --kills 50 --backend sqlite
             .venv/bin/python bench/mail_kills.py --kills 40 --command digest-run
@@ -30,6 +31,8 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
+
+from machine import print_load, print_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -103,8 +106,11 @@ def run(backend: str, kills: int, subscribers: int, seed: int, mode: str = "send
             killed += 1
             print(f"\r{backend}: {killed}/{kills} kills, {sink.count} received", end="", file=sys.stderr)
         print(file=sys.stderr)
+        before, drain_started = sink.count, time.monotonic()
         subprocess.run(command, env=environment, timeout=600, check=True, stdout=subprocess.DEVNULL)
         left_leased = store.outbox_counts(kind="digest").get("sending", 0)  # right when the rerun exits
+        if not kills:  # the baseline: one uninterrupted sender (its start-up included) sends everything
+            sending_time, sent_while_timed = time.monotonic() - drain_started, sink.count - before
         time.sleep(0.3)
         received = Counter(recipient for recipient, _ in sink.handler.messages)
         store.close()
@@ -132,28 +138,23 @@ def main() -> None:
         help="what is killed: a bare outbox sender, or the real `paperwire digest run`",
     )
     options = parser.parse_args()
+    print_machine(__doc__.strip().splitlines()[0])
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
-    results = [run(backend, options.kills, options.subscribers or 150 * options.kills, options.seed, options.command)
-               for backend in backends]  # fmt: skip
-    print(f"killed: {options.command}; load average {os.getloadavg()[0]:.1f}; {cpu_model()}")
-    print(
-        "| backend | kills | digests | received | lost | doubled | left leased after the rerun | ms per mail while killed |"
-    )
+    subscribers = options.subscribers or 150 * options.kills
+    results = []
+    for backend in backends:  # the baseline first, in the same run: the same mails, no kill
+        results.append(run(backend, 0, subscribers, options.seed, options.command))
+        results.append(run(backend, options.kills, subscribers, options.seed, options.command))
+    print(f"killed: {options.command}")
+    print("| backend | kills | digests | received | lost | doubled | left leased after the rerun "
+          "| ms per mail (while killed; kills 0: uninterrupted) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['backend']} | {r['kills']} | {r['expected']:,} | {r['received']:,} | {r['lost']} | {r['doubled']} "
               f"| {r['left_leased']} | {r['ms_per_mail']:.2f} |")  # fmt: skip
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "CPU model unknown"
-
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

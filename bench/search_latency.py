@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import print_load, print_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -64,7 +65,7 @@ def real_papers() -> list[dict]:
     return papers
 
 
-def synthesise(real: list[dict], size: int, rng: random.Random):  # noqa: ANN201 - iterator of Paper
+def synthesise(real: list[dict], size: int, rng: random.Random):  # iterator of Paper
     sentences = [re.split(r"(?<=[.!?])\s+", " ".join(p["abstract"].split())) for p in real]
     days = [f"2025-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)]
     for i in range(size):
@@ -135,6 +136,7 @@ def main() -> None:
                         help="build the database and indexes in DIR and reuse them in later runs (same --size): "
                              "for repeated latency runs; the build figures are then those of the first run")  # fmt: skip
     args = parser.parse_args()
+    print_machine(__doc__.strip().splitlines()[0])
     rng, nprng = random.Random(7), np.random.default_rng(7)
     real = real_papers()
     with np.load(sample_vectors_path()) as data:
@@ -302,7 +304,7 @@ def ids_index(paper_id: str) -> int:
     return _ID_ROWS[paper_id]
 
 
-def _batches(iterator, size: int):  # noqa: ANN001, ANN202
+def _batches(iterator, size: int):
     batch = []
     for item in iterator:
         batch.append(item)
@@ -315,3 +317,4 @@ def _batches(iterator, size: int):  # noqa: ANN001, ANN202
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

@@ -1,18 +1,21 @@
-"""Web throughput: the daily page and /api/papers on SQLite (1 process) and PostgreSQL (1 and 2 processes),
-beside a bare Starlette + Jinja2 page of the same 30 paper cards, all measured in one run.
+"""Web throughput, like against like: rendered pages against a rendered bare page, cached pages against
+the bare page behind the same cache — all measured in one run.
 
-Load: wrk (Debian's), 1 thread, 50 connections, loopback only; a warm-up, then a bounded measured run.
-Servers: uvicorn with uvloop + httptools (as `paperwire serve` gets them), access log off. With one
-server process it is pinned to CPU 0 and wrk to CPU 1 (as in shared/BASELINES.md section 5); with two
-processes nothing is pinned (the machine has 2 cores: servers, PostgreSQL and wrk share them).
-Anonymous list pages are answered from paperwire's page cache (web/pagecache.py) once rendered;
-the "page cache off" row shows what a rendered page costs (a signed-in reader's page).
-Data: the bundled sample (December 2025 arXiv cs with HF signals) + the shared HF 2025 items, copied
-to a throw-away PostgreSQL cluster with `paperwire db copy`'s code; the page is the busiest day.
+Rendered (every request renders): a bare Starlette + Jinja2 page of the same 30 paper cards (no database),
+paperwire's daily page and /api/papers with the page cache off (an anonymous reader), and the daily page
+of a signed-in reader (session cookie, their upvotes marked: the page every signed-in reader gets, never
+cached). Cached: the bare page behind paperwire's page cache (web/pagecache.py, same settings) against
+paperwire's anonymous pages from that cache. Goal for the signed-in reader's page: within 1.5x of the
+bare rendered page's requests/s and p99 <= 100 ms at 50 connections.
 
-Each row reports the best of `--rounds` repetitions (the machine is shared and noisy: ±25 %).
+Load: wrk (1 thread) when installed, else bench/loadgen.py (one Python asyncio process; the output says
+which; past a few thousand requests/s it measures its own limit). 50 connections, loopback only, a
+warm-up, then a bounded measured run. Servers: uvicorn with uvloop + httptools (as `paperwire serve` gets
+them), access log off. With one server process it is pinned to CPU 0 and the load generator to CPU 1;
+with two processes nothing is pinned. Data: the bundled sample + the shared HF 2025 items (SQLite;
+PostgreSQL rows with --postgresql); the page is the busiest day. Each row is the best of `--rounds`.
 
-Reproduce:  .venv/bin/python bench/web.py [--duration 10] [--warmup 3] [--rounds 2] [--json results.jsonl]
+Reproduce:  .venv/bin/python bench/web.py [--duration 10] [--warmup 3] [--rounds 2] [--postgresql] [--json out.jsonl]
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
+from machine import print_load, print_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -57,7 +62,7 @@ BARE_TEMPLATE = """<!doctype html>
 # ---- the two applications (uvicorn factories: `--app-dir bench web:<name> --factory`) ---------------
 
 
-def bare_app():  # noqa: ANN201
+def bare_app():
     """Starlette + Jinja2, no database: the papers are read once from BENCH_BARE_PAPERS."""
     import jinja2
     from starlette.applications import Starlette
@@ -67,13 +72,27 @@ def bare_app():  # noqa: ANN201
     data = json.loads(Path(os.environ["BENCH_BARE_PAPERS"]).read_text(encoding="utf-8"))
     template = jinja2.Environment(autoescape=True).from_string(BARE_TEMPLATE)
 
-    async def page(_request):  # noqa: ANN001, ANN202
+    async def page(_request):
         return HTMLResponse(template.render(day=data["day"], papers=data["papers"]))
 
-    return Starlette(routes=[Route("/html", page)])
+    # /papers too: the path paperwire's page cache serves from memory (bare_cached_app)
+    return Starlette(routes=[Route("/html", page), Route("/papers", page)])
 
 
-def paperwire_app():  # noqa: ANN201
+def bare_cached_app():
+    """The bare page behind paperwire's page cache, with the settings paperwire uses (same database probe)."""
+    from paperwire.settings import Settings
+    from paperwire.storage import open_store
+    from paperwire.web.pagecache import PageCache
+
+    settings = Settings()
+    store = open_store(os.environ["BENCH_BARE_DATABASE_URL"])
+    return PageCache(
+        bare_app(), store=store, max_age=settings.page_cache_seconds, probe_seconds=settings.page_cache_probe_seconds
+    )
+
+
+def paperwire_app():
     """The real application, configured from PAPERWIRE_* like `paperwire serve --no-jobs`."""
     from paperwire.app import create_app
     from paperwire.settings import Settings
@@ -92,14 +111,14 @@ def free_port() -> int:
 
 def get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # loopback only
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
 
 
 @contextmanager
-def server(factory: str, workers: int, environment: dict[str, str], probe: str):  # noqa: ANN201
+def server(factory: str, workers: int, environment: dict[str, str], probe: str):
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", f"web:{factory}", "--factory", "--app-dir", str(ROOT / "bench"),
@@ -136,8 +155,22 @@ def server(factory: str, workers: int, environment: dict[str, str], probe: str):
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk(url: str, seconds: int, connections: int, pin: bool) -> dict:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+def load(url: str, seconds: int, connections: int, pin: bool, headers: list[str]) -> dict:
+    """wrk's figures when it is installed, else bench/loadgen.py's."""
+    if shutil.which("wrk"):
+        return wrk(url, seconds, connections, pin, headers)
+    command = [sys.executable, str(ROOT / "bench" / "loadgen.py"), url, "--connections", str(connections),
+               "--duration", str(seconds), *(f"--header={header}" for header in headers)]  # fmt: skip
+    if pin and shutil.which("taskset"):
+        command = ["taskset", "-c", "1", *command]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    figures = json.loads(output)
+    figures["wrk_cpu"] = figures.pop("load_cpu")
+    return figures
+
+
+def wrk(url: str, seconds: int, connections: int, pin: bool, headers: list[str]) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *(f"-H{h}" for h in headers), url]
     if pin and shutil.which("taskset"):
         command = ["taskset", "-c", "1", *command]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -164,12 +197,20 @@ def wrk(url: str, seconds: int, connections: int, pin: bool) -> dict:
     }
 
 
-def measure(base: str, path: str, arguments: argparse.Namespace, pin: bool) -> dict:
-    status, body = get(base + path)
+def get_with(url: str, headers: list[str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=dict(h.split(": ", 1) for h in headers))
+    with urllib.request.urlopen(request, timeout=10) as response:  # loopback only
+        return response.status, response.read()
+
+
+def measure(base: str, path: str, arguments: argparse.Namespace, pin: bool, headers: list[str]) -> dict:
+    status, body = get_with(base + path, headers)
     if status != 200:
         raise RuntimeError(f"{base + path} answered {status}")
-    wrk(base + path, arguments.warmup, arguments.connections, pin)
-    result = wrk(base + path, arguments.duration, arguments.connections, pin)
+    if headers and b'class="upvote voted"' not in body:
+        raise RuntimeError("the signed-in reader's page shows no upvote of theirs: not signed in?")
+    load(base + path, arguments.warmup, arguments.connections, pin, headers)
+    result = load(base + path, arguments.duration, arguments.connections, pin, headers)
     return {**result, "bytes": len(body)}
 
 
@@ -205,6 +246,28 @@ def prepare_sqlite(home: Path) -> tuple[str, str, dict]:
         store.close()
 
 
+def prepare_reader(url: str, secret_key: str, paper_ids: list[str]) -> str:
+    """A signed-in reader who upvoted a few of the day's papers; returns their Cookie header."""
+    from datetime import datetime, timedelta, timezone
+
+    from paperwire.settings import Settings
+    from paperwire.storage import open_store
+    from paperwire.web.security import SESSION_COOKIE, _session_serializer, hash_token
+
+    store = open_store(url)
+    try:
+        user = store.ensure_user("reader@example.org", "reader")
+        session_id = "bench-reader-session-0123456789"
+        expires = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        store.create_session(hash_token(session_id), user["id"], expires)
+        for paper_id in paper_ids[:3]:
+            store.set_vote(paper_id, user["id"], True)
+    finally:
+        store.close()
+    cookie = _session_serializer(Settings(secret_key=secret_key)).dumps(session_id)
+    return f"Cookie: {SESSION_COOKIE}={cookie}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="measured seconds per URL")
@@ -212,10 +275,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2, help="repeat everything; each row reports its best round")
     parser.add_argument("--json", type=Path, help="append one JSON line per measurement here")
-    parser.add_argument("--skip-postgresql", action="store_true")
+    parser.add_argument("--postgresql", action="store_true", help="also PostgreSQL, 1 and 2 processes")
     arguments = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk not found: apt-get install wrk")
+    print_machine(__doc__.strip().splitlines()[0])
+    generator = "wrk -t1" if shutil.which("wrk") else "bench/loadgen.py (Python; wrk is not installed)"
 
     sys.path.insert(0, str(ROOT / "tests"))
     from paperwire.storage.transfer import copy_database
@@ -235,17 +298,23 @@ def main() -> None:
         )
         daily = f"/papers?date={day}"
         api = f"/api/papers?period=day&date={day}&limit=30"
-        common = {"PAPERWIRE_EMBEDDER": "none", "PAPERWIRE_SECRET_KEY": "bench-secret-key-0123456789"}
-        setups = [("bare Starlette + Jinja2", "bare_app", 1, {"BENCH_BARE_PAPERS": str(work / "bare.json")},
-                   ["/html"])]  # fmt: skip
-        setups.append(("paperwire, SQLite", "paperwire_app", 1,
-                       {**common, "PAPERWIRE_HOME": str(sqlite_home), "PAPERWIRE_DATABASE_URL": sqlite_url},
-                       [daily, api]))  # fmt: skip
-        # What a page costs when it is rendered (signed-in readers, the first request after a change).
-        setups.append(("paperwire, SQLite, page cache off", "paperwire_app", 1,
-                       {**common, "PAPERWIRE_HOME": str(sqlite_home), "PAPERWIRE_DATABASE_URL": sqlite_url,
-                        "PAPERWIRE_PAGE_CACHE_SECONDS": "0"}, [daily, api]))  # fmt: skip
-        binaries = None if arguments.skip_postgresql else find_binaries()
+        secret = "bench-secret-key-0123456789-0123456789"
+        common = {"PAPERWIRE_EMBEDDER": "none", "PAPERWIRE_SECRET_KEY": secret}
+        reader = prepare_reader(sqlite_url, secret, [paper["id"] for paper in bare["papers"]])
+        bare_env = {**common, "BENCH_BARE_PAPERS": str(work / "bare.json"), "BENCH_BARE_DATABASE_URL": sqlite_url,
+                    "PAPERWIRE_HOME": str(work / "bare-home")}  # fmt: skip
+        sqlite_env = {**common, "PAPERWIRE_HOME": str(sqlite_home), "PAPERWIRE_DATABASE_URL": sqlite_url}
+        off = {"PAPERWIRE_PAGE_CACHE_SECONDS": "0"}
+        # (group, row name, factory, processes, environment, paths, request headers)
+        setups = [
+            ("rendered", "bare Starlette + Jinja2", "bare_app", 1, bare_env, ["/html"], []),
+            ("rendered", "paperwire, SQLite, anonymous, cache off", "paperwire_app", 1, {**sqlite_env, **off},
+             [daily, api], []),
+            ("rendered", "paperwire, SQLite, signed-in reader", "paperwire_app", 1, sqlite_env, [daily], [reader]),
+            ("cached", "bare Starlette + Jinja2 behind the page cache", "bare_cached_app", 1, bare_env, ["/papers"], []),
+            ("cached", "paperwire, SQLite, anonymous, page cache", "paperwire_app", 1, sqlite_env, [daily, api], []),
+        ]  # fmt: skip
+        binaries = find_binaries() if arguments.postgresql else None
         if binaries:
             cluster = Cluster(binaries).start()
             postgres_url = cluster.create_database("paperwire")
@@ -254,20 +323,24 @@ def main() -> None:
                 home = work / f"postgresql-{workers}"
                 home.mkdir()
                 environment = {**common, "PAPERWIRE_HOME": str(home), "PAPERWIRE_DATABASE_URL": postgres_url}
-                setups.append(("paperwire, PostgreSQL", "paperwire_app", workers, environment, [daily, api]))
-                setups.append(("paperwire, PostgreSQL, page cache off", "paperwire_app", workers,
-                               {**environment, "PAPERWIRE_PAGE_CACHE_SECONDS": "0"}, [daily, api]))  # fmt: skip
-            setups.append(("bare Starlette + Jinja2", "bare_app", 2,
-                           {"BENCH_BARE_PAPERS": str(work / "bare.json")}, ["/html"]))  # fmt: skip
-        else:
-            print("PostgreSQL binaries not found (or skipped): PostgreSQL rows left out", file=sys.stderr)
+                setups += [
+                    ("rendered", "paperwire, PostgreSQL, anonymous, cache off", "paperwire_app", workers,
+                     {**environment, **off}, [daily, api], []),
+                    ("rendered", "paperwire, PostgreSQL, signed-in reader", "paperwire_app", workers, environment,
+                     [daily], [reader]),
+                    ("cached", "paperwire, PostgreSQL, anonymous, page cache", "paperwire_app", workers, environment,
+                     [daily, api], []),
+                ]  # fmt: skip
+        elif arguments.postgresql:
+            print("PostgreSQL binaries not found: PostgreSQL rows left out", file=sys.stderr)
 
         for round_number in range(1, arguments.rounds + 1):
-            for name, factory, workers, environment, paths in setups:
-                with server(factory, workers, environment, paths[0]) as base:
+            for group, name, factory, workers, environment, paths, headers in setups:
+                with server(factory, workers, environment, paths[0] if not headers else "/healthz") as base:
                     for path in paths:
-                        result = measure(base, path, arguments, pin=workers == 1)
-                        row = {"app": name, "processes": workers, "path": path, "round": round_number, **result}
+                        result = measure(base, path, arguments, pin=workers == 1, headers=headers)
+                        row = {"group": group, "app": name, "processes": workers, "path": path,
+                               "round": round_number, "generator": generator, **result}  # fmt: skip
                         rows.append(row)
                         print(json.dumps(row), file=sys.stderr)
     finally:
@@ -290,25 +363,34 @@ def best_rounds(rows: list[dict]) -> list[dict]:
 
 def report(all_rows: list[dict], arguments: argparse.Namespace) -> None:
     rows = best_rounds(all_rows)
-    bare = next((row for row in rows if row["app"].startswith("bare") and row["processes"] == 1), None)
+    generator = rows[0]["generator"] if rows else ""
     print(
-        f"\nwrk -t1 -c{arguments.connections}, {arguments.warmup} s warm-up + {arguments.duration} s, loopback; "
-        f"best of {arguments.rounds} rounds"
+        f"\n{generator}, {arguments.connections} connections, {arguments.warmup} s warm-up + {arguments.duration} s, "
+        f"loopback; best of {arguments.rounds} rounds"
     )
-    print("| app | processes | path | req/s | p50 ms | p99 ms | bytes | errors | wrk CPU (cores) | req/s ÷ bare page (1 process) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        ratio = f"{row['rps'] / bare['rps']:.2f}" if bare and bare["rps"] else ""
+    for group, baseline_name in (("rendered", "bare Starlette + Jinja2"),
+                                 ("cached", "bare Starlette + Jinja2 behind the page cache")):  # fmt: skip
+        members = [row for row in rows if row["group"] == group]
+        bare = next((row for row in members if row["app"] == baseline_name and row["processes"] == 1), None)
+        print(f"\n{group.capitalize()} against {group}: ratio = req/s ÷ {baseline_name} (1 process)")
+        print("| app | processes | path | req/s | p50 ms | p99 ms | bytes | errors | load generator CPU | ratio |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for row in members:
+            ratio = f"{row['rps'] / bare['rps']:.2f}" if bare and bare["rps"] else ""
+            print(
+                f"| {row['app']} | {row['processes']} | `{row['path']}` | {row['rps']:,.0f} | {row['p50_ms']} | "
+                f"{row['p99_ms']} | {row['bytes']:,} | {row['non_2xx'] + row['socket_errors']} | "
+                f"{row.get('wrk_cpu', '')} | {ratio} |"
+            )
+    bare = next((r for r in rows if r["app"] == "bare Starlette + Jinja2" and r["processes"] == 1), None)
+    reader = next((r for r in rows if r["app"] == "paperwire, SQLite, signed-in reader"), None)
+    if bare and reader and reader["rps"]:
+        slower = bare["rps"] / reader["rps"]
         print(
-            f"| {row['app']} | {row['processes']} | `{row['path']}` | {row['rps']:,.0f} | {row['p50_ms']} | "
-            f"{row['p99_ms']} | {row['bytes']:,} | {row['non_2xx'] + row['socket_errors']} | {row.get('wrk_cpu', '')} | {ratio} |"
+            f"\nsigned-in reader's daily page (SQLite, 1 process): {slower:.2f}x slower than the bare rendered page "
+            f"(goal <= 1.5x: {'met' if slower <= 1.5 else 'NOT met'}); p99 {reader['p99_ms']} ms at "
+            f"{arguments.connections} connections (goal <= 100 ms: {'met' if reader['p99_ms'] <= 100 else 'NOT met'})"
         )
-    by_key = {(row["app"], row["processes"], row["path"].split("?")[0]): row for row in rows}
-    for path in ("/papers", "/api/papers", "/html"):
-        for app in ("paperwire, PostgreSQL", "paperwire, PostgreSQL, page cache off", "bare Starlette + Jinja2"):
-            one, two = by_key.get((app, 1, path)), by_key.get((app, 2, path))
-            if one and two and one["rps"]:
-                print(f"{app} {path}: 2 processes / 1 = {two['rps'] / one['rps']:.2f}×")
     if arguments.json:
         with arguments.json.open("a", encoding="utf-8") as stream:
             for row in all_rows:
@@ -317,3 +399,4 @@ def report(all_rows: list[dict], arguments: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     main()
+    print_load("after the run")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,13 @@ from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from postgres_cluster import Cluster, find_binaries
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SHARED_DATA = SHARED / "data"
-SEED_PAGE = SHARED / "seeds" / "000_30f4a9989de039ab.txt"
+# Real-shaped data, small and inside the repository (built by scripts/build_test_fixtures.py): the suite
+# reads nothing outside it.
 FIXTURES = Path(__file__).parent / "fixtures"
+LISTING_PAGE = FIXTURES / "listing_page.txt"  # a saved papers page: 40 CC0 arXiv titles and abstracts
+HF_SAMPLE = FIXTURES / "hf_daily_2025_sample.jsonl.gz"  # 144 HF daily items, users pseudonymised
+ARXIV_SAMPLE = FIXTURES / "arxiv_cs_2025-06_sample.jsonl.gz"  # 183 arXiv records of June 2025 (CC0)
+KAGGLE_SAMPLE = FIXTURES / "kaggle_snapshot_sample.jsonl"  # 24 CC0 records in the Kaggle snapshot's shape
 
 
 # ---- PostgreSQL: one throw-away cluster per session, a fresh database per test ----------------
@@ -69,8 +73,18 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     )  # fmt: skip
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database that each test's database starts as a copy of (migrating costs more)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "paperwire.db"
+    open_store(f"sqlite:///{path}").close()
+    return path
+
+
 @pytest.fixture
-def store(settings: Settings, database_url: str) -> Store:
+def store(settings: Settings, database_url: str, request: pytest.FixtureRequest) -> Store:
+    if not database_url:
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), settings.ensure_home() / "paperwire.db")
     store = open_store(settings.effective_database_url)
     yield store
     store.close()

@@ -9,18 +9,18 @@ import os
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import HF_SAMPLE
 from paperwire.ingest import ingest_files
 from paperwire.latex import latex_to_text
 from paperwire.sample import load_sample
 from paperwire.web.listings import default_day
 
-HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
+HF_2025 = HF_SAMPLE
 
 pytestmark = pytest.mark.browser
 
 
-def card_votes(page) -> list[float]:  # noqa: ANN001 - a playwright Page
+def card_votes(page) -> list[float]:  # a playwright Page
     """The vote counts shown on the cards, top to bottom ("1.2k" read as 1200)."""
     counts = page.locator("article.card .votes .count").all_inner_texts()
     scale = {"k": 1_000, "M": 1_000_000}

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SEED_PAGE, SHARED_DATA
+import pytest
+
+from conftest import ARXIV_SAMPLE, KAGGLE_SAMPLE, LISTING_PAGE
+
+pytestmark = pytest.mark.slow  # each test runs `python -m paperwire` processes
+
+SEED_PAGE = LISTING_PAGE
 
 
 def paperwire(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -19,12 +26,12 @@ def paperwire(home: Path, *args: str, env: dict | None = None) -> subprocess.Com
     )
 
 
-def test_ingest_the_seed_page_twice(tmp_path: Path) -> None:
+def test_ingest_a_saved_page_twice(tmp_path: Path) -> None:
     first = paperwire(tmp_path, "ingest", str(SEED_PAGE))
     assert first.returncode == 0, first.stderr
-    assert "added 232, updated 0, unchanged 0, skipped 0" in first.stdout
+    assert "added 40, updated 0, unchanged 0, skipped 0" in first.stdout
     second = paperwire(tmp_path, "ingest", str(SEED_PAGE))
-    assert "added 0, updated 0, unchanged 232, skipped 0" in second.stdout
+    assert "added 0, updated 0, unchanged 40, skipped 0" in second.stdout
     assert (tmp_path / "paperwire.db").exists(), "the default database lives in the data directory"
 
 
@@ -46,14 +53,14 @@ def test_missing_files_and_unknown_formats_fail_clearly(tmp_path: Path) -> None:
 
 
 def test_export_writes_what_ingest_reads_back(tmp_path: Path) -> None:
-    source = SHARED_DATA / "fixtures" / "kaggle_snapshot_sample.jsonl"
+    source = KAGGLE_SAMPLE
     assert paperwire(tmp_path / "a", "ingest", str(source)).returncode == 0
     exported = tmp_path / "papers.jsonl"
     assert paperwire(tmp_path / "a", "export", str(exported)).returncode == 0
     records = [json.loads(line) for line in exported.read_text().splitlines()]
-    assert len(records) == 49 and {"id", "title", "authors", "categories", "listed_on"} <= set(records[0])
+    assert len(records) == 24 and {"id", "title", "authors", "categories", "listed_on"} <= set(records[0])
     reimport = paperwire(tmp_path / "b", "ingest", str(exported))
-    assert "added 49, updated 0, unchanged 0, skipped 0" in reimport.stdout
+    assert "added 24, updated 0, unchanged 0, skipped 0" in reimport.stdout
     second = tmp_path / "again.jsonl"
     paperwire(tmp_path / "b", "export", str(second))
     assert second.read_bytes() == exported.read_bytes()
@@ -81,11 +88,27 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     assert "up to date" in second.stderr
 
 
+def write_months(directory: Path, per_month: int = 3000) -> list[str]:
+    """Four months of arXiv-shaped records: the fixture's records under new ids (enough to kill midway)."""
+    with gzip.open(ARXIV_SAMPLE, "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    directory.mkdir(parents=True)
+    paths = []
+    for month in range(3, 7):
+        path = directory / f"arxiv_cs_2025-{month:02d}.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            for number in range(per_month):
+                record = records[number % len(records)]
+                out.write(json.dumps({**record, "id": f"25{month:02d}.{number:05d}"}) + "\n")
+        paths.append(str(path))
+    return paths
+
+
 def test_an_import_killed_midway_and_rerun_ends_in_the_same_state(tmp_path: Path) -> None:
     import signal
     import time
 
-    months = sorted(str(p) for p in (SHARED_DATA / "arxiv_cs").glob("arxiv_cs_2025-0[3-6].jsonl.gz"))
+    months = write_months(tmp_path / "months")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
     environment["PAPERWIRE_HOME"] = str(tmp_path / "killed")
     process = subprocess.Popen([sys.executable, "-m", "paperwire", "ingest", *months], env=environment,
@@ -101,3 +124,30 @@ def test_an_import_killed_midway_and_rerun_ends_in_the_same_state(tmp_path: Path
     paperwire(tmp_path / "killed", "export", str(tmp_path / "killed.jsonl"))
     paperwire(tmp_path / "clean", "export", str(tmp_path / "clean.jsonl"))
     assert (tmp_path / "killed.jsonl").read_bytes() == (tmp_path / "clean.jsonl").read_bytes()
+
+
+def test_help_loads_no_database_search_or_network_library(tmp_path: Path) -> None:
+    """`paperwire --help` (and any command before its own work) starts without SQLAlchemy, Alembic, torch,
+    tantivy, numpy, httpx or pydantic: they are imported by the commands that use them."""
+    script = (
+        "import sys, contextlib, io\n"
+        "from paperwire.cli import app, register_commands\n"
+        "register_commands()\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    app(['--help'])\n"
+        "heavy = ('sqlalchemy', 'alembic', 'torch', 'tantivy', 'numpy', 'httpx', 'pydantic', 'feedparser')\n"
+        "print(' '.join(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_names_the_command_line_repeats_match_their_modules() -> None:
+    from paperwire.cli.catalogue import FILE_FORMATS
+    from paperwire.cli.mail import CADENCES, STATUSES
+    from paperwire.mail import subscribers
+    from paperwire.sources import SOURCES
+
+    assert FILE_FORMATS == tuple(SOURCES)
+    assert (CADENCES, STATUSES) == (subscribers.CADENCES, subscribers.STATUSES)

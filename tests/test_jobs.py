@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
@@ -16,6 +17,8 @@ from paperwire.jobs import JOBS, Daily, Every, Job, Scheduler, SchedulerThread, 
 from paperwire.settings import Settings
 from paperwire.sources.http import LiveReport
 from paperwire.storage import Store, open_store
+from paperwire.storage.live import LEASE_PREFIX
+from paperwire.storage.schema import checkpoints
 
 register_commands()
 
@@ -117,19 +120,29 @@ def test_a_restarted_scheduler_catches_up_a_missed_daily_run(settings: Settings,
     assert later.next_at["daily"] > T0 + timedelta(hours=24)
 
 
+def unrenewed_for(store: Store, lease: str, seconds: float) -> None:
+    """Move the lease's last renewal into the past: what its holder's death looks like after that time."""
+    renewed = (datetime.now(timezone.utc) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with store.write() as connection:
+        connection.execute(
+            sa.update(checkpoints).where(checkpoints.c.name == LEASE_PREFIX + lease).values(updated_at=renewed)
+        )
+
+
 def test_only_one_scheduler_leads(settings: Settings, store: Store) -> None:
     calls: list[str] = []
     jobs = {"hourly": Job("hourly", Every(3600), lambda s, st: calls.append("ran"))}
     node_a, node_b = open_store(settings.effective_database_url), open_store(settings.effective_database_url)
-    first = Scheduler(settings, node_a, jobs, owner="first", lease_seconds=0.5)
-    second = Scheduler(settings, node_b, jobs, owner="second", lease_seconds=0.5)
+    first = Scheduler(settings, node_a, jobs, owner="first", lease_seconds=60)
+    second = Scheduler(settings, node_b, jobs, owner="second", lease_seconds=60)
     try:
         first.run_due()
         assert calls == ["ran"] and first.leader
         assert second.run_due() == [] and not second.leader
         assert store.lease_holder("scheduler")[0] == "first"
         node_a.close()  # the first node dies without releasing (its lease row stays behind)
-        time.sleep(0.7)  # SQLite: the lease expires; PostgreSQL: the advisory lock died with node_a
+        # SQLite: a minute passes without renewal, the lease expires; PostgreSQL: the lock died with node_a
+        unrenewed_for(store, "scheduler", seconds=61)
         assert second.run_due() == [] and second.leader, "it leads, and sees the hourly job already ran"
         assert calls == ["ran"]
         assert store.lease_holder("scheduler")[0] == "second"
@@ -182,7 +195,7 @@ def test_no_jobs_means_no_scheduler(settings: Settings, sqlite_store: Store) -> 
     assert sqlite_store.lease_holder("scheduler") is None and sqlite_store.recent_job_runs(5) == []
 
 
-def cli(settings: Settings, *args: str):  # noqa: ANN201
+def cli(settings: Settings, *args: str):
     env = {"PAPERWIRE_HOME": str(settings.home), "PAPERWIRE_DATABASE_URL": settings.database_url, "COLUMNS": "250",
            "PAPERWIRE_HF_API_URL": settings.hf_api_url, "PAPERWIRE_ARXIV_RSS_URL": settings.arxiv_rss_url,
            "PAPERWIRE_HF_REQUEST_INTERVAL": "0", "PAPERWIRE_ARXIV_REQUEST_INTERVAL": "0"}  # fmt: skip
@@ -216,7 +229,7 @@ def test_the_builtin_jobs_are_registered(name: str) -> None:
     assert name in JOBS
 
 
-def test_live_source_jobs_are_left_out_when_live_sources_are_off(tmp_path, sqlite_store: Store) -> None:  # noqa: ANN001
+def test_live_source_jobs_are_left_out_when_live_sources_are_off(tmp_path, sqlite_store: Store) -> None:
     from paperwire.jobs import Scheduler
 
     online = Scheduler(Settings(home=tmp_path / "a"), sqlite_store)

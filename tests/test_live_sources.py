@@ -98,7 +98,7 @@ def environment_of(settings: Settings) -> dict[str, str]:
     return {f"PAPERWIRE_{name.upper()}": str(getattr(settings, name)) for name in names}
 
 
-def run_cli(settings: Settings, *args: str):  # noqa: ANN201
+def run_cli(settings: Settings, *args: str):
     return CliRunner().invoke(app, list(args), env={**environment_of(settings), "COLUMNS": "250"}, catch_exceptions=False)
 
 
@@ -132,6 +132,7 @@ def threaded_server() -> Iterator[HTTPServer]:
     server.stop()
 
 
+@pytest.mark.slow  # waits for intervals and timeouts
 def test_arxiv_requests_are_three_seconds_apart_at_the_server(settings: Settings, httpserver: HTTPServer) -> None:
     feed, api = Recorder(Response(FEED, content_type=XML)), Recorder(api_answer)
     httpserver.expect_request(FEED_PATH).respond_with_handler(feed)
@@ -228,31 +229,42 @@ def test_client_errors_are_not_retried(settings: Settings, httpserver: HTTPServe
 
 
 
+@pytest.mark.slow  # waits for intervals and timeouts
 def test_a_timeout_is_retried(settings: Settings, threaded_server: HTTPServer, sqlite_store: Store) -> None:
-    def slow_then_fast(request: Request) -> Response:
+    retried = threading.Event()
+
+    def hanging_then_fast(request: Request) -> Response:
         if len(recorder.arrivals) == 1:
-            time.sleep(1.5)
+            retried.wait(30)  # the first answer hangs until the client has given up on it and asked again
+        else:
+            retried.set()
         return Response(HF_PAGE, content_type="application/json")
 
-    recorder = Recorder(slow_then_fast)
+    recorder = Recorder(hanging_then_fast)
     threaded_server.expect_request("/hf/api/daily_papers").respond_with_handler(recorder)
-    report = ingest_hf_days(live(settings, threaded_server, http_timeout=0.5), sqlite_store, ["2025-06-10"])
+    report = ingest_hf_days(live(settings, threaded_server, http_timeout=2.0), sqlite_store, ["2025-06-10"])
     assert len(recorder.arrivals) == 2
     assert report.report.added == 3
 
 
+@pytest.mark.slow  # waits for intervals and timeouts
 def test_a_clear_error_after_the_retries_and_no_partial_batch(
     settings: Settings, threaded_server: HTTPServer, sqlite_store: Store
 ) -> None:
-    def always_slow(_request: Request) -> Response:
-        time.sleep(0.6)
+    finished = threading.Event()
+
+    def always_hanging(_request: Request) -> Response:
+        finished.wait(30)  # never answers while the client waits
         return Response("[]")
 
     threaded_server.expect_request(FEED_PATH).respond_with_data(FEED, content_type=XML)
-    threaded_server.expect_request("/api/query").respond_with_handler(always_slow)
-    config = live(settings, threaded_server, http_timeout=0.3, http_retries=2)
-    with pytest.raises(FetchError, match=r"failed after 3 attempts: timed out"):
-        ingest_arxiv_daily(config, sqlite_store)
+    threaded_server.expect_request("/api/query").respond_with_handler(always_hanging)
+    config = live(settings, threaded_server, http_timeout=1.0, http_retries=2)
+    try:
+        with pytest.raises(FetchError, match=r"failed after 3 attempts: timed out"):
+            ingest_arxiv_daily(config, sqlite_store)
+    finally:
+        finished.set()
     assert sqlite_store.count_papers() == 0
 
 

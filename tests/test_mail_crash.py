@@ -28,6 +28,8 @@ from paperwire.settings import Settings
 from paperwire.storage import open_store
 from test_mail_delivery import DAY, sample_papers
 
+pytestmark = pytest.mark.slow  # SIGKILLs real sender processes
+
 
 def crash_and_recover(subscribers: int, kills: int, seed: int, tmp_path: Path, database_url: str = "") -> None:
     sink = SmtpSink().start()
@@ -75,7 +77,6 @@ def test_sigkilled_sender_sends_every_digest_exactly_once(tmp_path: Path, databa
     crash_and_recover(subscribers=2_000, kills=3, seed=5, tmp_path=tmp_path, database_url=database_url)
 
 
-@pytest.mark.slow
 def test_six_crashes(tmp_path: Path) -> None:
     crash_and_recover(subscribers=2_000, kills=6, seed=2, tmp_path=tmp_path)
 

@@ -9,16 +9,17 @@ import sys
 import textwrap
 import threading
 
+import pytest
 import sqlalchemy as sa
 
-from conftest import SHARED_DATA
+from conftest import HF_SAMPLE
 from paperwire.ingest import ingest_files
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.storage.postgres import engine_url, lock_key
 from paperwire.storage.schema import paper_signals, papers
 
-HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
+HF_2025 = HF_SAMPLE
 
 
 def test_urls_are_rewritten_for_psycopg_3() -> None:
@@ -30,9 +31,9 @@ def test_urls_are_rewritten_for_psycopg_3() -> None:
     assert -(2**63) <= lock_key("scheduler") < 2**63
 
 
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_the_store_uses_a_sized_pool_on_postgresql(store: Store) -> None:
-    if store.dialect != "postgresql":
-        return
+    assert store.dialect == "postgresql"  # PostgreSQL only: SQLite has no pool to size
     assert store.engine.dialect.driver == "psycopg"
     assert store.engine.pool.size() >= 5
 
@@ -53,7 +54,7 @@ def test_concurrent_imports_of_the_same_file_make_no_duplicates(store: Store, se
         own = Store(settings.effective_database_url)  # as a second process would: its own pool
         try:
             reports.append(ingest_files(own, [HF_2025]))
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion below
+        except BaseException as error:  # collected for the assertion below
             errors.append(error)
         finally:
             own.close()
@@ -123,6 +124,7 @@ def test_a_killed_holder_frees_the_lock_at_once(store: Store, settings: Settings
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()
 
 
 def test_reopening_an_upgraded_postgresql_database_applies_nothing(store: Store) -> None:
@@ -175,3 +177,4 @@ def test_scheduler_lease_is_exclusive_and_freed_at_once_when_its_holder_is_kille
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()

@@ -16,6 +16,8 @@ from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
 from paperwire.storage import open_store
 
+pytestmark = pytest.mark.slow  # loads MiniLM and embeds
+
 FIXTURE = Path(__file__).parent / "fixtures" / "search_papers.jsonl"
 TOM_ID = "2511.22275"
 

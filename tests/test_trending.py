@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from paperwire.models import Paper
 from paperwire.trending import (
@@ -17,6 +18,8 @@ from paperwire.trending import (
     score_from_rank_key,
     score_trending,
 )
+from paperwire.storage import Store
+from paperwire.storage.schema import trending_scores
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -85,7 +88,7 @@ def test_rank_key_is_constant_in_time_and_gives_back_the_score() -> None:
     assert math.isfinite(rank_key([signal(24 * 365 * 4, 10**6)], NOW))
 
 
-def test_refresh_rescores_only_papers_whose_signals_changed(store) -> None:  # noqa: ANN001
+def test_refresh_rescores_only_papers_whose_signals_changed(store) -> None:
     def paper(paper_id: str, upvotes: int, observed: str) -> Paper:
         return Paper(id=paper_id, title=f"Paper {paper_id}", upvotes=upvotes, observed_at=observed,
                      listed_on=observed[:10], listed_from="hf")  # fmt: skip
@@ -96,17 +99,28 @@ def test_refresh_rescores_only_papers_whose_signals_changed(store) -> None:  # n
     assert refresh_trending_scores(store, NOW) == 2
     ranked, total = store.trending_papers(limit=10)
     assert total == 2 and ranked[0][0].id == "2506.00002"  # 5 votes 1.5 days ago beat 100 votes 14.5 days ago
-    # nothing changed: only the overlap window is rescanned, the order stays
+    first = scored_at(store)
+    # nothing changed (the same record again): nothing is rescored, the order stays
     store.upsert_papers([paper("2506.00001", 100, "2025-05-27T00:00:00Z")])
-    refresh_trending_scores(store, NOW)
+    assert refresh_trending_scores(store, NOW) == 0
+    assert scored_at(store) == first
     assert [p.id for p, _ in store.trending_papers(limit=10)[0]] == ["2506.00002", "2506.00001"]
-    # the older paper suddenly grows: it is rescored and moves up
+    # the older paper suddenly grows: it alone is rescored, and moves up
     store.upsert_papers([paper("2506.00001", 400, "2025-06-10T00:00:00Z")])
-    assert refresh_trending_scores(store, NOW) >= 1
+    assert refresh_trending_scores(store, NOW) == 1
+    second = scored_at(store)
+    assert second["2506.00002"] == first["2506.00002"], "an unchanged paper was rescored"
+    assert second["2506.00001"] > first["2506.00001"]
     assert [p.id for p, _ in store.trending_papers(limit=10)[0]] == ["2506.00001", "2506.00002"]
 
 
-def test_refresh_works_through_a_bulk_import_in_bounded_steps(store) -> None:  # noqa: ANN001
+def scored_at(store: Store) -> dict[str, str]:
+    """When each paper's trending score was last computed."""
+    with store.read() as connection:
+        return dict(connection.execute(sa.select(trending_scores.c.paper_id, trending_scores.c.computed_at)).all())
+
+
+def test_refresh_works_through_a_bulk_import_in_bounded_steps(store) -> None:
     batch = [
         Paper(id=f"2506.{n:05d}", title=f"Bulk {n}", upvotes=n, observed_at="2025-06-09T00:00:00Z")
         for n in range(1, 26)
@@ -128,7 +142,8 @@ def test_refresh_works_through_a_bulk_import_in_bounded_steps(store) -> None:  #
     assert store.trending_papers(limit=1)[0][0][0].id == "2506.00001"
 
 
-def test_trending_command_rescores_and_lists(tmp_path) -> None:  # noqa: ANN001
+@pytest.mark.slow  # runs `python -m paperwire`
+def test_trending_command_rescores_and_lists(tmp_path) -> None:
     import subprocess
     import sys
 

@@ -11,12 +11,12 @@ from datetime import date
 
 import pytest
 
-from conftest import FIXTURES, SHARED_DATA
+from conftest import FIXTURES, HF_SAMPLE
 from paperwire.ingest import ingest_files
 from paperwire.models import Paper, title_id
 
 SMALL = FIXTURES / "catalogue_small.jsonl"
-HF_2025 = SHARED_DATA / "hf_daily" / "hf_daily_papers_2025.jsonl.gz"
+HF_2025 = HF_SAMPLE
 SPEC_FIELDS = {
     "id", "version", "title", "abstract", "authors", "categories", "published_at", "updated_at", "listed_on",
     "submitted_by", "upvotes", "comments", "github_repo", "github_stars", "project_page", "keywords", "links",
@@ -257,7 +257,7 @@ def test_api_papers_rejects_bad_parameters_with_a_message(client, catalogue):
 
 
 def test_api_week_of_hugging_face_2025(client, store):
-    """GET /api/papers?period=week&date=2025-06-10 after importing the HF 2025 file: that ISO week's papers."""
+    """GET /api/papers?period=week&date=2025-06-10 after importing HF 2025 items: that ISO week's papers."""
     ingest_files(store, [HF_2025])
     listed_on: dict[str, str] = {}
     newest: dict[str, tuple[str, int]] = {}

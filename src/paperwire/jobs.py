@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from paperwire.mail.compose import run_scheduled_digests
@@ -120,7 +120,7 @@ class Job:
         schedule = self.schedule
         if hasattr(schedule, "next_after"):
             return schedule  # type: ignore[return-value]
-        return schedule(settings)  # type: ignore[operator]
+        return schedule(settings)
 
 
 JOBS: dict[str, Job] = {}
@@ -165,7 +165,7 @@ def run_job(job: Job, settings: Settings, store: Store) -> JobResult:
     try:
         result = job.run(settings, store)
         status, summary = outcome_of(result)
-    except Exception as error:  # noqa: BLE001 - a failed job must not stop the scheduler
+    except Exception as error:  # a failed job must not stop the scheduler
         log.exception("job %s failed", job.name)
         status, summary = "failed", f"{type(error).__name__}: {error}"
     if run_id is not None:
@@ -315,13 +315,13 @@ class Scheduler:
             while not stop.is_set():
                 try:
                     self.run_due()
-                except Exception:  # noqa: BLE001 - e.g. the database briefly unavailable
+                except Exception:  # e.g. the database briefly unavailable
                     log.exception("scheduler tick failed")
                 stop.wait(self.seconds_to_next())
         finally:
             try:
                 release_leadership(self.store, self.owner)
-            except Exception:  # noqa: BLE001 - shutting down; the lease expires by itself
+            except Exception:  # shutting down; the lease expires by itself
                 log.exception("could not release the scheduler lease")
             log.info("scheduler %s stopped", self.owner)
 
@@ -349,7 +349,7 @@ class SchedulerThread:
         return not self.thread.is_alive()
 
 
-def start_scheduler(settings: Settings, store: Store, **options: float) -> SchedulerThread:
+def start_scheduler(settings: Settings, store: Store, **options: Any) -> SchedulerThread:
     return SchedulerThread(Scheduler(settings, store, **options)).start()
 
 

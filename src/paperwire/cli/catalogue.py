@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
@@ -13,12 +15,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from paperwire.cli import app, settings_of, settings_problems
-from paperwire.ingest import ingest_records, read_file
-from paperwire.logs import uvicorn_log_config
-from paperwire.models import ImportReport
-from paperwire.settings import mask_url_password
-from paperwire.sources import SOURCES, UnknownFormat
-from paperwire.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from paperwire.models import ImportReport
+    from paperwire.storage import Store
+
+# The file formats `ingest` reads (paperwire.sources.SOURCES; named here so that --help imports nothing).
+FILE_FORMATS = ("hf", "kaggle", "jsonl", "listing")
 
 console = Console(stderr=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -29,9 +32,13 @@ LIVE_INGEST: dict[str, typer.Typer] = {}
 
 
 def store_for(ctx: typer.Context) -> Store:
+    from paperwire.storage import open_store
+
     settings = settings_of(ctx)
     settings.ensure_home()
-    return open_store(settings.effective_database_url)
+    store = open_store(settings.effective_database_url)
+    ctx.call_on_close(store.close)  # when the command ends (its pool's connections with it)
+    return store
 
 
 @app.command("config")
@@ -71,10 +78,15 @@ def show_config(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (an empty database gets the whole schema)."""
+    from paperwire.storage import Store
+
     settings = settings_of(ctx)
     settings.ensure_home()
     store = Store(settings.effective_database_url)
-    applied = store.upgrade()
+    try:
+        applied = store.upgrade()
+    finally:
+        store.close()
     console.print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
@@ -88,10 +100,14 @@ def ingest(
     ctx: typer.Context,
     files: list[str] = typer.Argument(None, help="files to import (.gz read directly), or a live source name"),
     format_name: str | None = typer.Option(
-        None, "--format", help=f"one of {', '.join(SOURCES)}; detected when omitted"
+        None, "--format", help=f"one of {', '.join(FILE_FORMATS)}; detected when omitted"
     ),
 ) -> None:
     """Import papers from files, or fetch them from a live source (`ingest arxiv|oai|hf …`)."""
+    from paperwire.ingest import ingest_records, read_file
+    from paperwire.models import ImportReport
+    from paperwire.sources import SOURCES, UnknownFormat
+
     if files and files[0] in LIVE_INGEST:
         exit_code = LIVE_INGEST[files[0]](
             args=[*files[1:], *ctx.args], obj=ctx.obj, standalone_mode=False, prog_name=f"paperwire ingest {files[0]}"
@@ -120,7 +136,7 @@ def ingest(
         for path in paths:
             task = progress.add_task(path.name, total=path.stat().st_size)
             try:
-                records = read_file(path, format_name, lambda n, t=task: progress.advance(t, n))
+                records = read_file(path, format_name, functools.partial(progress.advance, task))
                 ingest_records(store, records, report)
             except UnknownFormat as error:
                 console.print(f"[red]{error}[/red]")
@@ -149,7 +165,7 @@ def export(
     if format_name != "jsonl":
         raise typer.BadParameter("only jsonl is supported")
     store = store_for(ctx)
-    stream = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    stream = open(output, "wb") if output else sys.stdout.buffer
     try:
         count = 0
         for paper in store.iter_papers():
@@ -171,6 +187,8 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
         store = store_for(ctx)
         papers = store.count_papers()
     except Exception as error:  # noqa: BLE001 - status reports what is wrong instead of a traceback
+        from paperwire.settings import mask_url_password
+
         shown = mask_url_password(settings_of(ctx).effective_database_url)
         out.print(f"database {shown} cannot be read: {type(error).__name__}: {str(error).splitlines()[0]}",
                   markup=False, highlight=False, soft_wrap=True)  # fmt: skip
@@ -210,6 +228,8 @@ def serve(
     store = store_for(ctx)
     if sample and store.count_papers() == 0:
         load_sample_into(store)
+    from paperwire.logs import uvicorn_log_config
+
     # Bound before the app is built, so links and mails carry the address actually served (--port 0 too).
     listener = bind_listener(host, port)
     served_at = listening_url(host, listener.getsockname()[1])

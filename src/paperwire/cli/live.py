@@ -9,18 +9,16 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from paperwire.cli import app, settings_of
 from paperwire.cli.catalogue import LIVE_INGEST, print_report, store_for
-from paperwire.jobs import JOBS, Scheduler, run_job
-from paperwire.models import InvalidRecord, parse_day
-from paperwire.sources.arxiv import ingest_arxiv_daily, parse_categories
-from paperwire.sources.hf_api import ingest_hf_days, ingest_hf_since
-from paperwire.sources.http import LiveReport, SourceError
-from paperwire.sources.oai import harvest_oai
+
+if TYPE_CHECKING:
+    from paperwire.sources.http import LiveReport
 
 console = Console(stderr=True)
 
@@ -32,6 +30,8 @@ LIVE_INGEST.update({"arxiv": arxiv_app, "oai": oai_app, "hf": hf_app})
 
 def run_live(ctx: typer.Context, job: str, fetch: Callable[..., LiveReport]) -> None:
     """Run one live fetch as a recorded job run; print the report; exit 1 when it could not run."""
+    from paperwire.sources.http import SourceError
+
     store = store_for(ctx)
     run_id = store.start_job_run(job)
     try:
@@ -50,6 +50,8 @@ def run_live(ctx: typer.Context, job: str, fetch: Callable[..., LiveReport]) -> 
 
 
 def checked_day(value: str | None, option: str) -> str | None:
+    from paperwire.models import InvalidRecord, parse_day
+
     if value is None:
         return None
     try:
@@ -65,6 +67,8 @@ def arxiv(
     day: str | None = typer.Option(None, "--date", help="expected announcement day; another day's feed is empty"),
 ) -> None:
     """Today's arXiv announcement (new and cross-listed papers, replacements of stored ones)."""
+    from paperwire.sources.arxiv import ingest_arxiv_daily, parse_categories
+
     try:
         names = parse_categories(categories) if categories else None
     except ValueError as error:
@@ -82,6 +86,8 @@ def oai(
     restart: bool = typer.Option(False, "--restart", help="ignore the stored checkpoint"),
 ) -> None:
     """Harvest arXiv over OAI-PMH; an interrupted or finished harvest continues from its checkpoint."""
+    from paperwire.sources.oai import harvest_oai
+
     first, last = checked_day(from_day, "--from"), checked_day(until, "--until")
     run_live(
         ctx, f"oai {set_spec or '*'}",
@@ -96,7 +102,9 @@ def hf(
     since: str | None = typer.Option(None, "--since", help="every day from this one to today"),
 ) -> None:
     """Hugging Face daily papers of a day (or since a day), refreshing upvotes, comments and stars."""
-    days = [checked_day(value, "--date") for value in day]
+    from paperwire.sources.hf_api import ingest_hf_days, ingest_hf_since
+
+    days = [checked for checked in (checked_day(value, "--date") for value in day) if checked is not None]
     first = checked_day(since, "--since")
     if days and first:
         raise typer.BadParameter("give --date or --since, not both")
@@ -116,6 +124,8 @@ def worker(
     job: str | None = typer.Option(None, "--job", help="run this job now, then exit"),
 ) -> None:
     """Run the scheduled jobs in the foreground (only one scheduler runs jobs at a time)."""
+    from paperwire.jobs import JOBS, Scheduler, run_job
+
     settings = settings_of(ctx)
     store = store_for(ctx)
     if job is not None:

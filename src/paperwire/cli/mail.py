@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
@@ -12,12 +13,15 @@ from rich.table import Table
 
 from paperwire.cli import app, settings_of
 from paperwire.cli.catalogue import store_for
-from paperwire.mail import subscribers as lifecycle
-from paperwire.mail.compose import run_digest
-from paperwire.mail.outbox import send_outbox
-from paperwire.mail.subscribers import CADENCES, STATUSES, InvalidSubscription
-from paperwire.mail.transport import TransportUnavailable
 from paperwire.periods import InvalidPeriod, parse_day
+
+if TYPE_CHECKING:
+    from paperwire.mail.subscribers import Subscriber
+
+# paperwire.mail.subscribers' CADENCES and STATUSES (the mail modules load the database layer: imported
+# by the commands that run, not by --help; tests/test_cli.py checks the two lists agree).
+CADENCES = ("daily", "weekly", "monthly")
+STATUSES = ("pending", "confirmed", "unsubscribed", "bouncing")
 
 console = Console(stderr=True)
 digest_app = typer.Typer(help="Compose and send digests.", no_args_is_help=True)
@@ -35,6 +39,9 @@ def digest_run(
     dry_run: bool = typer.Option(False, "--dry-run", help="show what would be composed; write and send nothing"),
 ) -> None:
     """Compose the period's digests into the outbox, then send them."""
+    from paperwire.mail.compose import run_digest
+    from paperwire.mail.transport import TransportUnavailable
+
     if cadence not in CADENCES:
         raise typer.BadParameter(f"choose one of {', '.join(CADENCES)}", param_hint="--cadence")
     try:
@@ -60,6 +67,9 @@ def digest_run(
 @digest_app.command("send")
 def digest_send(ctx: typer.Context) -> None:
     """Send every mail that is due in the outbox (retries included), then stop."""
+    from paperwire.mail.outbox import send_outbox
+    from paperwire.mail.transport import TransportUnavailable
+
     try:
         report = send_outbox(store_for(ctx), settings_of(ctx))
     except TransportUnavailable as error:
@@ -76,6 +86,8 @@ def subscribers_list(
     offset: int = typer.Option(0, help="skip this many"),
 ) -> None:
     """Subscribers in the order they came, with their state and cadence."""
+    from paperwire.mail import subscribers as lifecycle
+
     store = store_for(ctx)
     counts = store.count_subscribers()
     table = Table("email", "status", "cadence", "interests", "since", "bounces",
@@ -88,7 +100,9 @@ def subscribers_list(
     Console().print(table)
 
 
-def find_or_exit(store, email: str) -> lifecycle.Subscriber:  # noqa: ANN001
+def find_or_exit(store, email: str) -> Subscriber:
+    from paperwire.mail import subscribers as lifecycle
+
     row = store.find_subscriber(lifecycle.email_key(email))
     if row is None:
         console.print(f"no subscriber {email}")
@@ -99,6 +113,8 @@ def find_or_exit(store, email: str) -> lifecycle.Subscriber:  # noqa: ANN001
 @subscribers_app.command("show")
 def subscribers_show(ctx: typer.Context, email: str = typer.Argument(..., help="the address")) -> None:
     """Everything kept about one subscriber (JSON)."""
+    from paperwire.mail import subscribers as lifecycle
+
     store = store_for(ctx)
     subscriber = find_or_exit(store, email)
     typer.echo(orjson.dumps(lifecycle.export_subscriber(store, subscriber), option=orjson.OPT_INDENT_2).decode())
@@ -107,6 +123,8 @@ def subscribers_show(ctx: typer.Context, email: str = typer.Argument(..., help="
 @subscribers_app.command("remove")
 def subscribers_remove(ctx: typer.Context, email: str = typer.Argument(..., help="the address")) -> None:
     """Delete a subscriber and their mail history."""
+    from paperwire.mail import subscribers as lifecycle
+
     store = store_for(ctx)
     lifecycle.delete_subscriber(store, find_or_exit(store, email))
     Console().print(f"removed {email}")
@@ -119,11 +137,13 @@ def subscribers_import(
     confirmed: bool = typer.Option(False, "--confirmed", help="you vouch that these addresses gave consent"),
 ) -> None:
     """Import subscribers from CSV. They stay pending (no mail) unless --confirmed."""
+    from paperwire.mail import subscribers as lifecycle
+
     store = store_for(ctx)
     try:
         with open(file, encoding="utf-8-sig", newline="") as stream:
             result = lifecycle.import_subscribers(store, stream, confirmed=confirmed, source=file.name)
-    except InvalidSubscription as error:
+    except lifecycle.InvalidSubscription as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
     out = Console()
@@ -133,7 +153,7 @@ def subscribers_import(
         out.print(f"  skipped {line}", markup=False, highlight=False)
 
 
-def mail_status(store) -> str:  # noqa: ANN001 - a Store
+def mail_status(store) -> str:
     """Subscribers and outbox in one line each, and the last digest runs (for `paperwire status`)."""
     subscribers = store.count_subscribers()
     outbox = store.outbox_counts()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -13,8 +12,6 @@ from rich.table import Table
 
 from paperwire.cli import app, settings_of
 from paperwire.cli.catalogue import db_app
-from paperwire.settings import mask_url_password
-from paperwire.storage.transfer import backup_sqlite, compare_databases, copy_database
 
 console = Console(stderr=True)
 
@@ -30,6 +27,11 @@ def db_copy(
     destination_url: str = typer.Argument(..., help="empty database to fill, e.g. postgresql://paperwire@db/paperwire"),
 ) -> None:
     """Copy every table into an empty database (migrated first), then compare counts and checksums."""
+    import sqlalchemy as sa
+
+    from paperwire.settings import mask_url_password
+    from paperwire.storage.transfer import compare_databases, copy_database
+
     if sa.make_url(source_url).get_backend_name() == "sqlite":
         database = sa.make_url(source_url).database
         if not database or not Path(database).is_file():
@@ -54,11 +56,12 @@ def db_copy(
     comparisons = compare_databases(source_url, destination_url)
     table = Table("table", "source rows", "destination rows", "checksum", "equal")
     for item in comparisons:
+        either = item.source or item.destination
         table.add_row(
             item.table,
             str(item.source.rows) if item.source else "(missing)",
             str(item.destination.rows) if item.destination else "(missing)",
-            (item.source or item.destination).checksum[:16],
+            either.checksum[:16] if either else "",
             "yes" if item.equal else "[red]NO[/red]",
         )
     Console().print(table)
@@ -75,6 +78,11 @@ def backup(
     target: Path | None = typer.Argument(None, help="file to write (default: HOME/backups/paperwire-<time>.db)"),
 ) -> None:
     """Back up the database while it is in use (SQLite online backup; pg_dump advice for PostgreSQL)."""
+    import sqlalchemy as sa
+
+    from paperwire.settings import mask_url_password
+    from paperwire.storage.transfer import backup_sqlite
+
     settings = settings_of(ctx)
     url = settings.effective_database_url
     if sa.make_url(url).get_backend_name() == "postgresql":

@@ -13,11 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from paperwire.cli import app, settings_of
 from paperwire.cli.catalogue import store_for
-from paperwire.search.embedders import EmbedderUnavailable, make_embedder
-from paperwire.search.embedding import embed_missing, write_vectors_file
-from paperwire.search.hybrid import SearchService
-from paperwire.search.keyword import Filters
-from paperwire.search.query import MAX_QUERY_CHARS
 
 console = Console(stderr=True)
 
@@ -41,8 +36,13 @@ def search(
 ) -> None:
     """Hybrid search (keywords and meaning) over the stored papers; the query may be a pasted abstract
     (up to 5,000 characters)."""
+    from paperwire.search.query import MAX_QUERY_CHARS
+
     if len(query) > MAX_QUERY_CHARS:
         raise typer.BadParameter(f"the query is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    from paperwire.search.hybrid import SearchService
+    from paperwire.search.keyword import Filters
+
     store = store_for(ctx)
     service = SearchService(store, settings_of(ctx))
     try:
@@ -90,6 +90,9 @@ def embed(
     model: str | None = typer.Option(None, "--model", help="embedder (default: PAPERWIRE_EMBEDDER)"),
 ) -> None:
     """Compute the missing embeddings (new papers, changed text, or a new model); resumable."""
+    from paperwire.search.embedders import EmbedderUnavailable, make_embedder
+    from paperwire.search.embedding import embed_missing
+
     settings = settings_of(ctx)
     store = store_for(ctx)
     try:
@@ -119,6 +122,8 @@ def sample_vectors(
 ) -> None:
     """Precompute the bundled sample's vectors (MiniLM, float16) so the demo searches by meaning at once."""
     from paperwire.sample import load_sample, sample_vectors_path
+    from paperwire.search.embedders import make_embedder
+    from paperwire.search.embedding import embed_missing, write_vectors_file
     from paperwire.storage import open_store
 
     embedder = make_embedder(settings_of(ctx).embedder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
 import orjson
 import typer
@@ -11,7 +12,6 @@ from rich.console import Console
 
 from paperwire.cli import app, settings_of
 from paperwire.cli.catalogue import store_for
-from paperwire.trending import entries_for, refresh_trending_job, refresh_trending_scores
 
 
 @app.command("trending")
@@ -22,6 +22,8 @@ def trending(
     full: bool = typer.Option(False, "--full", help="rescore every paper, not only those whose signals changed"),
 ) -> None:
     """Rescore papers whose upvotes or stars changed, then list the top trending papers with reasons."""
+    from paperwire.trending import entries_for, refresh_trending_job, refresh_trending_scores
+
     store = store_for(ctx)
     now = datetime.now(timezone.utc)
     summary = (
@@ -30,7 +32,7 @@ def trending(
         else refresh_trending_job(settings_of(ctx), store)
     )
     ranked, total = store.trending_papers(limit=limit)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": entry.paper.id, "title": entry.paper.title, "score": round(entry.score, 6),
          "reasons": entry.reasons, "upvotes": entry.paper.upvotes}
         for entry in entries_for(store, ranked, now)

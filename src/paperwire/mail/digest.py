@@ -13,7 +13,7 @@ import heapq
 import math
 import re
 import unicodedata
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,7 +93,7 @@ def keyword_relevance(papers: Sequence[Paper]) -> TopicRelevance:
     postings: dict[str, dict[str, float]] = {}
     texts: dict[str, str] = {}
     for paper in papers:
-        weights: Counter[str] = Counter()
+        weights: dict[str, float] = defaultdict(float)
         for term in set(terms(paper.title)):
             weights[term] += 2.0
         for term in set(terms(paper.abstract)):

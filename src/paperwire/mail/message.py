@@ -1,7 +1,8 @@
 """Build a MIME message (multipart/alternative, text + HTML, quoted-printable) straight to bytes.
 
-The stdlib `email` builder costs ~2.7 ms a message; this writes the same standard shape directly
-(~0.1 ms) so a digest run is bound by the network, not by MIME. Bodies are quoted-printable, or
+Kept instead of the stdlib `email` builder because it is 8.5x cheaper per digest (1.99 vs 0.23 ms a
+message, 199 vs 23 s of CPU for 100,000 digests: `bench/mime.py`, same run, 2-core machine at load 5.8);
+it writes the same standard shape directly, so a digest run is bound by the network, not by MIME. Bodies are quoted-printable, or
 8bit when the server announced 8BITMIME (fewer, longer lines: less work for both ends).
 """
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parseaddr
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -141,7 +142,7 @@ class DeliveryPolicy:
     bounce_threshold: int = BOUNCE_THRESHOLD
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: float) -> DeliveryPolicy:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> DeliveryPolicy:
         return cls(**{"rate_per_second": settings.mail_rate, **overrides})
 
     def retry_delay(self, attempts: int) -> float:
@@ -326,7 +327,7 @@ class TransactionalSender:
             except TransportUnavailable as error:
                 failures += 1
                 log.warning("transactional mail waits: %s", error)
-            except Exception:  # noqa: BLE001 - a background thread must outlive one bad pass
+            except Exception:  # a background thread must outlive one bad pass
                 failures += 1
                 log.exception("transactional mail sender failed; retrying")
 

@@ -65,6 +65,13 @@ def _reply_outcome(code: int, reply: bytes | str, committed: bool = False) -> Ou
     return Outcome(status, code, f"{code} {detail}".strip(), committed)
 
 
+def socket_of(connection: smtplib.SMTP) -> socket.socket:
+    """The connected socket of an SMTP session (an OSError, as a dropped one gives, when it has none)."""
+    if connection.sock is None:
+        raise smtplib.SMTPServerDisconnected("not connected")
+    return connection.sock
+
+
 class SmtpTransport:
     """SMTP over one connection, opened on first use and reopened once if the server dropped it."""
 
@@ -99,7 +106,7 @@ class SmtpTransport:
                 )
             # The final "." goes out as its own small write after the body: without NODELAY, Nagle's
             # algorithm holds it for the server's delayed ACK (~40 ms a message).
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            socket_of(connection).setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection.ehlo()
             if self.scheme == "smtp+starttls":
                 if not connection.has_extn("starttls"):
@@ -176,7 +183,7 @@ class SmtpTransport:
         def release() -> None:
             # The final dot: from here on the server owns the message. Runs right after the commit.
             try:
-                connection.sock.sendall(b".\r\n")
+                socket_of(connection).sendall(b".\r\n")
                 released.append(None)
             except OSError as error:
                 released.append(error)
@@ -191,8 +198,9 @@ class SmtpTransport:
             self._drop()
             return Outcome("lost", 0, "lease lost to another sender")
         try:
-            if not released or released[0] is not None:
-                raise released[0] if released else smtplib.SMTPServerDisconnected("final dot not sent")
+            failure = released[0] if released else smtplib.SMTPServerDisconnected("final dot not sent")
+            if failure is not None:
+                raise failure
             code, reply = connection.getreply()
         except (OSError, smtplib.SMTPException) as error:
             error.after_commit = True  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,6 +39,8 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def load(self) -> object: ...
+
 
 class NoEmbedder:
     """The embedder of `PAPERWIRE_EMBEDDER=none`: search is keywords only."""
@@ -50,6 +52,9 @@ class NoEmbedder:
         raise EmbedderUnavailable("semantic search is disabled (PAPERWIRE_EMBEDDER=none)")
 
     def embed_query(self, text: str) -> np.ndarray:
+        raise EmbedderUnavailable("semantic search is disabled (PAPERWIRE_EMBEDDER=none)")
+
+    def load(self) -> object:
         raise EmbedderUnavailable("semantic search is disabled (PAPERWIRE_EMBEDDER=none)")
 
 
@@ -120,7 +125,7 @@ class FastBertQuery:
     `build()` returns None for any other architecture: the caller then uses `encode`.
     """
 
-    def __init__(self, tokenizer, weights: dict, config) -> None:  # noqa: ANN001
+    def __init__(self, tokenizer, weights: dict, config) -> None:
         self._tokenizer = tokenizer
         self._w = weights
         self._heads = config.num_attention_heads
@@ -128,15 +133,15 @@ class FastBertQuery:
         self._eps = config.layer_norm_eps
 
     @classmethod
-    def build(cls, model, bf16: bool | None = None) -> FastBertQuery | None:  # noqa: ANN001 - a SentenceTransformer
+    def build(cls, model, bf16: bool | None = None) -> FastBertQuery | None:  # a SentenceTransformer
         """`bf16`: keep the weights in bfloat16 (default: when the CPU has native bf16)."""
         try:
             return cls._build(model, native_bf16() if bf16 is None else bf16)
-        except Exception:  # noqa: BLE001 - an unexpected model layout means: use encode()
+        except Exception:  # an unexpected model layout means: use encode()
             return None
 
     @classmethod
-    def _build(cls, model, bf16: bool) -> FastBertQuery | None:  # noqa: ANN001
+    def _build(cls, model, bf16: bool) -> FastBertQuery | None:
         import torch
         from tokenizers import Tokenizer
 
@@ -194,12 +199,12 @@ class FastBertQuery:
 
     def __call__(self, text: str) -> np.ndarray:
         import torch
-        import torch.nn.functional as F  # noqa: N812
+        import torch.nn.functional as F
 
         ids = self._tokenizer.encode(text.strip()).ids
         n, hidden, heads, eps, w = len(ids), self._hidden, self._heads, self._eps, self._w
         with torch.inference_mode():
-            x = F.layer_norm(w["word"][ids] + w["position"][:n], (hidden,), *w["norm"], eps)
+            x = F.layer_norm(w["word"][ids] + w["position"][:n], (hidden,), w["norm"][0], w["norm"][1], eps)
             for wqkv, bqkv, wo, bo, n1w, n1b, wi, bi, wo2, bo2, n2w, n2b in w["layers"]:
                 qkv = F.linear(x, wqkv, bqkv).view(n, 3, heads, hidden // heads).permute(1, 2, 0, 3)
                 attended = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(0, 1).reshape(n, hidden)
@@ -228,12 +233,12 @@ class SentenceTransformerEmbedder:
         self.bf16 = bf16  # documents in bfloat16: None = where the CPU has it natively
         self._path = path
         self._threads = threads
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer once loaded
         self._fast_query: FastBertQuery | None = None
         self.query_cache = QueryCache(query_cache)
         self._lock = threading.Lock()
 
-    def load(self):  # noqa: ANN201 - a SentenceTransformer
+    def load(self):  # a SentenceTransformer
         with self._lock:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -250,7 +255,7 @@ class SentenceTransformerEmbedder:
                 path = self._path or bundled_minilm_path()
                 model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
                 dimension_of = getattr(model, "get_embedding_dimension", None)
-                self.dimensions = (dimension_of or model.get_sentence_embedding_dimension)()
+                self.dimensions = int((dimension_of or model.get_sentence_embedding_dimension)() or 0)
                 self._fast_query = FastBertQuery.build(model)
                 self._model = model
             return self._model
@@ -334,7 +339,7 @@ class ModelLoader:
                 try:
                     self.embedder.load()
                     self._ready.set()
-                except Exception as error:  # noqa: BLE001 - any failure means search without this model
+                except Exception as error:  # any failure means search without this model
                     self.failed = True
                     self.on_error(error)
 

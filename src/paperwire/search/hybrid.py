@@ -173,7 +173,7 @@ class SearchService:
     def _embed_query(self, text: str) -> np.ndarray | None:
         try:
             return self.embedder.embed_query(text)
-        except Exception as error:  # noqa: BLE001 - a failing model must not fail the search
+        except Exception as error:  # a failing model must not fail the search
             log.warning("query embedding failed: %s", error)
             return None
 
@@ -183,7 +183,7 @@ class SearchService:
         vectors = self.index.bulk_vectors
         if vectors is None or len(vectors) == 0:
             return None
-        return vectors if self._bulk_loader.ensure(wait=False) else None
+        return vectors if self._bulk_loader is not None and self._bulk_loader.ensure(wait=False) else None
 
     def _start_semantic(self, text: str, filters: Filters, pool: int) -> Callable[[], list[tuple[str, float]] | None]:
         """Embed the query and search the vectors on another thread; call the result to wait for the
@@ -204,6 +204,8 @@ class SearchService:
         self, vector: np.ndarray, filters: Filters, pool: int, vectors: VectorIndex | None = None
     ) -> list[tuple[str, float]]:
         vectors = vectors if vectors is not None else self.index.vectors
+        if vectors is None:  # no vectors yet: no meaning hits
+            return []
         if not filters:
             return vectors.search(vector, pool)
         allowed, total = self.index.keyword.matching(filters)
@@ -306,11 +308,11 @@ class SearchService:
     def _bulk_semantic(self, text: str, filters: Filters, pool: int) -> list[tuple[str, float]]:
         """The bulk model's hits, when papers carry its vectors (a backfill not yet re-embedded)."""
         bulk = self._bulk()
-        if bulk is None:
+        if bulk is None or self.bulk_embedder is None:
             return []
         try:
             vector = self.bulk_embedder.embed_query(text)
-        except Exception as error:  # noqa: BLE001 - a failing model must not fail the search
+        except Exception as error:  # a failing model must not fail the search
             log.warning("bulk query embedding failed: %s", error)
             return []
         return self._semantic(vector, filters, pool, bulk)
@@ -320,19 +322,19 @@ class SearchService:
     ) -> list[SemanticList]:
         """Quality model first, so that a paper with a quality vector is always scored by it."""
         lists = []
-        bulk = self.index.bulk_vectors
-        if semantic:
+        bulk, quality = self.index.bulk_vectors, self.index.vectors
+        if semantic and quality is not None:
             weight = fusion_for(self.embedder.name).semantic_weight
-            quality = self.index.vectors
             # The quality model's hits come from the papers it has reached so far only: its k-th best
             # among 10% of the papers is about as good as the (10·k)-th among all, so its scores are
             # normalised against the rank that many papers deep (a few best hits of a small share
             # would otherwise all look perfect).
-            coverage = len(quality) / max(len(quality), len(bulk), 1)
+            coverage = len(quality) / max(len(quality), len(bulk) if bulk is not None else 0, 1)
             depth = max(10, round(len(semantic) * coverage)) if coverage < 1 else None
             lists.append(SemanticList(dict(semantic), weight, quality.rows, depth))
-        weight = fusion_for(self.bulk_embedder.name).semantic_weight
-        lists.append(SemanticList(dict(bulk_semantic), weight, bulk.rows))
+        if self.bulk_embedder is not None and bulk is not None:
+            weight = fusion_for(self.bulk_embedder.name).semantic_weight
+            lists.append(SemanticList(dict(bulk_semantic), weight, bulk.rows))
         return lists
 
     # ---- similar papers and topic relevance -------------------------------------------------------
@@ -345,7 +347,7 @@ class SearchService:
         if vector is None and self.index.bulk_vectors is not None:  # a paper with only a bulk vector
             vectors = self.index.bulk_vectors
             vector = vectors.vector(paper_id)
-        if vector is not None:
+        if vector is not None and vectors is not None:
             neighbours = [(i, s) for i, s in vectors.search(vector, limit + 1) if i != paper_id][:limit]
             reason = "similar"
         else:
@@ -384,9 +386,10 @@ class SearchService:
         semantic: dict[str, float] = {}
         if self._semantic_state(wait=True)[0]:
             vector = self._embed_query(query.text)
-            if vector is not None:
+            vectors = self.index.vectors
+            if vector is not None and vectors is not None:
                 if candidates is not None:
-                    semantic = dict(self.index.vectors.search_among(vector, restricted, pool))
+                    semantic = dict(vectors.search_among(vector, restricted, pool))
                 else:
                     semantic = dict(self._semantic(vector, filters, pool))
         fused = convex_fusion(keyword, semantic, semantic_weight if semantic else 0.0)

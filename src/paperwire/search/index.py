@@ -112,6 +112,9 @@ class ModelVectors:
             self.index, state = VectorIndex.load(self.folder, len(probe[0].vector) // 2)
             self._follower = Follower(state)
             self._loaded = True
+        index = self.index
+        if index is None:
+            return 0
         count = 0
         cursor = self._follower.start_read()
         while True:
@@ -121,14 +124,14 @@ class ModelVectors:
             fresh = [row for row in page if self._follower.fresh(row.paper_id, row.changed_at)]
             if fresh:
                 matrix = np.stack([decode_vector(row.vector) for row in fresh])
-                self.index.upsert([row.paper_id for row in fresh], matrix)
+                index.upsert([row.paper_id for row in fresh], matrix)
                 count += len(fresh)
             cursor = (page[-1].changed_at, page[-1].paper_id)
             if len(page) < PAGE:
                 break
         self._follower.end_read()
         self._dirty += count
-        if self._dirty and (not self.index.approximate or time.monotonic() - self._saved_at > VECTOR_SAVE_SECONDS):
+        if self._dirty and (not index.approximate or time.monotonic() - self._saved_at > VECTOR_SAVE_SECONDS):
             self.save()
         return count
 
@@ -175,7 +178,7 @@ class SearchIndex:
     def is_due(self) -> bool:
         return time.monotonic() - self.last_sync >= SYNC_INTERVAL_SECONDS
 
-    def sync(self, store: Store, *, wait: bool = True, progress=None) -> SyncReport | None:  # noqa: ANN001
+    def sync(self, store: Store, *, wait: bool = True, progress=None) -> SyncReport | None:
         """Bring the index up to the database; None when another thread is syncing and wait is False."""
         if not self._lock.acquire(blocking=wait):
             return None
@@ -188,7 +191,7 @@ class SearchIndex:
         finally:
             self._lock.release()
 
-    def _sync_papers(self, store: Store, progress) -> int:  # noqa: ANN001
+    def _sync_papers(self, store: Store, progress) -> int:
         if self.keyword.writer is None:  # another process on this HOME writes; read what it commits
             self.keyword.index.reload()
             return 0

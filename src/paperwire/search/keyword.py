@@ -163,7 +163,7 @@ class KeywordIndex:
         ]
         if len(tokens) == 1:
             return tantivy.Query.term_query(self.schema, "authors", tokens[0])
-        return tantivy.Query.phrase_query(self.schema, "authors", tokens)
+        return tantivy.Query.phrase_query(self.schema, "authors", list[str | tuple[int, str]](tokens))
 
     def text_query(self, query: ParsedQuery) -> tantivy.Query | None:
         """Any word matches (BM25 ranks documents with more of them higher); "phrases" match in order;
@@ -186,7 +186,7 @@ class KeywordIndex:
             for phrase in query.phrases:
                 words = ANALYZERS[analyzer].analyze(" ".join(phrase))
                 if len(words) > 1:
-                    queries.append(tantivy.Query.phrase_query(schema, name, words))
+                    queries.append(tantivy.Query.phrase_query(schema, name, list[str | tuple[int, str]](words)))
                 elif words:
                     queries.append(tantivy.Query.term_query(schema, name, words[0]))
             clauses += [
@@ -288,4 +288,4 @@ class KeywordIndex:
         searcher = self.index.searcher()
         result = searcher.search(query, limit=max(limit, 1), count=count)
         hits = [(searcher.doc(address)["id"][0], float(score)) for score, address in result.hits]
-        return hits, result.count or 0
+        return hits, result.count or 0  # type: ignore[attr-defined]  # tantivy's stub lacks `count`

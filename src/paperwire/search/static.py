@@ -19,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,17 +87,17 @@ class StaticEmbedder:
     name = NAME
 
     def __init__(
-        self, cache: Path | None = None, model_path: Path | None = None, query_embedder=None,  # noqa: ANN001
+        self, cache: Path | None = None, model_path: Path | None = None, query_embedder=None,
         threads: int | None = None,
     ) -> None:  # fmt: skip
         self._cache = cache or default_cache()
         self._model_path = model_path
         self._table: np.ndarray | None = None
         self._fitted: tuple[np.ndarray, np.ndarray] | None = None  # (mean, map) into MiniLM's space
-        self._tokenizer = None
-        self._model = None  # set once loaded (SearchService checks this)
+        self._tokenizer: Any = None  # a tokenizers.Tokenizer once loaded
+        self._model: StaticEmbedder | None = None  # set once loaded (SearchService checks this)
         self._lock = threading.Lock()
-        self._query = query_embedder
+        self._query: Any = query_embedder
         self._threads = threads
         self.dimensions = 384
 
@@ -140,12 +141,15 @@ class StaticEmbedder:
         """Unit-length IDF-weighted sums of the texts' word-piece vectors (before the map)."""
         if self._table is None:
             self.load()
-        result = np.zeros((len(texts), self._table.shape[1]), dtype=np.float32)
+        table = self._table
+        if table is None:
+            raise EmbedderUnavailable("the static embedding table did not load")
+        result = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             encodings = self._tokenizer.encode_batch(list(texts[start : start + batch_size]), add_special_tokens=False)
             for offset, encoding in enumerate(encodings):
                 if encoding.ids:
-                    result[start + offset] = self._table[encoding.ids].sum(0)
+                    result[start + offset] = table[encoding.ids].sum(0)
         return result / np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
 
     def embed_documents(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:

@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -36,7 +37,7 @@ def encode_vector(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f2").tobytes()
 
 
-def _replace(path: Path, write) -> None:  # noqa: ANN001 - write(tmp_path)
+def _replace(path: Path, write) -> None:  # write(tmp_path)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -50,7 +51,7 @@ def ivf_probes(lists: int) -> int:
     return min(lists, max(IVF_MIN_PROBES, round(lists * IVF_PROBE_SHARE)))
 
 
-def build_ivf(dimensions: int, size: int, rows_of: Callable[[np.ndarray], np.ndarray]):  # noqa: ANN201 - faiss.Index
+def build_ivf(dimensions: int, size: int, rows_of: Callable[[np.ndarray], np.ndarray]):  # faiss.Index
     """An IVF index over rows 0..size-1, whose vectors `rows_of(row numbers)` gives (float32)."""
     import faiss
 
@@ -63,7 +64,8 @@ def build_ivf(dimensions: int, size: int, rows_of: Callable[[np.ndarray], np.nda
     sample = min(size, IVF_TRAIN_PER_LIST * lists)
     rows = np.sort(np.random.default_rng(7).choice(size, sample, replace=False)) if sample < size else np.arange(size)
     index.train(np.ascontiguousarray(rows_of(rows), dtype=np.float32))
-    index.set_direct_map_type(faiss.DirectMap.Hashtable)  # vectors by row: similar papers, filtered searches
+    # vectors by row: similar papers, filtered searches (DirectMap is missing from faiss's stub)
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
     for start in range(0, size, ADD_BATCH):
         rows = np.arange(start, min(size, start + ADD_BATCH), dtype=np.int64)
         index.add_with_ids(np.ascontiguousarray(rows_of(rows), dtype=np.float32), rows)
@@ -80,7 +82,7 @@ class VectorIndex:
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
         self._matrix = np.zeros((0, dimensions), dtype=np.float32)
-        self._ivf = None  # faiss IVF index (ids = row numbers) once the index is large
+        self._ivf: Any = None  # faiss IVF index (ids = row numbers) once the index is large
         self._trained_size = 0  # how many vectors the IVF lists were trained for
         self._pending: set[int] | None = None  # while a new IVF index is built: the rows written meanwhile
         self._builder: threading.Thread | None = None
@@ -157,13 +159,14 @@ class VectorIndex:
         in use. The rows written meanwhile are copied over when the new index takes its place."""
         try:
             index = build_ivf(self.dimensions, size, self._rows_of)
-        except Exception:  # noqa: BLE001 - an index that cannot be built: keep the one in use, retry later
+        except Exception:  # an index that cannot be built: keep the one in use, retry later
             log.exception("building the vector index failed; searching the current one")
             with self._lock:
                 self._pending = None
             return
         with self._lock:
-            rows = np.fromiter(sorted(self._pending), dtype=np.int64, count=len(self._pending))
+            pending = self._pending if self._pending is not None else set()
+            rows = np.fromiter(sorted(pending), dtype=np.int64, count=len(pending))
             if rows.size:
                 index.remove_ids(rows[rows < size])
                 index.add_with_ids(self._rows_of(rows), rows)
@@ -259,7 +262,7 @@ class VectorIndex:
             if (folder / "vectors.ivf").exists():
                 import faiss
 
-                ivf = faiss.read_index(str(folder / "vectors.ivf"))
+                ivf: Any = faiss.read_index(str(folder / "vectors.ivf"))  # an IVF index: nprobe, nlist
                 if ivf.ntotal != len(ids) or ivf.d != dimensions:
                     return cls(dimensions, ann_min_vectors), {}
                 ivf.nprobe = ivf_probes(ivf.nlist)

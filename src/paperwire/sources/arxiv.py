@@ -75,7 +75,7 @@ def parse_announcements(content: bytes, source: str) -> Announcement:
     """The entries of an announcement feed; an empty feed has no entries (and often no day)."""
     try:
         parsed = feedparser.parse(content)  # bytes, so feedparser never fetches anything itself
-    except Exception as error:  # noqa: BLE001 - feedparser raises assorted errors on broken encodings
+    except Exception as error:  # feedparser raises assorted errors on broken encodings
         raise ParseError(f"{source}: not a readable feed ({type(error).__name__}: {error})") from error
     if parsed.get("bozo") and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
         raise ParseError(f"{source}: not a readable feed ({parsed['bozo_exception']})")
@@ -124,8 +124,15 @@ def _feed_day(feed: dict) -> str | None:
     return None
 
 
+# A document type declaration is where entities are declared (entity bombs, external entities); the
+# arXiv API and OAI-PMH never send one, so any is refused before parsing (in UTF-8 and UTF-16 spellings).
+DOCTYPE_MARKERS = tuple("<!DOCTYPE".encode(encoding) for encoding in ("ascii", "utf-16-le", "utf-16-be"))
+
+
 def parse_xml(content: bytes, source: str) -> ElementTree.Element:
-    """The root element, or ParseError (truncated, not XML, unknown encoding, entity bombs)."""
+    """The root element, or ParseError (truncated, not XML, unknown encoding, a DTD: entity bombs)."""
+    if any(marker in content for marker in DOCTYPE_MARKERS):
+        raise ParseError(f"{source}: refused: the document declares a DTD (entities), which arXiv never sends")
     try:
         return ElementTree.fromstring(content)
     except (ElementTree.ParseError, ValueError, LookupError) as error:

@@ -40,7 +40,7 @@ def to_paper(record: dict, observed_on: str | None = None) -> Paper:
     if "item" in record and isinstance(record["item"], dict):
         observed_on = parse_day(record["date"]) if record.get("date") else observed_on
         record = record["item"]
-    paper = record.get("paper") if isinstance(record.get("paper"), dict) else record
+    paper: dict = record["paper"] if isinstance(record.get("paper"), dict) else record
     title = paper.get("title") or record.get("title")
     if not isinstance(title, str) or not title.strip():
         raise InvalidRecord("missing title")

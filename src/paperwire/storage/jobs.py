@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
+from paperwire.storage.core import StoreCore, inserted_id
 from paperwire.storage.schema import checkpoints, job_runs
 
 
-class JobQueries:
+class JobQueries(StoreCore):
     """Mixed into Store."""
 
     def start_job_run(self, job: str) -> int:
@@ -16,7 +17,7 @@ class JobQueries:
             result = connection.execute(
                 job_runs.insert().values(job=job, started_at=utc_now_iso(), status="running")
             )
-            return result.inserted_primary_key[0]
+            return inserted_id(result)
 
     def finish_job_run(self, run_id: int, status: str, summary: str) -> None:
         with self.write() as connection:

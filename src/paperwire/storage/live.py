@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
+from paperwire.storage.core import StoreCore, inserted_id
 from paperwire.storage.schema import checkpoints, job_runs
 
 LEASE_PREFIX = "lease:"
@@ -16,7 +17,7 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class LiveQueries:
+class LiveQueries(StoreCore):
     """Mixed into Store."""
 
     def try_acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
@@ -97,4 +98,4 @@ class LiveQueries:
                     job=job, started_at=started_at, finished_at=utc_now_iso(), status=status, summary=summary
                 )
             )
-            return result.inserted_primary_key[0]
+            return inserted_id(result)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
+from paperwire.storage.core import StoreCore, inserted_id
 from paperwire.storage.schema import mail_outbox, mail_paper_history, subscribers
 
 CLAIMABLE = ("queued", "sending")
@@ -22,7 +23,7 @@ MARK_SENT = (
 MARK_SENT_PARAMETERS = ("outbox_id", "worker", "sent_at")
 
 
-class MailQueries:
+class MailQueries(StoreCore):
     """Mixed into Store."""
 
     # ---- subscribers -------------------------------------------------------------------------
@@ -35,7 +36,7 @@ class MailQueries:
             )
             if result.rowcount == 0:
                 return None
-            return result.inserted_primary_key[0]
+            return inserted_id(result)
 
     def add_subscribers(self, rows: Sequence[dict]) -> int:
         """Insert many subscribers, skipping known addresses; returns how many were new."""
@@ -43,7 +44,7 @@ class MailQueries:
             return 0
         with self.write() as connection:
             keys = [row["email_key"] for row in rows]
-            known = set()
+            known: set[str] = set()
             for start in range(0, len(keys), 500):
                 known.update(
                     connection.execute(
@@ -194,7 +195,7 @@ class MailQueries:
 
     def enqueue_mail(self, row: dict) -> int:
         with self.write() as connection:
-            return connection.execute(mail_outbox.insert().values(**row)).inserted_primary_key[0]
+            return inserted_id(connection.execute(mail_outbox.insert().values(**row)))
 
     def claim_outbox_batch(
         self, worker: str, *, limit: int, now: str, lease_until: str, kinds: Sequence[str] | None = None
@@ -310,7 +311,7 @@ class MailQueries:
             unexpected = set(compiled.binds) - set(MARK_SENT_PARAMETERS)
             if unexpected:  # every value must be one of the parameters or a literal of the statement
                 raise RuntimeError(f"unexpected bound values in MARK_SENT: {sorted(unexpected)}")
-            found = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
+            found = (str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else None)
             self._mark_sent_compiled = found
         return found
 

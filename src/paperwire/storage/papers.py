@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from paperwire.models import ImportReport, Paper, merge_papers, normalise_title, utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.schema import paper_signals, papers
 
 PAPER_COLUMNS = (
@@ -43,12 +46,12 @@ def row_to_paper(row: sa.RowMapping) -> Paper:
     return Paper(**values)
 
 
-def execute_many(connection: sa.Connection, statement: sa.Executable, rows: list[dict]) -> None:
+def execute_many(connection: sa.Connection, statement: sa.ClauseElement, rows: list[dict]) -> None:
     """executemany through the driver with a statement compiled once: the hot path of bulk imports
     (SQLAlchemy's per-row parameter processing costs as much as the insert itself)."""
-    compiled = statement.compile(dialect=connection.dialect)
+    compiled = cast(SQLCompiler, statement.compile(dialect=connection.dialect))
     if compiled.positional:
-        order = compiled.positiontup
+        order = compiled.positiontup or []
         connection.exec_driver_sql(str(compiled), [tuple(row[name] for name in order) for row in rows])
     else:
         connection.exec_driver_sql(str(compiled), rows)
@@ -57,7 +60,7 @@ def execute_many(connection: sa.Connection, statement: sa.Executable, rows: list
 SELECT_PAPERS = sa.select(*(papers.c[name] for name in PAPER_COLUMNS))
 
 
-class PaperQueries:
+class PaperQueries(StoreCore):
     """Mixed into Store."""
 
     def upsert_papers(
@@ -154,7 +157,7 @@ class PaperQueries:
         submitter: str | None = None, order: str = "upvotes",
     ) -> PaperPage:  # fmt: skip
         """Papers whose listed_on falls in [first_day, last_day], most upvoted first."""
-        condition = papers.c.listed_on.between(first_day, last_day)
+        condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
         if submitter:
             condition = sa.and_(condition, papers.c.submitted_by == submitter)
         order_by = ORDER_BY_VOTES if order == "upvotes" else (papers.c.published_at.desc(), papers.c.id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.schema import paper_embeddings, papers
 
 Cursor = tuple[str, str]  # (changed_at, id): keyset position in a changed_at-ordered scan
@@ -36,7 +37,7 @@ def _after(columns: tuple[sa.ColumnElement, sa.ColumnElement], cursor: Cursor) -
     return sa.tuple_(*columns) > sa.tuple_(sa.literal(cursor[0]), sa.literal(cursor[1]))
 
 
-class SearchQueries:
+class SearchQueries(StoreCore):
     """Mixed into Store."""
 
     def papers_changed_since(self, cursor: Cursor, limit: int = 2000) -> list[tuple[Paper, Cursor]]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.papers import SELECT_PAPERS, PaperPage, row_to_paper
 from paperwire.storage.schema import (
     login_tokens,
@@ -37,7 +38,7 @@ def _name_from_email(email: str) -> str:
     return name or "reader"
 
 
-class SocialQueries:
+class SocialQueries(StoreCore):
     """Mixed into Store."""
 
     # ---- rate limits ------------------------------------------------------------------------
@@ -211,6 +212,15 @@ class SocialQueries:
                 )
         return up, row.upvotes if row is not None else 0
 
+    def all_voted_paper_ids(self, user_id: int, limit: int) -> set[str] | None:
+        """Every paper the user has upvoted, in one query; None when there are more than `limit`."""
+        with self.read() as connection:
+            found = set(
+                connection.execute(sa.select(votes.c.paper_id).where(votes.c.user_id == user_id).limit(limit + 1))
+                .scalars()
+            )
+        return found if len(found) <= limit else None
+
     def voted_paper_ids(self, user_id: int, paper_ids: Iterable[str]) -> set[str]:
         ids = list(paper_ids)
         if not ids:
@@ -257,13 +267,16 @@ class SocialQueries:
                 .where(papers.c.id == paper.id)
                 .values(submitted_by=user["name"], listed_on=day, listed_from="hf", changed_at=utc_now_iso())
             )
-        return self.get_paper(paper.id)
+        stored = self.get_paper(paper.id)
+        if stored is None:  # the row was written in the transaction above
+            raise RuntimeError(f"{paper.id} vanished after its submission")
+        return stored
 
     def papers_listed_latest_first(
         self, first_day: str, last_day: str, *, limit: int, offset: int, submitter: str | None = None
     ) -> PaperPage:
         """A period's papers, the latest listed day first, most upvoted first within a day."""
-        condition = papers.c.listed_on.between(first_day, last_day)
+        condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
         if submitter:
             condition = sa.and_(condition, papers.c.submitted_by == submitter)
         query = (

@@ -1,19 +1,25 @@
-"""`/metrics` in the Prometheus text format: requests and latency by route, search latency, outbox, jobs.
+"""`/metrics` through prometheus_client: requests and latency by route, search latency, process, outbox, jobs.
 
-Request figures are this process's (scrape every web process); outbox and job figures are read from
-the database at scrape time, so every node reports the same totals for them.
+Request figures are this process's (scrape every web process, or set PROMETHEUS_MULTIPROC_DIR for
+prometheus_client's multiprocess mode: each worker's figures then add up in one scrape); outbox and job
+figures are read from the database at scrape time, so every node reports the same totals for them.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
+import os
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("paperwire.web")
@@ -26,45 +32,43 @@ SEARCH_ROUTES = ("/search", "/api/search", "/api/papers/search", "/feeds/search.
 router = APIRouter()
 
 
-class Histogram:
-    __slots__ = ("counts", "total", "count")
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)  # the last slot is +Inf
-        self.total = 0.0
-        self.count = 0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
-        self.total += seconds
-        self.count += 1
-
-    def lines(self, name: str, labels: str) -> list[str]:
-        joiner = "," if labels else ""
-        out, running = [], 0
-        for bound, count in zip((*BUCKETS, "+Inf"), self.counts, strict=True):
-            running += count
-            out.append(f'{name}_bucket{{{labels}{joiner}le="{bound}"}} {running}')
-        braces = f"{{{labels}}}" if labels else ""
-        out.append(f"{name}_sum{braces} {self.total:.6f}")
-        out.append(f"{name}_count{braces} {self.count}")
-        return out
-
-
 class Registry:
-    """This process's request figures (updated on the event loop: no locks needed)."""
+    """This process's request figures, kept by prometheus_client (one registry per application)."""
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, int], int] = {}
-        self.latency: dict[str, Histogram] = {}
-        self.search = Histogram()
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "paperwire_http_requests",
+            "HTTP requests handled by this process.",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "paperwire_http_request_duration_seconds",
+            "Time to answer, by route template.",
+            ("route",),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.search = Histogram(
+            "paperwire_search_duration_seconds",
+            "Time to answer a search (pages, API and feeds).",
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        ProcessCollector(registry=self.registry)  # CPU seconds, memory, open files of this process
+        # The labelled children, looked up once each: `labels()` costs more than the count itself.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[str, Any] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        self.requests[key] = self.requests.get(key, 0) + 1
-        histogram = self.latency.get(route)
+        counter = self._counted.get((method, route, status))
+        if counter is None:
+            counter = self._counted[(method, route, status)] = self.requests.labels(method, route, str(status))
+        counter.inc()
+        histogram = self._timed.get(route)
         if histogram is None:
-            histogram = self.latency[route] = Histogram()
+            histogram = self._timed[route] = self.latency.labels(route)
         histogram.observe(seconds)
         if route in SEARCH_ROUTES:
             self.search.observe(seconds)
@@ -106,85 +110,80 @@ class MetricsMiddleware:
             self.registry.observe(scope["method"], route_template(scope), status, time.perf_counter() - started)
 
 
-def label(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class ScrapeTimeFigures:
+    """Figures read when /metrics is scraped: the page cache's counters and the database's totals
+    (outbox and jobs: every node reports the same ones)."""
 
+    def __init__(self, store: Any, page_cache: Any = None) -> None:  # the Store; the page cache's stats
+        self.store = store
+        self.page_cache = page_cache
 
-def render(registry: Registry, store: Any, page_cache: Any = None) -> str:  # noqa: ANN401 - the Store
-    lines = [
-        "# HELP paperwire_http_requests_total HTTP requests handled by this process.",
-        "# TYPE paperwire_http_requests_total counter",
-    ]
-    for (method, route, status), count in sorted(registry.requests.items()):
-        lines.append(
-            f'paperwire_http_requests_total{{method="{method}",route="{label(route)}",status="{status}"}} {count}'
+    def collect(self) -> Iterator[Metric]:
+        if self.page_cache is not None:
+            cache = CounterMetricFamily(
+                "paperwire_page_cache_requests",
+                "Anonymous list pages answered from memory (hit) or rendered (miss).",
+                labels=("result",),
+            )
+            cache.add_metric(("hit",), self.page_cache.hits)
+            cache.add_metric(("miss",), self.page_cache.misses)
+            yield cache
+        yield from self._database()
+
+    def _database(self) -> Iterator[Metric]:
+        try:
+            outbox = self.store.outbox_counts()
+        except Exception:  # e.g. mail tables not there yet: leave the metric out
+            log.debug("no outbox figures", exc_info=True)
+        else:
+            messages = GaugeMetricFamily(
+                "paperwire_outbox_messages",
+                "Messages in the mail outbox, by status (queued = depth).",
+                labels=("status",),
+            )
+            for status, count in sorted(outbox.items()):
+                messages.add_metric((str(status),), count)
+            yield messages
+        try:
+            runs = self.store.job_run_counts()
+        except Exception:  # the job table unreadable: leave the metric out
+            log.debug("no job figures", exc_info=True)
+            return
+        totals = CounterMetricFamily(
+            "paperwire_job_runs", "Scheduled and command-line job runs, by job and outcome.", labels=("job", "status")
         )
-    lines += [
-        "# HELP paperwire_http_request_duration_seconds Time to answer, by route template.",
-        "# TYPE paperwire_http_request_duration_seconds histogram",
-    ]
-    for route, histogram in sorted(registry.latency.items()):
-        lines += histogram.lines("paperwire_http_request_duration_seconds", f'route="{label(route)}"')
-    lines += [
-        "# HELP paperwire_search_duration_seconds Time to answer a search (pages, API and feeds).",
-        "# TYPE paperwire_search_duration_seconds histogram",
-        *registry.search.lines("paperwire_search_duration_seconds", ""),
-    ]
-    if page_cache is not None:
-        lines += [
-            "# HELP paperwire_page_cache_requests_total Anonymous list pages answered from memory (hit) or rendered (miss).",
-            "# TYPE paperwire_page_cache_requests_total counter",
-            f'paperwire_page_cache_requests_total{{result="hit"}} {page_cache.hits}',
-            f'paperwire_page_cache_requests_total{{result="miss"}} {page_cache.misses}',
-        ]
-    lines += _database_lines(store)
-    return "\n".join(lines) + "\n"
-
-
-def _database_lines(store: Any) -> list[str]:  # noqa: ANN401 - the Store
-    lines = []
-    try:
-        outbox = store.outbox_counts()
-    except Exception:  # noqa: BLE001 - e.g. mail tables not there yet: leave the metric out
-        log.debug("no outbox figures", exc_info=True)
-    else:
-        lines += [
-            "# HELP paperwire_outbox_messages Messages in the mail outbox, by status (queued = depth).",
-            "# TYPE paperwire_outbox_messages gauge",
-        ]
-        lines += [f'paperwire_outbox_messages{{status="{label(s)}"}} {n}' for s, n in sorted(outbox.items())]
-    try:
-        runs = store.job_run_counts()
-    except Exception:  # noqa: BLE001
-        log.debug("no job figures", exc_info=True)
-    else:
-        lines += [
-            "# HELP paperwire_job_runs_total Scheduled and command-line job runs, by job and outcome.",
-            "# TYPE paperwire_job_runs_total counter",
-        ]
-        lines += [
-            f'paperwire_job_runs_total{{job="{label(job)}",status="{label(status)}"}} {count}'
-            for (job, status), count in sorted(runs.items())
-        ]
         failures: dict[str, int] = {}
-        for (job, status), count in runs.items():
+        for (job, status), count in sorted(runs.items()):
+            totals.add_metric((str(job), str(status)), count)
             failures[job] = failures.get(job, 0) + (count if status == "failed" else 0)
-        lines += [
-            "# HELP paperwire_job_failures_total Job runs that failed.",
-            "# TYPE paperwire_job_failures_total counter",
-        ]
-        lines += [f'paperwire_job_failures_total{{job="{label(job)}"}} {n}' for job, n in sorted(failures.items())]
-    return lines
+        failed = CounterMetricFamily("paperwire_job_failures", "Job runs that failed.", labels=("job",))
+        for job, count in sorted(failures.items()):
+            failed.add_metric((str(job),), count)
+        yield totals
+        yield failed
+
+
+def render(registry: Registry, store: Any, page_cache: Any = None) -> bytes:  # the Store; the cache's stats
+    """The text exposition of this process's figures (or, in prometheus_client's multiprocess mode, of
+    every worker's: PROMETHEUS_MULTIPROC_DIR) and of the scrape-time ones."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined)
+    else:
+        combined = registry.registry
+    scrape = CollectorRegistry()
+    scrape.register(ScrapeTimeFigures(store, page_cache))
+    return generate_latest(combined) + generate_latest(scrape)
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> PlainTextResponse:
+def metrics(request: Request) -> Response:
     state = request.app.state
-    text = render(state.metrics, state.store, getattr(state, "page_cache", None))
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    body = render(state.metrics, state.store, getattr(state, "page_cache", None))
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
-def install(application: Any) -> None:  # noqa: ANN401 - the FastAPI application
+def install(application: Any) -> None:  # the FastAPI application
     """Count every request of `application` and serve /metrics."""
     application.state.metrics = Registry()
     application.add_middleware(MetricsMiddleware, registry=application.state.metrics)

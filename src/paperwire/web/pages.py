@@ -215,5 +215,6 @@ async def html_validation_exception_handler(request: Request, exc: RequestValida
 
 def install_error_pages(application: FastAPI) -> None:
     """HTML error pages for browsers, everywhere on the site; JSON errors stay JSON."""
-    application.add_exception_handler(StarletteHTTPException, html_http_exception_handler)
-    application.add_exception_handler(RequestValidationError, html_validation_exception_handler)
+    # Starlette types a handler's exception as Exception; these take the subclass they are registered for.
+    application.add_exception_handler(StarletteHTTPException, html_http_exception_handler)  # type: ignore[arg-type]
+    application.add_exception_handler(RequestValidationError, html_validation_exception_handler)  # type: ignore[arg-type]
