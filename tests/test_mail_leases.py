@@ -78,6 +78,7 @@ def test_a_dead_senders_mail_is_reclaimed_at_once(mail, sink: SmtpSink) -> None:
     assert leased == 10
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    process.stdout.close()
     sender = OutboxSender(store, settings, policy=FAST)
     try:
         report = sender.send_due()
@@ -103,6 +104,7 @@ def test_a_live_senders_leases_are_left_alone(mail, sink: SmtpSink) -> None:
     finally:
         process.kill()
         process.wait()
+        process.stdout.close()
 
 
 def test_a_reused_pid_is_not_the_holder() -> None:

@@ -6,16 +6,16 @@
 - ix_mail_outbox_kind_created: counts an address's recent mail for the per-address cap.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0003, 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = ("0003", "0005")  # mail_outbox is made in 0003 (0005 only follows 0002)
 branch_labels = None
-depends_on = ("0003",)  # mail_outbox is made there (0005 only follows 0002)
+depends_on = None
 
 
 def upgrade() -> None:

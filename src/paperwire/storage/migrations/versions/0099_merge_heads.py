@@ -2,11 +2,11 @@
 search cursors); later branches are added to `down_revision` when they merge. No schema change.
 
 Revision ID: 0099
-Revises: 0003, 0004, 0006
+Revises: 0004, 0006
 """
 
 revision = "0099"
-down_revision = ("0003", "0004", "0006")
+down_revision = ("0004", "0006")
 branch_labels = None
 depends_on = None
 
