@@ -1,0 +1,269 @@
+"""Similar papers from all the evidence: vectors, words, authors, categories (and what readers kept).
+
+For one paper, each signal proposes candidates and scores them:
+- meaning: cosine of the paper's stored vector (the best model it has one of) to its neighbours';
+- words: BM25 of a bounded keyword query made of the paper's most distinctive title and abstract
+  words (at most KEYWORD_TERMS, by tf·idf);
+- authors: papers sharing an author (exact name, any order of the author list);
+- categories: overlap of arXiv categories (a small nudge, it proposes no candidates);
+- also kept: what readers who kept the paper also kept, when something wires `SearchService.also_kept`.
+`fuse_similar` (pure) weighs them (WEIGHTS, tuned on the dev half of bench/similar.py) and says why
+each paper is there. Vectors from the bulk model count by how much they agree with the words
+(`bulk_trust`): bulk vectors that disagree with everything the words say (noise) fall silent, so a
+catalogue with only bulk vectors ranks at least as the keyword side would.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from paperwire.models import Paper, normalise_title
+from paperwire.search.keyword import ANALYZERS
+from paperwire.search.query import UNMARKED
+from paperwire.search.results import SearchHit
+
+if TYPE_CHECKING:
+    from paperwire.search.hybrid import SearchService
+
+MAX_SIMILAR = 100
+POOL = 200  # candidates proposed by each signal
+KEYWORD_TERMS = 24  # the keyword query of a paper: its most distinctive words, at most this many
+MAX_AUTHORS = 12  # authors looked up per paper (a 300-author paper is not 300 lookups)
+AGREEMENT_TOP = 10  # bulk trust: the keyword side's top hits ...
+AGREEMENT_DEPTH = 20  # ... found among the bulk side's top this many
+PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
+EXTRA_STOPWORDS = frozenset(
+    "we our us paper propose proposed approach method methods results show novel new using based via also "
+    "which while these those such than then both more most can not into over under between across".split()
+)
+
+
+@dataclass(slots=True, frozen=True)
+class SimilarWeights:
+    """Shares of each signal in the fused score (each signal is in [0, 1])."""
+
+    meaning: float = 0.55
+    bulk_meaning: float = 0.35
+    words: float = 0.45
+    authors: float = 0.2
+    categories: float = 0.05
+    also_kept: float = 0.15
+    bulk_full_trust: float = 0.3  # keyword/bulk agreement (above chance) at which bulk vectors count fully
+
+
+# Tuned on the dev half of bench/similar.py (docs/benchmarks.md, "Similar papers").
+WEIGHTS = SimilarWeights()
+
+
+@dataclass(slots=True)
+class Signals:
+    """What each signal says about one candidate (missing signal: 0 / empty)."""
+
+    meaning: float = 0.0  # cosine, min-max normalised over the pool of the model that scored it
+    bulk: bool = False  # the meaning came from the bulk model
+    words: float = 0.0  # BM25 / best BM25 of the pool
+    authors: tuple[str, ...] = ()  # shared authors, as the paper writes them
+    categories: float = 0.0  # Jaccard overlap of category sets
+    also_kept: float = 0.0
+
+
+@dataclass(slots=True)
+class Evidence:
+    """Everything `fuse_similar` needs for one query paper."""
+
+    candidates: dict[str, Signals] = field(default_factory=dict)
+    bulk_trust: float = 1.0  # 0..1: how much the bulk vectors are believed for this paper
+    idf: dict[str, float] = field(default_factory=dict)  # the paper's distinctive tokens (its keyword query)
+
+    def of(self, paper_id: str) -> Signals:
+        return self.candidates.setdefault(paper_id, Signals())
+
+
+def normalise(scores: Sequence[tuple[str, float]]) -> dict[str, float]:
+    if not scores:
+        return {}
+    values = [score for _, score in scores]
+    low, high = min(values), max(values)
+    if high - low <= 1e-12:
+        return {item: 1.0 for item, _ in scores}
+    return {item: (score - low) / (high - low) for item, score in scores}
+
+
+def bulk_trust(keyword: Sequence[str], bulk: Sequence[str], catalogue: int, full: float) -> float:
+    """How far the bulk vectors' nearest papers agree with the keyword side's best, above chance:
+    0 when they share no more of the keyword top AGREEMENT_TOP than random vectors would, 1 at `full`."""
+    top = list(keyword[:AGREEMENT_TOP])
+    if not top:
+        return 1.0  # nothing to check against: the vectors are all there is
+    depth = set(bulk[:AGREEMENT_DEPTH])
+    overlap = sum(1 for item in top if item in depth) / len(top)
+    chance = min(1.0, AGREEMENT_DEPTH / max(catalogue - 1, 1))
+    if chance >= 1.0:
+        return 1.0
+    return max(0.0, min(1.0, (overlap - chance) / (1 - chance) / max(full, 1e-6)))
+
+
+def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[tuple[str, float, str]]:
+    """(paper id, score, strongest signal) best first; ties by paper id."""
+    ranked = []
+    for paper_id, signal in evidence.candidates.items():
+        meaning_weight = weights.bulk_meaning * evidence.bulk_trust if signal.bulk else weights.meaning
+        parts = {
+            "meaning": meaning_weight * signal.meaning,
+            "words": weights.words * signal.words,
+            "authors": weights.authors * min(len(signal.authors), 2) / 2,
+            "categories": weights.categories * signal.categories,
+            "also-kept": weights.also_kept * signal.also_kept,
+        }
+        score = sum(parts.values())
+        if score <= 0:
+            continue
+        strongest = "authors" if signal.authors else max(parts, key=parts.__getitem__)
+        ranked.append((paper_id, score, strongest))
+    ranked.sort(key=lambda item: (-item[1], item[0]))
+    return ranked
+
+
+# ---- gathering the evidence from the index -------------------------------------------------------
+
+
+def author_key(name: str) -> str:
+    return normalise_title(name)
+
+
+def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:
+    """token → idf of the paper's `limit` most distinctive words (tf·idf), words only it has left out."""
+    analyzer = ANALYZERS["en_stem"]
+    counts: Counter[str] = Counter()
+    for text, times in ((paper.title, 2), (paper.abstract, 1)):
+        for token in analyzer.analyze(text):
+            if len(token) >= 3 and token not in UNMARKED and token not in EXTRA_STOPWORDS and not token.isdigit():
+                counts[token] += times
+    keyword = service.index.keyword
+    documents = max(keyword.count(), 1)
+    frequencies = keyword.document_frequencies(list(counts))
+    idf = {
+        token: math.log(1 + documents / (frequency + 1)) for token, frequency in frequencies.items() if frequency > 1
+    }
+    ranked = sorted(idf, key=lambda token: (-(1 + math.log(counts[token])) * idf[token], token))
+    return {token: idf[token] for token in ranked[:limit]}
+
+
+def gather_evidence(service: SearchService, paper: Paper, weights: SimilarWeights = WEIGHTS) -> Evidence:
+    """Every signal's candidates for `paper` (never the paper itself)."""
+    evidence = Evidence()
+    index = service.index
+    evidence.idf = distinctive_tokens(service, paper)
+    words = [(i, s) for i, s in index.keyword.search_tokens(list(evidence.idf), POOL + 1) if i != paper.id][:POOL]
+    best = max((score for _, score in words), default=0.0)
+    for paper_id, score in words:
+        evidence.of(paper_id).words = score / best if best > 0 else 0.0
+    quality, bulk = index.vectors, index.bulk_vectors
+    quality_vector = quality.vector(paper.id) if quality is not None else None
+    bulk_vector = bulk.vector(paper.id) if bulk is not None else None
+    if quality_vector is not None:
+        neighbours = [(i, s) for i, s in quality.search(quality_vector, POOL + 1) if i != paper.id][:POOL]
+        for paper_id, score in normalise(neighbours).items():
+            evidence.of(paper_id).meaning = score
+    if bulk_vector is not None:
+        neighbours = [(i, s) for i, s in bulk.search(bulk_vector, POOL + 1) if i != paper.id][:POOL]
+        evidence.bulk_trust = bulk_trust(
+            [i for i, _ in words], [i for i, _ in neighbours], len(bulk), weights.bulk_full_trust
+        )  # fmt: skip
+        has_quality = quality if quality_vector is not None else None
+        for paper_id, score in normalise(neighbours).items():
+            if has_quality is not None and has_quality.vector(paper_id) is not None:
+                continue  # scored by the better model
+            signal = evidence.of(paper_id)
+            signal.meaning, signal.bulk = score, True
+    own_authors = {author_key(name): name for name in paper.authors[:MAX_AUTHORS] if author_key(name)}
+    for name in own_authors.values():
+        for paper_id in index.keyword.author_papers(name, limit=POOL):
+            if paper_id != paper.id:
+                evidence.of(paper_id)
+    if service.also_kept is not None:
+        kept = [(i, s) for i, s in service.also_kept(paper.id, POOL) if i != paper.id]
+        best_kept = max((score for _, score in kept), default=0.0)
+        for paper_id, score in kept:
+            evidence.of(paper_id).also_kept = score / best_kept if best_kept > 0 else 0.0
+    evidence.candidates.pop(paper.id, None)
+    own_categories = set(paper.categories)
+    for other in service.store.get_papers(list(evidence.candidates)):
+        signal = evidence.candidates[other.id]
+        shared = [name for name in other.authors if author_key(name) in own_authors]
+        signal.authors = tuple(shared)
+        categories = set(other.categories)
+        if own_categories and categories:
+            signal.categories = len(own_categories & categories) / len(own_categories | categories)
+    return evidence
+
+
+# ---- reasons ---------------------------------------------------------------------------------
+
+
+def _phrases(text: str) -> dict[tuple[str, str], str]:
+    """(stem, stem) → the words as written, for each pair of neighbouring content words."""
+    analyzer = ANALYZERS["en_stem"]
+    words = PHRASE_WORD.findall(text)
+    pairs: dict[tuple[str, str], str] = {}
+    for first, second in zip(words, words[1:]):
+        lowered = (first.lower(), second.lower())
+        if any(w in UNMARKED or w in EXTRA_STOPWORDS or len(w) < 3 for w in lowered):
+            continue
+        stems = analyzer.analyze(first), analyzer.analyze(second)
+        if len(stems[0]) == 1 and len(stems[1]) == 1:
+            pairs.setdefault((stems[0][0], stems[1][0]), f"{first} {second}")
+    return pairs
+
+
+def explain(paper: Paper, other: Paper, signal: Signals, strongest: str, idf: Mapping[str, float]) -> str:
+    """One line a reader understands: why `other` is similar to `paper`."""
+    if strongest == "authors" and signal.authors:
+        shown = ", ".join(signal.authors[:2]) + (
+            f" and {len(signal.authors) - 2} more" if len(signal.authors) > 2 else ""
+        )
+        return f"same authors: {shown}"
+    if strongest == "words":
+        own = _phrases(f"{paper.title}. {paper.abstract}")
+        theirs = _phrases(f"{other.title}. {other.abstract}")
+        shared = [key for key in own if key in theirs]
+        if shared:
+            best = max(shared, key=lambda key: (idf.get(key[0], 0.0) + idf.get(key[1], 0.0), own[key]))
+            return f"shares *{own[best].lower()}*"
+        analyzer = ANALYZERS["en_stem"]
+        their_tokens = set(analyzer.analyze(f"{other.title} {other.abstract}"))
+        common = sorted((token for token in idf if token in their_tokens), key=lambda token: -idf[token])[:2]
+        if common:
+            return "shares the words " + ", ".join(f"*{token}*" for token in common)
+        return "similar words"
+    if strongest == "categories":
+        common = [c for c in paper.categories if c in set(other.categories)]
+        return f"also in {common[0]}" if common else "related categories"
+    if strongest == "also-kept":
+        return "readers who kept this paper also kept it"
+    return "close in meaning"
+
+
+def find_similar(service: SearchService, paper_id: str, limit: int = 10, offset: int = 0) -> list[SearchHit]:
+    """Up to `limit` similar papers after the first `offset` (at most MAX_SIMILAR in all), each with a reason."""
+    paper = service.store.get_paper(paper_id)
+    if paper is None:
+        return []
+    offset = max(0, min(offset, MAX_SIMILAR))
+    limit = max(0, min(limit, MAX_SIMILAR - offset))
+    evidence = gather_evidence(service, paper)
+    ranked = fuse_similar(evidence)[offset : offset + limit]
+    papers = {p.id: p for p in service.store.get_papers([i for i, _, _ in ranked])}
+    hits = []
+    for other_id, score, strongest in ranked:
+        other = papers.get(other_id)
+        if other is None or other.id == paper.id:
+            continue
+        why = explain(paper, other, evidence.candidates[other_id], strongest, evidence.idf)
+        hits.append(SearchHit(other, score, strongest, why))
+    return hits
