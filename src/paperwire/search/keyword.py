@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,11 +214,14 @@ class KeywordIndex:
         searcher = self.index.searcher()
         return {token: searcher.doc_freq("abstract", token) for token in tokens}
 
-    def search_tokens(self, tokens: Sequence[str], limit: int) -> list[tuple[str, float]]:
-        """BM25 over title and abstract for already analysed (en_stem) tokens, any of them; best first."""
+    def search_tokens(self, tokens: Mapping[str, float] | Sequence[str], limit: int) -> list[tuple[str, float]]:
+        """BM25 over title and abstract for already analysed (en_stem) tokens, any of them, each weighted
+        by its value when `tokens` is a mapping; best first."""
+        weights = tokens if isinstance(tokens, Mapping) else dict.fromkeys(tokens, 1.0)
         clauses = [
-            (tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, name, token), boost))
-            for token in tokens
+            (tantivy.Occur.Should,
+             tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, name, token), boost * weight))
+            for token, weight in weights.items()
             for name, boost in (("title", TITLE_BOOST), ("abstract", 1.0))
         ]  # fmt: skip
         if not clauses:

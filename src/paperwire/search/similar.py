@@ -8,9 +8,9 @@ For one paper, each signal proposes candidates and scores them:
 - categories: overlap of arXiv categories (a small nudge, it proposes no candidates);
 - also kept: what readers who kept the paper also kept, when something wires `SearchService.also_kept`.
 `fuse_similar` (pure) weighs them (WEIGHTS, tuned on the dev half of bench/similar.py) and says why
-each paper is there. Vectors from the bulk model count by how much they agree with the words
-(`bulk_trust`): bulk vectors that disagree with everything the words say (noise) fall silent, so a
-catalogue with only bulk vectors ranks at least as the keyword side would.
+each paper is there. Vectors from the bulk model count by how much their nearest papers agree with the
+words' best, above chance (`agreement`, `bulk_trust`): bulk vectors that say nothing the words agree
+with (noise) fall silent, so a catalogue with only bulk vectors ranks at least as the keywords would.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ KEYWORD_TERMS = 24  # the keyword query of a paper: its most distinctive words, 
 MAX_AUTHORS = 12  # authors looked up per paper (a 300-author paper is not 300 lookups)
 AGREEMENT_TOP = 10  # bulk trust: the keyword side's top hits ...
 AGREEMENT_DEPTH = 20  # ... found among the bulk side's top this many
+SILENT_Z = 1.5  # bulk vectors agreeing with the words no more than this (z-score) are taken for noise
 PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
 EXTRA_STOPWORDS = frozenset(
     "we our us paper propose proposed approach method methods results show novel new using based via also "
@@ -53,7 +54,7 @@ class SimilarWeights:
     authors: float = 0.2
     categories: float = 0.05
     also_kept: float = 0.15
-    bulk_full_trust: float = 0.3  # keyword/bulk agreement (above chance) at which bulk vectors count fully
+    bulk_full_z: float = 3.0  # keyword/bulk agreement (z-score, see `agreement`) at which bulk vectors count fully
 
 
 # Tuned on the dev half of bench/similar.py (docs/benchmarks.md, "Similar papers").
@@ -77,7 +78,7 @@ class Evidence:
     """Everything `fuse_similar` needs for one query paper."""
 
     candidates: dict[str, Signals] = field(default_factory=dict)
-    bulk_trust: float = 1.0  # 0..1: how much the bulk vectors are believed for this paper
+    agreement: float = math.inf  # bulk vectors' agreement with the words, a z-score (see `agreement`)
     idf: dict[str, float] = field(default_factory=dict)  # the paper's distinctive tokens (its keyword query)
 
     def of(self, paper_id: str) -> Signals:
@@ -94,25 +95,33 @@ def normalise(scores: Sequence[tuple[str, float]]) -> dict[str, float]:
     return {item: (score - low) / (high - low) for item, score in scores}
 
 
-def bulk_trust(keyword: Sequence[str], bulk: Sequence[str], catalogue: int, full: float) -> float:
-    """How far the bulk vectors' nearest papers agree with the keyword side's best, above chance:
-    0 when they share no more of the keyword top AGREEMENT_TOP than random vectors would, 1 at `full`."""
+def agreement(keyword: Sequence[str], bulk: Sequence[str], catalogue: int) -> float:
+    """How far the bulk vectors' nearest papers agree with the keyword side's best, beyond chance: how
+    many of the keyword top AGREEMENT_TOP are among the bulk top AGREEMENT_DEPTH, as a z-score against
+    what random vectors would find (infinite when there is nothing to check against)."""
     top = list(keyword[:AGREEMENT_TOP])
-    if not top:
-        return 1.0  # nothing to check against: the vectors are all there is
-    depth = set(bulk[:AGREEMENT_DEPTH])
-    overlap = sum(1 for item in top if item in depth) / len(top)
     chance = min(1.0, AGREEMENT_DEPTH / max(catalogue - 1, 1))
-    if chance >= 1.0:
-        return 1.0
-    return max(0.0, min(1.0, (overlap - chance) / (1 - chance) / max(full, 1e-6)))
+    if not top or chance >= 1.0:
+        return math.inf
+    depth = set(bulk[:AGREEMENT_DEPTH])
+    found = sum(1 for item in top if item in depth)
+    expected, spread = len(top) * chance, math.sqrt(len(top) * chance * (1 - chance))
+    return (found - expected) / spread
+
+
+def bulk_trust(evidence: Evidence, weights: SimilarWeights) -> float:
+    """0..1: how much the bulk vectors count for this paper: nothing up to SILENT_Z (what noise reaches
+    but rarely), fully from `bulk_full_z` on."""
+    z = evidence.agreement
+    return max(0.0, min(1.0, (z - SILENT_Z) / max(weights.bulk_full_z - SILENT_Z, 1e-6)))
 
 
 def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[tuple[str, float, str]]:
     """(paper id, score, strongest signal) best first; ties by paper id."""
     ranked = []
+    trust = bulk_trust(evidence, weights)
     for paper_id, signal in evidence.candidates.items():
-        meaning_weight = weights.bulk_meaning * evidence.bulk_trust if signal.bulk else weights.meaning
+        meaning_weight = weights.bulk_meaning * trust if signal.bulk else weights.meaning
         parts = {
             "meaning": meaning_weight * signal.meaning,
             "words": weights.words * signal.words,
@@ -137,7 +146,7 @@ def author_key(name: str) -> str:
 
 
 def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:
-    """token → idf of the paper's `limit` most distinctive words (tf·idf), words only it has left out."""
+    """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out)."""
     analyzer = ANALYZERS["en_stem"]
     counts: Counter[str] = Counter()
     for text, times in ((paper.title, 2), (paper.abstract, 1)):
@@ -154,12 +163,19 @@ def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWOR
     return {token: idf[token] for token in ranked[:limit]}
 
 
-def gather_evidence(service: SearchService, paper: Paper, weights: SimilarWeights = WEIGHTS) -> Evidence:
+def query_weights(paper: Paper, tokens: Mapping[str, float]) -> dict[str, float]:
+    """Each query token's weight: 1 + log of how often the paper uses it (title words count twice)."""
+    counts = Counter(ANALYZERS["en_stem"].analyze(f"{paper.title} {paper.title} {paper.abstract}"))
+    return {token: 1 + math.log(max(counts[token], 1)) for token in tokens}
+
+
+def gather_evidence(service: SearchService, paper: Paper) -> Evidence:
     """Every signal's candidates for `paper` (never the paper itself)."""
     evidence = Evidence()
     index = service.index
     evidence.idf = distinctive_tokens(service, paper)
-    words = [(i, s) for i, s in index.keyword.search_tokens(list(evidence.idf), POOL + 1) if i != paper.id][:POOL]
+    query = query_weights(paper, evidence.idf)
+    words = [(i, s) for i, s in index.keyword.search_tokens(query, POOL + 1) if i != paper.id][:POOL]
     best = max((score for _, score in words), default=0.0)
     for paper_id, score in words:
         evidence.of(paper_id).words = score / best if best > 0 else 0.0
@@ -172,9 +188,7 @@ def gather_evidence(service: SearchService, paper: Paper, weights: SimilarWeight
             evidence.of(paper_id).meaning = score
     if bulk_vector is not None:
         neighbours = [(i, s) for i, s in bulk.search(bulk_vector, POOL + 1) if i != paper.id][:POOL]
-        evidence.bulk_trust = bulk_trust(
-            [i for i, _ in words], [i for i, _ in neighbours], len(bulk), weights.bulk_full_trust
-        )  # fmt: skip
+        evidence.agreement = agreement([i for i, _ in words], [i for i, _ in neighbours], len(bulk))
         has_quality = quality if quality_vector is not None else None
         for paper_id, score in normalise(neighbours).items():
             if has_quality is not None and has_quality.vector(paper_id) is not None:
@@ -206,40 +220,57 @@ def gather_evidence(service: SearchService, paper: Paper, weights: SimilarWeight
 # ---- reasons ---------------------------------------------------------------------------------
 
 
-def _phrases(text: str) -> dict[tuple[str, str], str]:
-    """(stem, stem) → the words as written, for each pair of neighbouring content words."""
+def _phrases(text: str) -> tuple[dict[tuple[str, str], str], Counter[tuple[str, str]]]:
+    """(stem, stem) → the words as first written, and how often, for each pair of neighbouring content words."""
     analyzer = ANALYZERS["en_stem"]
     words = PHRASE_WORD.findall(text)
     pairs: dict[tuple[str, str], str] = {}
+    counts: Counter[tuple[str, str]] = Counter()
     for first, second in zip(words, words[1:]):
         lowered = (first.lower(), second.lower())
         if any(w in UNMARKED or w in EXTRA_STOPWORDS or len(w) < 3 for w in lowered):
             continue
         stems = analyzer.analyze(first), analyzer.analyze(second)
         if len(stems[0]) == 1 and len(stems[1]) == 1:
-            pairs.setdefault((stems[0][0], stems[1][0]), f"{first} {second}")
-    return pairs
+            key = (stems[0][0], stems[1][0])
+            pairs.setdefault(key, f"{first} {second}")
+            counts[key] += 1
+    return pairs, counts
+
+
+def _surface_words(text: str) -> dict[str, str]:
+    """stem → the word as first written in `text` (lower case)."""
+    analyzer = ANALYZERS["en_stem"]
+    found: dict[str, str] = {}
+    for word in PHRASE_WORD.findall(text):
+        stems = analyzer.analyze(word)
+        if len(stems) == 1:
+            found.setdefault(stems[0], word.lower())
+    return found
 
 
 def explain(paper: Paper, other: Paper, signal: Signals, strongest: str, idf: Mapping[str, float]) -> str:
     """One line a reader understands: why `other` is similar to `paper`."""
     if strongest == "authors" and signal.authors:
-        shown = ", ".join(signal.authors[:2]) + (
-            f" and {len(signal.authors) - 2} more" if len(signal.authors) > 2 else ""
-        )
-        return f"same authors: {shown}"
+        more = len(signal.authors) - 2
+        return "same authors: " + ", ".join(signal.authors[:2]) + (f" and {more} more" if more > 0 else "")
     if strongest == "words":
-        own = _phrases(f"{paper.title}. {paper.abstract}")
-        theirs = _phrases(f"{other.title}. {other.abstract}")
-        shared = [key for key in own if key in theirs]
+        own_text, their_text = f"{paper.title}. {paper.abstract}", f"{other.title}. {other.abstract}"
+        own, own_counts = _phrases(own_text)
+        _, their_counts = _phrases(their_text)
+        shared = [key for key in own if key in their_counts]
         if shared:
-            best = max(shared, key=lambda key: (idf.get(key[0], 0.0) + idf.get(key[1], 0.0), own[key]))
+            # the pair both papers lean on most: rare words, used often by each
+            best = max(shared, key=lambda key: (
+                (idf.get(key[0], 0.0) + idf.get(key[1], 0.0))
+                * (1 + math.log(own_counts[key])) * (1 + math.log(their_counts[key])), own[key],
+            ))  # fmt: skip
             return f"shares *{own[best].lower()}*"
-        analyzer = ANALYZERS["en_stem"]
-        their_tokens = set(analyzer.analyze(f"{other.title} {other.abstract}"))
-        common = sorted((token for token in idf if token in their_tokens), key=lambda token: -idf[token])[:2]
+        their_tokens = set(ANALYZERS["en_stem"].analyze(their_text))
+        common = sorted((token for token in idf if token in their_tokens), key=lambda token: (-idf[token], token))[:2]
         if common:
-            return "shares the words " + ", ".join(f"*{token}*" for token in common)
+            surface = _surface_words(own_text)
+            return "shares the words " + ", ".join(f"*{surface.get(token, token)}*" for token in common)
         return "similar words"
     if strongest == "categories":
         common = [c for c in paper.categories if c in set(other.categories)]
