@@ -20,6 +20,7 @@ import math
 import sys
 import tempfile
 import time
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,6 +28,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from machine import describe  # noqa: E402  (bench/machine.py)
 
 from paperwire.models import Paper  # noqa: E402
 from paperwire.search import hybrid  # noqa: E402
@@ -129,6 +132,10 @@ def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple
             hybrid_runs[qid] = [hit.paper.id[3:] for hit in service.search(text, limit=100).hits]
         service.close()
         store.close()
+    changed = [len(set(hybrid_runs[q][:10]) - set(keyword_runs[q][:10])) / 10 for q in queries]
+    same_first = sum(1 for q in queries if hybrid_runs[q][:1] == keyword_runs[q][:1])
+    print(f"semantic side's share of the hybrid top-10 slots (papers not in the keyword top 10): "
+          f"{100 * float(np.mean(changed)):.1f}%; first hit = keyword's first in {same_first} of {len(queries)} queries")  # fmt: skip
     results = evaluate({"keyword (tantivy BM25)": keyword_runs, f"semantic ({embedder.name})": semantic_runs,
                         f"hybrid ({hybrid.FUSION.method}, {embedder.name})": hybrid_runs}, qrels)  # fmt: skip
     if tune:
@@ -177,10 +184,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embedder", default="all-MiniLM-L6-v2", help="all-MiniLM-L6-v2 | static")
     parser.add_argument("--tune", action="store_true", help="also print a grid of fusion settings")
+    parser.add_argument("--half", choices=("all", "dev", "report"), default="all",
+                        help="the training queries whose id hash is even (dev: tune here) or odd (report)")  # fmt: skip
     parser.add_argument("--mixed", action="store_true",
                         help="MiniLM vectors for part of the corpus, static vectors for all (search uses the best)")  # fmt: skip
     args = parser.parse_args()
     corpus, queries, qrels = load_scifact()
+    if args.half != "all":
+        keep = {q for q in qrels if zlib.crc32(q.encode()) % 2 == (0 if args.half == "dev" else 1)}
+        queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
+    print(f"machine: {describe()}; queries: {args.half}")
     started = time.perf_counter()
     if args.mixed:
         results = run_mixed(
@@ -191,6 +204,7 @@ def main() -> None:
     print(f"SciFact training split: {len(corpus):,} documents, {len(qrels)} queries with judgments "
           f"({time.perf_counter() - started:.0f} s)\n")  # fmt: skip
     print_table(results)
+    print(f"machine after the run: {describe()}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from machine import describe  # noqa: E402  (bench/machine.py)
 
 from paperwire.models import Paper, normalise_title  # noqa: E402
 from paperwire.search.embedders import MINILM, SentenceTransformerEmbedder, paper_text  # noqa: E402
@@ -60,17 +61,6 @@ ARXIV = ROOT.parent / "shared" / "data" / "arxiv_cs"
 CACHE = Path(os.environ.get("PAPERWIRE_BENCH_CACHE", "/work/cache/similar"))
 K = 20
 MAX_POSITIVES = 30
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
-            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
-    except OSError:
-        pass
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"{model}, {os.cpu_count()} CPUs, load average {load}"
 
 
 def load_month(month: str) -> list[dict]:
@@ -235,7 +225,7 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="grid-search the weights on the dev half")
     parser.add_argument("--no-svm", action="store_true", help="leave out the arxiv-sanity-lite row")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     records = load_month(args.month)
     by_id = {r["id"]: r for r in records}
     positives = weak_positives(records)
@@ -282,7 +272,7 @@ def main() -> None:
           f"silenced for {sum(t == 0 for t in trusts)} of {len(trusts)} papers")  # fmt: skip
     if args.tune:
         print(f"tuned weights (MiniLM): {weights}\ntuned weights (bulk): {bulk_weights}")
-    print(f"machine after the run: {machine()}")
+    print(f"machine after the run: {describe()}")
 
 
 if __name__ == "__main__":

@@ -52,11 +52,16 @@ def test_two_services_on_one_index_both_find_every_new_paper(store: Store, tmp_p
     stop.set()
     for worker in workers:
         worker.join()
+    assert any(conflicts)  # they did meet at the writer lock
     for node in nodes:
         node.index.sync(store)  # one more sync each: the next one after the papers arrived
     for node in nodes:
         assert all(finds(node, f"2512.{n:05d}") for n in range(100))
-        assert node.index.keyword.count() == 100
+    for turn, node in enumerate(nodes):  # each keeps learning alone too (the other one idle or gone)
+        store.upsert_papers(papers(200 + turn, 1))
+        node.index.sync(store)
+        assert finds(node, f"2512.{200 + turn:05d}")
+    for node in nodes:
         node.close()
 
 
