@@ -4,6 +4,7 @@ bulk vectors that never rank worse than the keywords alone."""
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -87,12 +88,16 @@ TOPICS = {
     "privacy": "privacy federated client differential noise aggregation leakage",
     "tables": "table column row spreadsheet schema tabular join",
     "music": "music melody chord rhythm tempo instrument harmony",
+    "weather": "weather rainfall forecast climate storm humidity precipitation",
+    "markets": "market price trading portfolio volatility asset stock",
+    "compilers": "compiler register bytecode parser optimisation loop instruction",
+    "medicine": "clinical patient diagnosis hospital treatment symptom therapy",
 }
 FILLER = "we study a method and report results on benchmarks with experiments and analysis".split()
 
 
 def topic_papers() -> list[Paper]:
-    """8 topics × 8 papers, each with three of its topic's words among common filler (deterministic)."""
+    """12 topics × 8 papers, each with three of its topic's words among common filler (deterministic)."""
     papers = []
     for t, vocabulary in enumerate(TOPICS.values()):
         words = vocabulary.split()
@@ -100,7 +105,7 @@ def topic_papers() -> list[Paper]:
             own = [words[(k + j) % len(words)] for j in range(3)]
             title = f"{own[0].title()} {own[1]} study {k}"
             abstract = " ".join(FILLER[(k + j) % len(FILLER)] for j in range(8)) + " " + " ".join(own * 2)
-            papers.append(Paper(id=f"2510.2{t}{k:03d}", title=title, abstract=abstract, authors=[f"Author {t}{k}"],
+            papers.append(Paper(id=f"2510.{t:02d}{k:03d}", title=title, abstract=abstract, authors=[f"Author {t}{k}"],
                                 categories=["cs.LG"], listed_on="2025-10-01"))  # fmt: skip
     return papers
 
@@ -123,17 +128,17 @@ class TableEmbedder:
 
 
 def noise(text: str) -> np.ndarray:
-    return np.random.default_rng(abs(hash(text)) % 2**32).normal(size=16)
+    return np.random.default_rng(zlib.crc32(text.encode())).normal(size=16)
 
 
 def topic_vector(text: str) -> np.ndarray:
     first = text.split()[0].lower()
     index = next(t for t, words in enumerate(TOPICS.values()) if first in words.split())
-    return np.eye(16)[index] + 0.05 * noise(text)
+    return np.eye(16)[index] + 0.05 * noise(text)  # 12 topics, 16 dimensions
 
 
 def mean_ndcg(service: SearchService, papers: list[Paper]) -> float:
-    topic_of = {paper.id: paper.id[:7] for paper in papers}
+    topic_of = {paper.id: paper.id[:7] for paper in papers}  # 2510.TTkkk
     total = 0.0
     for paper in papers:
         ranked = [hit.paper.id for hit in service.similar(paper.id, limit=7)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,7 +38,11 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW = 1000  # offset + limit never reaches past this many ranked candidates
 MIN_POOL = 100
-FIRST_SYNC_WAIT_SECONDS = 0.5  # a search right after start waits this long at most for the catch-up's first commit
+# A search right after start waits for the start-up catch-up: at most FIRST_SYNC_WAIT_SECONDS once some
+# papers are indexed while the keyword build goes on (then it answers from them and says so), else up to
+# FIRST_SYNC_MAX_WAIT_SECONDS (a small catalogue is then answered complete, vectors included).
+FIRST_SYNC_WAIT_SECONDS = 0.5
+FIRST_SYNC_MAX_WAIT_SECONDS = 15.0
 SYNC_FOLLOW_SECONDS = 2.0  # the background follower syncs this often once caught up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
 # The query is embedded and the vectors searched on one of these threads while the request's thread
@@ -152,13 +157,17 @@ class SearchService:
     def refresh(self) -> dict:
         """Make the index current enough to answer; returns `index_state()`.
 
-        With the background follower running (`start`), it keeps the index in step: a search waits
-        at most FIRST_SYNC_WAIT_SECONDS right after start (for the first papers), never for a sync.
+        With the background follower running (`start`), it keeps the index in step: a search right
+        after start waits for the catch-up as FIRST_SYNC_WAIT_SECONDS says, never for a later sync.
         Without it (one-shot commands, tests) a search syncs first when the last sync is older than
         the interval, never waiting for another thread's sync."""
         if self._follower is not None and self._follower.is_alive():
-            if not self._caught_up.is_set():
-                self._caught_up.wait(FIRST_SYNC_WAIT_SECONDS)
+            started = time.monotonic()
+            while not self._caught_up.wait(0.05):
+                waited = time.monotonic() - started
+                building = self.index.reading_papers and self.index.keyword.count() > 0
+                if waited >= FIRST_SYNC_MAX_WAIT_SECONDS or (waited >= FIRST_SYNC_WAIT_SECONDS and building):
+                    break
             return self.index_state()
         if self.index.is_due():
             self.index.sync(self.store, wait=False)

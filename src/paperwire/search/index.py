@@ -170,6 +170,7 @@ class SearchIndex:
         self._models = [ModelVectors(folder, name) for name in (model, self.bulk_model) if name]
         self._lock = threading.Lock()
         self.last_sync = 0.0
+        self.reading_papers = False  # a sync is in its papers (keyword) phase, before the vectors
 
     @property
     def vectors(self) -> VectorIndex | None:
@@ -194,10 +195,13 @@ class SearchIndex:
         try:
             started = time.monotonic()
             busy = False
+            self.reading_papers = True
             try:
                 papers = self._sync_papers(store, progress)
             except WriterBusy:
                 busy, papers = True, 0
+            finally:
+                self.reading_papers = False
             report = SyncReport(papers=papers, vectors=sum(vectors.sync(store) for vectors in self._models))
             report.writer_busy = busy
             self.last_sync = started

@@ -15,6 +15,7 @@ with (noise) fall silent, so a catalogue with only bulk vectors ranks at least a
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -33,10 +34,11 @@ if TYPE_CHECKING:
 MAX_SIMILAR = 100
 POOL = 200  # candidates proposed by each signal
 KEYWORD_TERMS = 24  # the keyword query of a paper: its most distinctive words, at most this many
+FETCH = 60  # candidates read from the store for their authors and categories (besides author matches)
 MAX_AUTHORS = 12  # authors looked up per paper (a 300-author paper is not 300 lookups)
 AGREEMENT_TOP = 10  # bulk trust: the keyword side's top hits ...
 AGREEMENT_DEPTH = 20  # ... found among the bulk side's top this many
-SILENT_Z = 1.5  # bulk vectors agreeing with the words no more than this (z-score) are taken for noise
+SILENT_Z = 2.5  # bulk vectors agreeing with the words no more than this (z-score) are taken for noise
 PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
 EXTRA_STOPWORDS = frozenset(
     "we our us paper propose proposed approach method methods results show novel new using based via also "
@@ -54,7 +56,7 @@ class SimilarWeights:
     authors: float = 0.2
     categories: float = 0.05
     also_kept: float = 0.15
-    bulk_full_z: float = 3.0  # keyword/bulk agreement (z-score, see `agreement`) at which bulk vectors count fully
+    bulk_full_z: float = 4.0  # keyword/bulk agreement (z-score, see `agreement`) at which bulk vectors count fully
 
 
 # Tuned on the dev half of bench/similar.py (docs/benchmarks.md, "Similar papers").
@@ -80,6 +82,7 @@ class Evidence:
     candidates: dict[str, Signals] = field(default_factory=dict)
     agreement: float = math.inf  # bulk vectors' agreement with the words, a z-score (see `agreement`)
     idf: dict[str, float] = field(default_factory=dict)  # the paper's distinctive tokens (its keyword query)
+    papers: dict[str, Paper] = field(default_factory=dict)  # the candidates read from the store
 
     def of(self, paper_id: str) -> Signals:
         return self.candidates.setdefault(paper_id, Signals())
@@ -130,8 +133,8 @@ def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[
             "also-kept": weights.also_kept * signal.also_kept,
         }
         score = sum(parts.values())
-        if score <= 0:
-            continue
+        if score - parts["categories"] <= 0:
+            continue  # categories only nudge: a paper nothing else speaks for (or only silenced vectors) is out
         strongest = "authors" if signal.authors else max(parts, key=parts.__getitem__)
         ranked.append((paper_id, score, strongest))
     ranked.sort(key=lambda item: (-item[1], item[0]))
@@ -141,6 +144,7 @@ def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[
 # ---- gathering the evidence from the index -------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65_536)
 def author_key(name: str) -> str:
     return normalise_title(name)
 
@@ -196,25 +200,36 @@ def gather_evidence(service: SearchService, paper: Paper) -> Evidence:
             signal = evidence.of(paper_id)
             signal.meaning, signal.bulk = score, True
     own_authors = {author_key(name): name for name in paper.authors[:MAX_AUTHORS] if author_key(name)}
-    for name in own_authors.values():
-        for paper_id in index.keyword.author_papers(name, limit=POOL):
-            if paper_id != paper.id:
-                evidence.of(paper_id)
+    by_author = {i for name in own_authors.values() for i in index.keyword.author_papers(name, limit=POOL)}
+    by_author.discard(paper.id)
+    for paper_id in by_author:
+        evidence.of(paper_id)
     if service.also_kept is not None:
         kept = [(i, s) for i, s in service.also_kept(paper.id, POOL) if i != paper.id]
         best_kept = max((score for _, score in kept), default=0.0)
         for paper_id, score in kept:
             evidence.of(paper_id).also_kept = score / best_kept if best_kept > 0 else 0.0
     evidence.candidates.pop(paper.id, None)
+    # Authors and categories need the papers themselves: read only the candidates that can still reach
+    # the top (the best FETCH by the other signals, and those an author lookup proposed).
+    trust = bulk_trust(evidence, WEIGHTS)
+    ahead = sorted(evidence.candidates, key=lambda i: (-_score_without_papers(evidence.candidates[i], trust), i))
+    ahead = ahead[:FETCH]
     own_categories = set(paper.categories)
-    for other in service.store.get_papers(list(evidence.candidates)):
+    for other in service.store.get_papers(list(dict.fromkeys([*ahead, *sorted(by_author)]))):
+        evidence.papers[other.id] = other
         signal = evidence.candidates[other.id]
-        shared = [name for name in other.authors if author_key(name) in own_authors]
-        signal.authors = tuple(shared)
+        if other.id in by_author:
+            signal.authors = tuple(name for name in other.authors if author_key(name) in own_authors)
         categories = set(other.categories)
         if own_categories and categories:
             signal.categories = len(own_categories & categories) / len(own_categories | categories)
     return evidence
+
+
+def _score_without_papers(signal: Signals, trust: float, weights: SimilarWeights = WEIGHTS) -> float:
+    meaning = weights.bulk_meaning * trust if signal.bulk else weights.meaning
+    return meaning * signal.meaning + weights.words * signal.words + weights.also_kept * signal.also_kept
 
 
 # ---- reasons ---------------------------------------------------------------------------------
@@ -249,14 +264,17 @@ def _surface_words(text: str) -> dict[str, str]:
     return found
 
 
-def explain(paper: Paper, other: Paper, signal: Signals, strongest: str, idf: Mapping[str, float]) -> str:
-    """One line a reader understands: why `other` is similar to `paper`."""
+def explain(
+    paper: Paper, other: Paper, signal: Signals, strongest: str, idf: Mapping[str, float],
+    own_phrases: tuple[dict[tuple[str, str], str], Counter[tuple[str, str]]] | None = None,
+) -> str:  # fmt: skip
+    """One line a reader understands: why `other` is similar to `paper` (`own_phrases`: `paper`'s, if known)."""
     if strongest == "authors" and signal.authors:
         more = len(signal.authors) - 2
         return "same authors: " + ", ".join(signal.authors[:2]) + (f" and {more} more" if more > 0 else "")
     if strongest == "words":
         own_text, their_text = f"{paper.title}. {paper.abstract}", f"{other.title}. {other.abstract}"
-        own, own_counts = _phrases(own_text)
+        own, own_counts = own_phrases or _phrases(own_text)
         _, their_counts = _phrases(their_text)
         shared = [key for key in own if key in their_counts]
         if shared:
@@ -289,12 +307,14 @@ def find_similar(service: SearchService, paper_id: str, limit: int = 10, offset:
     limit = max(0, min(limit, MAX_SIMILAR - offset))
     evidence = gather_evidence(service, paper)
     ranked = fuse_similar(evidence)[offset : offset + limit]
-    papers = {p.id: p for p in service.store.get_papers([i for i, _, _ in ranked])}
+    missing = [i for i, _, _ in ranked if i not in evidence.papers]
+    papers = {**evidence.papers, **{p.id: p for p in service.store.get_papers(missing)}}
+    own_phrases = _phrases(f"{paper.title}. {paper.abstract}")
     hits = []
     for other_id, score, strongest in ranked:
         other = papers.get(other_id)
         if other is None or other.id == paper.id:
             continue
-        why = explain(paper, other, evidence.candidates[other_id], strongest, evidence.idf)
+        why = explain(paper, other, evidence.candidates[other_id], strongest, evidence.idf, own_phrases)
         hits.append(SearchHit(other, score, strongest, why))
     return hits
