@@ -48,7 +48,7 @@ def test_same_author_and_same_topic_papers_come_with_their_reasons(catalogue: St
     hits = service.similar(CONTRASTIVE, limit=6)
     reasons = {hit.paper.id: hit.explanation for hit in hits}
     assert SAME_TOPIC | {SAME_AUTHOR} <= set(reasons)
-    assert {hit.paper.id for hit in hits[:2]} == SAME_TOPIC  # the topic first: it shares the most
+    assert SAME_TOPIC <= {hit.paper.id for hit in hits[:3]}  # near the top: they share the most
     assert reasons[SAME_AUTHOR] == "same authors: Mira Okafor"
     assert all(reasons[i] == "shares *contrastive decoding*" for i in SAME_TOPIC)
     assert all(hit.explanation for hit in hits)
