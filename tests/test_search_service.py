@@ -121,7 +121,13 @@ def test_a_search_during_the_build_answers_from_what_is_indexed_and_says_so(
         page = client.get("/search", params={"q": "lattice"})
         assert "still being built (50 of 120 papers)" in page.text
         gated.gate.set()
-        client.app.state.search._caught_up.wait(30)
+        service, ready = client.app.state.search, threading.Event()
+        for _ in range(600):  # wait for the condition (the build finished), not for a clock
+            if service.index_state() == {"state": "ready"}:
+                ready.set()
+                break
+            ready.wait(0.05)
+        assert ready.is_set()
         done = client.get("/api/search", params={"q": "lattice", "limit": 200}).json()
         assert done["index"] == {"state": "ready"} and done["total"] == 120 and "being built" not in done["notice"]
 

@@ -157,19 +157,20 @@ class SearchService:
     def refresh(self) -> dict:
         """Make the index current enough to answer; returns `index_state()`.
 
-        With the background follower running (`start`), it keeps the index in step: a search right
-        after start waits for the catch-up as FIRST_SYNC_WAIT_SECONDS says, never for a later sync.
-        Without it (one-shot commands, tests) a search syncs first when the last sync is older than
-        the interval, never waiting for another thread's sync."""
+        With the background follower running (`start`), a search right after start waits for the
+        catch-up as FIRST_SYNC_WAIT_SECONDS says. Otherwise a search syncs first when the last sync is
+        older than the interval or the database holds a newer paper, never waiting for another
+        thread's sync (the follower's, or another search's)."""
         if self._follower is not None and self._follower.is_alive():
             started = time.monotonic()
             while not self._caught_up.wait(0.05):
                 waited = time.monotonic() - started
                 building = self.index.reading_papers and self.index.keyword.count() > 0
-                if waited >= FIRST_SYNC_MAX_WAIT_SECONDS or (waited >= FIRST_SYNC_WAIT_SECONDS and building):
-                    break
-            return self.index_state()
-        if self.index.is_due():
+                if waited >= FIRST_SYNC_WAIT_SECONDS and building or waited >= FIRST_SYNC_MAX_WAIT_SECONDS:
+                    return self.index_state()
+        # Between the follower's rounds, a search reads what was written since (this node's own writes
+        # included) unless a sync is running right now; it never waits for one.
+        if self.index.is_due() or self.index.behind(self.store):
             self.index.sync(self.store, wait=False)
         return self.index_state()
 

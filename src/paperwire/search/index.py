@@ -185,6 +185,11 @@ class SearchIndex:
     def is_due(self) -> bool:
         return time.monotonic() - self.last_sync >= SYNC_INTERVAL_SECONDS
 
+    def behind(self, store: Store) -> bool:
+        """Whether the database holds a paper change this index has not read (one indexed max())."""
+        latest = store.latest_paper_change()
+        return bool(latest) and latest > self._papers.cursor[0]
+
     def sync(self, store: Store, *, wait: bool = True, progress=None) -> SyncReport | None:  # noqa: ANN001
         """Bring the index up to the database; None when another thread is syncing and wait is False.
 
