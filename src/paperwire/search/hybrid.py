@@ -38,10 +38,11 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW = 1000  # offset + limit never reaches past this many ranked candidates
 MIN_POOL = 100
-# A search right after start waits for the start-up catch-up: at most FIRST_SYNC_WAIT_SECONDS once some
-# papers are indexed while the keyword build goes on (then it answers from them and says so), else up to
-# FIRST_SYNC_MAX_WAIT_SECONDS (a small catalogue is then answered complete, vectors included).
+# A search right after start waits for the start-up catch-up: once some papers are indexed, at most
+# FIRST_SYNC_WAIT_SECONDS while the keyword build goes on, VECTOR_CATCH_UP_WAIT_SECONDS while the vectors are
+# read (then it answers from what is indexed and says so); FIRST_SYNC_MAX_WAIT_SECONDS while none is.
 FIRST_SYNC_WAIT_SECONDS = 0.5
+VECTOR_CATCH_UP_WAIT_SECONDS = 2.0
 FIRST_SYNC_MAX_WAIT_SECONDS = 15.0
 SYNC_FOLLOW_SECONDS = 2.0  # the background follower syncs this often once caught up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
@@ -165,8 +166,8 @@ class SearchService:
             started = time.monotonic()
             while not self._caught_up.wait(0.05):
                 waited = time.monotonic() - started
-                building = self.index.reading_papers and self.index.keyword.count() > 0
-                if waited >= FIRST_SYNC_WAIT_SECONDS and building or waited >= FIRST_SYNC_MAX_WAIT_SECONDS:
+                patience = FIRST_SYNC_WAIT_SECONDS if self.index.reading_papers else VECTOR_CATCH_UP_WAIT_SECONDS
+                if waited >= patience and self.index.keyword.count() > 0 or waited >= FIRST_SYNC_MAX_WAIT_SECONDS:
                     return self.index_state()
         # Between the follower's rounds, a search reads what was written since (this node's own writes
         # included) unless a sync is running right now; it never waits for one.
