@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from paperwire.search.hybrid import SearchService
 
 MAX_SIMILAR = 100
-POOL = 200  # candidates proposed by each signal
+POOL = 100  # candidates proposed by each signal (the page shows at most MAX_SIMILAR)
 KEYWORD_TERMS = 48  # the keyword query of a paper: its most distinctive words, at most this many (dev: 24 → 48 +0.004)
-FETCH = 60  # candidates read from the store for their authors and categories (besides author matches)
-MAX_AUTHORS = 12  # authors looked up per paper (a 300-author paper is not 300 lookups)
+FETCH = 40  # candidates read from the store for their authors and categories (besides author matches)
+MAX_AUTHORS = 8  # authors looked up per paper (a 300-author paper is not 300 lookups)
 AGREEMENT_TOP = 10  # bulk trust: the keyword side's top hits ...
 AGREEMENT_DEPTH = 20  # ... found among the bulk side's top this many
 SILENT_Z = 2.5  # bulk vectors agreeing with the words no more than this (z-score) are taken for noise
