@@ -55,6 +55,17 @@ def test_same_author_and_same_topic_papers_come_with_their_reasons(catalogue: St
     service.close()
 
 
+def test_what_readers_also_kept_is_a_signal_when_wired(catalogue: Store, tmp_path: Path) -> None:
+    service = keyword_service(catalogue, tmp_path / "home")
+    unrelated = "2510.10006"  # robotic grasping: no word, author or category in common with CONTRASTIVE
+    assert unrelated not in [hit.paper.id for hit in service.similar(CONTRASTIVE, limit=100)]
+    service.also_kept = lambda paper_id, limit: [(unrelated, 3.0), (paper_id, 9.0)]  # (libraries: another helper)
+    hits = {hit.paper.id: hit for hit in service.similar(CONTRASTIVE, limit=100)}
+    assert hits[unrelated].explanation == "readers who kept this paper also kept it"
+    assert CONTRASTIVE not in hits
+    service.close()
+
+
 def test_api_pages_similar_papers_up_to_100_with_reasons(catalogue: Store, settings: Settings) -> None:
     settings = settings.model_copy(update={"embedder": "none"})
     with TestClient(create_app(settings, store=catalogue)) as client:
