@@ -38,9 +38,10 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW = 1000  # offset + limit never reaches past this many ranked candidates
 MIN_POOL = 100
-# A search right after start waits for the start-up catch-up: once some papers are indexed, at most
-# FIRST_SYNC_WAIT_SECONDS while the keyword build goes on, VECTOR_CATCH_UP_WAIT_SECONDS while the vectors are
-# read (then it answers from what is indexed and says so); FIRST_SYNC_MAX_WAIT_SECONDS while none is.
+# Searches in the first moments after start wait for the start-up catch-up: once some papers are indexed,
+# until FIRST_SYNC_WAIT_SECONDS after start while the keyword build goes on, VECTOR_CATCH_UP_WAIT_SECONDS
+# while the vectors are read (later ones answer at once from what is indexed, and say so); while none is,
+# until the first commit (the first page of papers) or FIRST_SYNC_MAX_WAIT_SECONDS.
 FIRST_SYNC_WAIT_SECONDS = 0.5
 VECTOR_CATCH_UP_WAIT_SECONDS = 2.0
 FIRST_SYNC_MAX_WAIT_SECONDS = 15.0
@@ -103,6 +104,7 @@ class SearchService:
         self._stopping = threading.Event()
         self._follower: threading.Thread | None = None
         self._building_of: int | None = None  # papers in the database when the catch-up started
+        self._started_at = 0.0
         # "Readers who kept it also kept": paper id, limit → (paper id, strength) best first; wired by
         # whoever keeps readers' libraries (None: similar papers do without that signal).
         self.also_kept: Callable[[str, int], Sequence[tuple[str, float]]] | None = None
@@ -144,6 +146,7 @@ class SearchService:
 
         self._caught_up.clear()
         self._stopping.clear()
+        self._started_at = time.monotonic()
         self._follower = threading.Thread(target=follow, name="search-follower", daemon=True)
         self._follower.start()
         return self._follower
@@ -163,11 +166,13 @@ class SearchService:
         older than the interval or the database holds a newer paper, never waiting for another
         thread's sync (the follower's, or another search's)."""
         if self._follower is not None and self._follower.is_alive():
-            started = time.monotonic()
             while not self._caught_up.wait(0.05):
-                waited = time.monotonic() - started
-                patience = FIRST_SYNC_WAIT_SECONDS if self.index.reading_papers else VECTOR_CATCH_UP_WAIT_SECONDS
-                if waited >= patience and self.index.keyword.count() > 0 or waited >= FIRST_SYNC_MAX_WAIT_SECONDS:
+                since_start = time.monotonic() - self._started_at
+                if self.index.keyword.count() > 0:
+                    patience = FIRST_SYNC_WAIT_SECONDS if self.index.reading_papers else VECTOR_CATCH_UP_WAIT_SECONDS
+                    if since_start >= patience:
+                        return self.index_state()
+                elif since_start >= FIRST_SYNC_MAX_WAIT_SECONDS:
                     return self.index_state()
         # Between the follower's rounds, a search reads what was written since (this node's own writes
         # included) unless a sync is running right now; it never waits for one.

@@ -28,7 +28,9 @@ SYNC_INTERVAL_SECONDS = 2.0
 OVERLAP_SECONDS = 10.0
 PAGE = 2000
 VECTOR_SAVE_SECONDS = 300.0  # an approximate (IVF) index is large: persist it at most this often (and on close)
-BUILD_COMMIT_SECONDS = 1.0  # during a long catch-up, commit this often so searches see the papers indexed so far
+# During a long catch-up, commit the first page at once and then this often, so that searches meanwhile
+# answer from the papers indexed so far.
+BUILD_COMMIT_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -230,7 +232,7 @@ class SearchIndex:
                 cursor = page[-1][1]
                 if progress is not None:
                     progress(len(page))
-                if pending and time.monotonic() - committed_at >= BUILD_COMMIT_SECONDS:
+                if pending and (not count or time.monotonic() - committed_at >= BUILD_COMMIT_SECONDS):
                     self.keyword.commit()  # a long catch-up: searches meanwhile see what is indexed so far
                     count, pending, committed_at = count + pending, 0, time.monotonic()
                 if len(page) < PAGE:
