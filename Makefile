@@ -22,7 +22,10 @@ $(BIN)/paperwire: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[search,test]"
 	touch $(BIN)/paperwire
 
+# The bulk model's word-piece table is built once here, into the data directory (never committed), so
+# the first `PAPERWIRE_EMBEDDER=static paperwire embed` starts embedding at once.
 setup: $(BIN)/paperwire
+	$(BIN)/paperwire embed --prepare
 
 # Debian's chromium for the browser tests (Playwright drives /usr/bin/chromium; no browser download).
 test-setup: setup

@@ -196,13 +196,14 @@ def settings_for(home: str, port: int):
 
 
 def compose_worker(home: str, port: int, day: str, results) -> None:
-    from paperwire.mail.compose import load_period, period_for, run_digest, topic_relevance_for
+    from paperwire.mail.compose import load_period, own_search, period_for, run_digest, topic_relevance_for
     from paperwire.storage import open_store
 
     settings = settings_for(home, port)
     store = open_store(settings.effective_database_url, upgrade=False)
     started = time.perf_counter()
-    relevance = topic_relevance_for(store, settings, load_period(store, period_for("daily", date.fromisoformat(day))).papers)
+    search = own_search(store, settings)
+    relevance = topic_relevance_for(search, load_period(store, period_for("daily", date.fromisoformat(day))).papers)
     report = run_digest(store, settings, "daily", date.fromisoformat(day), send=False, topic_relevance=relevance)
     results.put(("compose", {"composed": report.compose.composed, "seconds": time.perf_counter() - started,
                              "relevance": "hybrid search" if relevance else "keyword", "peak_mb": peak_rss_mb(),

@@ -52,3 +52,10 @@ def print_load(when: str) -> None:
     """The load average again (after a run: was the machine busy while it ran?)."""
     one, five, fifteen = os.getloadavg()
     print(f"# load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}")
+
+
+def describe() -> str:
+    """One line: CPU model, CPU count and load average (for a table's caption)."""
+    model, _ = cpu_model_and_flags()
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{model}, {os.cpu_count()} CPUs, load average {load}"

@@ -146,6 +146,10 @@ def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple
         service.close()
         store.close()
     tuning, report = split_halves(qrels)
+    changed = [len(set(hybrid_runs[q][:10]) - set(keyword_runs[q][:10])) / 10 for q in report]
+    same_first = sum(1 for q in report if hybrid_runs[q][:1] == keyword_runs[q][:1])
+    print(f"report half: the semantic side's share of the hybrid top-10 slots (papers not in the keyword top 10) "
+          f"{100 * float(np.mean(changed)):.1f}%; first hit = keyword's first in {same_first} of {len(report)} queries")  # fmt: skip
     shipped = hybrid.fusion_for(embedder.name)
     results = evaluate({"keyword (tantivy BM25)": keyword_runs, f"semantic ({embedder.name})": semantic_runs,
                         f"hybrid as shipped, no meaning floor ({embedder.name})": unfloored_runs,

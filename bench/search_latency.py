@@ -11,6 +11,8 @@ synthetic ones, normalize(a·E[i] + b·E[j] + g·z) with z ~ N(0, Cov(E)) as in 
 ../shared/data/queries/ plus 200 short title n-grams, embedded by MiniLM at query time.
 
 Reproduce:  .venv/bin/python bench/search_latency.py [--size 100000] [--short 200]
+Similar papers (`/api/papers/{id}/similar`, vectors + words + authors + categories) against the
+vector neighbours alone, same papers, same run:  ... --similar 300 [--only-similar]
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from machine import print_load, print_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from machine import describe  # noqa: E402  (bench/machine.py)
 
 from paperwire.models import Paper  # noqa: E402
 from paperwire.sample import sample_vectors_path  # noqa: E402
@@ -135,6 +139,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="build the database and indexes in DIR and reuse them in later runs (same --size): "
                              "for repeated latency runs; the build figures are then those of the first run")  # fmt: skip
+    parser.add_argument("--similar", type=int, default=300, help="papers whose similar papers are timed")
+    parser.add_argument("--only-similar", action="store_true", help="time similar papers only (no search rows)")
     args = parser.parse_args()
     print_machine(__doc__.strip().splitlines()[0])
     rng, nprng = random.Random(7), np.random.default_rng(7)
@@ -199,6 +205,13 @@ def main() -> None:
             f"paperwire index built in {build_s:.0f} s (approximate: {service.index.vectors.approximate})",
             file=sys.stderr,
         )
+        similar_rows = time_similar(service, store, ids, args.similar)
+        if args.only_similar:
+            service.close()
+            store.close()
+            print(f"\nSimilar papers, {args.size:,} papers (synthesised from arXiv cs), {args.similar} papers, "
+                  f"single client; ms p50 / p95\n\n{similar_rows}\nmachine after the run: {describe()}")  # fmt: skip
+            return
         hybrid_ms, keyword_ms, vector_ms, embed_ms, encode_ms, cached_ms, f32_ms = [], [], [], [], [], [], []
         recall, found = [], []
         embedder.query_cache = QueryCache()  # empty: every query below is new to the timed search
@@ -295,6 +308,27 @@ def main() -> None:
     print(f"| index on disk (MB) | {fts_mb:.0f} + {vectors.nbytes / 1e6:.0f} (f32 matrix in RAM) | {index_mb:.0f} |")
     print(f"| resident memory added by the index (MB) | {vectors.nbytes / 1e6:.0f} (matrix) | {rss_candidate:.0f} |")
     print(f"| peak RSS of the whole run (MB) | {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} | |")
+    print(f"\n{similar_rows}\nmachine after the run: {describe()}")
+
+
+def time_similar(service: SearchService, store, ids: list[str], count: int) -> str:  # noqa: ANN001 - Store
+    """Table rows: similar papers (10) of `count` real arXiv papers, fused vs the vector neighbours alone."""
+    chosen = random.Random(11).sample(ids[: min(len(ids), 40_000)], min(count, len(ids)))
+    fused_ms, neighbours_ms = [], []
+    for paper_id in chosen:
+        t0 = time.perf_counter()
+        service.similar(paper_id, limit=10)
+        fused_ms.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        vector = service.index.vectors.vector(paper_id)
+        hits = [i for i, _ in service.index.vectors.search(vector, 11) if i != paper_id][:10]
+        store.get_papers(hits)
+        neighbours_ms.append(1000 * (time.perf_counter() - t0))
+    return (
+        "| similar papers, 10 (ms p50 / p95) | baseline: nearest vectors + fetch | paperwire: fused (vectors, words, "
+        f"authors, categories) |\n|---|---|---|\n| {len(chosen)} papers | {percentiles(neighbours_ms)} | "
+        f"{percentiles(fused_ms)} |"
+    )
 
 
 _ID_ROWS: dict[str, int] = {}

@@ -282,7 +282,8 @@ def test_similar_uses_stored_vectors_and_never_returns_itself(tmp_path: Path, lo
     service = SearchService(loaded, Settings(home=tmp_path / "home"), embedder=embedder)
     hits = service.similar(TOM_ID, limit=20)
     assert len(hits) == 11 and TOM_ID not in [hit.paper.id for hit in hits]
-    assert {hit.reason for hit in hits} == {"similar"}
+    assert {hit.reason for hit in hits} <= {"meaning", "words", "authors", "categories"}
+    assert all(hit.explanation for hit in hits)
     assert embedder.calls == 12  # the 12 documents; no model call for similar papers
     results = service.search("mind", limit=5)
     assert not results.keywords_only and results.notice is None

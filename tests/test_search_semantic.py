@@ -60,7 +60,8 @@ def test_hybrid_keeps_exact_matches_first_and_similar_excludes_itself(semantic_a
         assert [hit["id"] for hit in body["hits"]] == ["2511.22103"]  # the id opens that paper alone
         similar = client.get(f"/api/papers/{TOM_ID}/similar", params={"limit": 3}).json()["similar"]
     assert len(similar) == 3 and TOM_ID not in [hit["id"] for hit in similar]
-    assert all(hit["match"] == "similar" for hit in similar)
+    assert {hit["match"] for hit in similar} <= {"meaning", "words", "authors", "categories"}
+    assert all(hit["reason"] for hit in similar)
 
 
 @pytest.mark.browser

@@ -41,11 +41,26 @@ ROUTERS = [
 
 @contextlib.asynccontextmanager
 async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+    # Every node (`serve --no-jobs` too) catches its search index up in the background from start-up,
+    # then follows the database; searches meanwhile answer from what is indexed and say so.
+    application.state.search.start(warm_model=application.state.run_jobs)
+    try:
+        async with _jobs_running(application):
+            yield
+    finally:
+        application.state.search.stop()
+
+
+@contextlib.asynccontextmanager
+async def _jobs_running(application: FastAPI) -> AsyncIterator[None]:
     # Transactional mail (confirmations, sign-in links) leaves from every web process, also under --no-jobs.
     with transactional_sender_running(application.state.store, application.state.settings), \
             submission_fetcher_running(application.state.store, application.state.settings):  # arXiv, off the requests
         # Scheduled jobs (live ingest, digests) run in this process unless `serve --no-jobs`.
-        with scheduler_running(application.state.settings, application.state.store, enabled=application.state.run_jobs):
+        with scheduler_running(
+            application.state.settings, application.state.store, enabled=application.state.run_jobs,
+            search=application.state.search,
+        ):  # fmt: skip
             yield
 
 
@@ -65,9 +80,8 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     application.state.store = store
     application.state.templates = make_templates(settings)
     application.state.run_jobs = run_jobs
-    application.state.search = SearchService(store, settings)  # index syncs and model loads lazily
-    if run_jobs:
-        application.state.search.start()
+    # The process's one search service: pages, the API, digests and the embedding job all use it.
+    application.state.search = SearchService(store, settings)
     install_security(application, settings)
     # Outside the CSRF middleware, inside the metrics one (which counts hits under their route).
     application.state.page_cache = PageCacheStats()

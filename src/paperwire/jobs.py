@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from paperwire.mail.compose import run_scheduled_digests
@@ -44,6 +44,9 @@ from paperwire.sources.arxiv import ingest_arxiv_daily
 from paperwire.sources.hf_api import refresh_hf_week
 from paperwire.storage import Store
 from paperwire.trending import refresh_trending_job
+
+if TYPE_CHECKING:
+    from paperwire.search.hybrid import SearchService
 
 log = logging.getLogger("paperwire.jobs")
 
@@ -115,6 +118,7 @@ class Job:
     run: JobFunction
     quiet: bool = False
     live: bool = False  # fetches from the network (arXiv, HF): off when settings.live_sources is false
+    uses_search: bool = False  # run(settings, store, search=the process's SearchService)
 
     def schedule_for(self, settings: Settings) -> Schedule:
         schedule = self.schedule
@@ -128,10 +132,10 @@ JOBS: dict[str, Job] = {}
 
 def register(
     name: str, schedule: Schedule | Callable[[Settings], Schedule], run: JobFunction, *, quiet: bool = False,
-    live: bool = False,
+    live: bool = False, uses_search: bool = False,
 ) -> Job:
     """Add (or replace) a job in the registry; see the module docstring."""
-    job = Job(name, schedule, run, quiet, live)
+    job = Job(name, schedule, run, quiet, live, uses_search)
     JOBS[name] = job
     return job
 
@@ -158,12 +162,13 @@ def outcome_of(result: object) -> tuple[str, str]:
     return str(status), str(summary)
 
 
-def run_job(job: Job, settings: Settings, store: Store) -> JobResult:
-    """Run one job now, recording the run; failures are recorded, never raised."""
+def run_job(job: Job, settings: Settings, store: Store, search: SearchService | None = None) -> JobResult:
+    """Run one job now, recording the run; failures are recorded, never raised. `search`: the
+    process's search service, for the jobs that use one."""
     started_at = utc_now_iso()
     run_id = None if job.quiet else store.start_job_run(job.name)
     try:
-        result = job.run(settings, store)
+        result = job.run(settings, store, search=search) if job.uses_search else job.run(settings, store)  # type: ignore[call-arg]
         status, summary = outcome_of(result)
     except Exception as error:  # a failed job must not stop the scheduler
         log.exception("job %s failed", job.name)
@@ -243,10 +248,11 @@ class Scheduler:
     def __init__(
         self, settings: Settings, store: Store, jobs: dict[str, Job] | None = None, *,
         tick_seconds: float = 30.0, lease_seconds: float = 600.0, owner: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), search: SearchService | None = None,
     ) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
+        self.search = search
         registry = jobs if jobs is not None else JOBS
         self.jobs = {name: job for name, job in registry.items() if settings.live_sources or not job.live}
         self.tick_seconds = tick_seconds
@@ -293,7 +299,7 @@ class Scheduler:
                 self.leader = False
                 break
             job = self.jobs[name]
-            results.append(run_job(job, self.settings, self.store))
+            results.append(run_job(job, self.settings, self.store, self.search))
             now = self.clock()
             try:
                 self.next_at[name] = job.schedule_for(self.settings).next_after(now)
@@ -349,17 +355,21 @@ class SchedulerThread:
         return not self.thread.is_alive()
 
 
-def start_scheduler(settings: Settings, store: Store, **options: Any) -> SchedulerThread:
-    return SchedulerThread(Scheduler(settings, store, **options)).start()
+def start_scheduler(
+    settings: Settings, store: Store, search: SearchService | None = None, **options: Any
+) -> SchedulerThread:
+    return SchedulerThread(Scheduler(settings, store, search=search, **options)).start()
 
 
 @contextlib.contextmanager
-def scheduler_running(settings: Settings, store: Store, *, enabled: bool = True) -> Iterator[SchedulerThread | None]:
+def scheduler_running(
+    settings: Settings, store: Store, *, enabled: bool = True, search: SearchService | None = None
+) -> Iterator[SchedulerThread | None]:
     """The scheduler in a background thread for the duration of the block (the web app's lifespan)."""
     if not enabled:
         yield None
         return
-    handle = start_scheduler(settings, store)
+    handle = start_scheduler(settings, store, search)
     try:
         yield handle
     finally:
@@ -371,8 +381,8 @@ def scheduler_running(settings: Settings, store: Store, *, enabled: bool = True)
 
 register("arxiv-daily", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), ingest_arxiv_daily, live=True)
 register("hf-refresh", lambda s: Every(s.hf_refresh_minutes * 60), refresh_hf_week, live=True)
-register("digests", lambda s: Daily(s.digest_at, s.schedule_time_zone), run_scheduled_digests)
+register("digests", lambda s: Daily(s.digest_at, s.schedule_time_zone), run_scheduled_digests, uses_search=True)
 register("outbox", Every(seconds=30), send_outbox_job, quiet=True)
 register("trending", Every(seconds=60), refresh_trending_job, quiet=True)
 # New and changed papers get their vectors in the background (ingest itself never waits for the model).
-register("embed", Every(seconds=300), embed_missing_job, quiet=True)
+register("embed", Every(seconds=300), embed_missing_job, quiet=True, uses_search=True)

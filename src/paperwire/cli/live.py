@@ -128,13 +128,14 @@ def worker(
 
     settings = settings_of(ctx)
     store = store_for(ctx)
+    search = worker_search(store, settings)  # the process's one search service (digests, embeddings)
     if job is not None:
         if job not in JOBS:
             raise typer.BadParameter(f"unknown job {job!r}; jobs: {', '.join(JOBS)}")
-        result = run_job(JOBS[job], settings, store)
+        result = run_job(JOBS[job], settings, store, search)
         Console().print(f"{result.job}: {result.status} {result.summary}", highlight=False)
         raise typer.Exit(1 if result.status == "failed" else 0)
-    scheduler = Scheduler(settings, store)
+    scheduler = Scheduler(settings, store, search=search)
     if once:
         results = scheduler.run_due()
         if not scheduler.leader:
@@ -146,4 +147,19 @@ def worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     console.print(f"worker {scheduler.owner}: jobs {', '.join(JOBS)} (Ctrl-C stops)")
-    scheduler.run_forever(stop)
+    if search is not None:
+        search.start(warm_model=False)  # a long-running worker follows the database like a web node
+    try:
+        scheduler.run_forever(stop)
+    finally:
+        if search is not None:
+            search.stop()
+
+
+def worker_search(store, settings):  # noqa: ANN001, ANN201 - Store, Settings → SearchService | None
+    """The search service of a worker process (None when search is not installed)."""
+    try:
+        from paperwire.search.hybrid import SearchService
+    except ImportError:
+        return None
+    return SearchService(store, settings)

@@ -88,12 +88,20 @@ def embed(
     limit: int | None = typer.Option(None, "--limit", min=1, help="embed at most this many papers"),
     batch_size: int = typer.Option(32, "--batch-size", min=1, max=512, help="texts per model call"),
     model: str | None = typer.Option(None, "--model", help="embedder (default: PAPERWIRE_EMBEDDER)"),
+    prepare: bool = typer.Option(False, "--prepare", help="only build the bulk model's word-piece table (setup)"),
 ) -> None:
     """Compute the missing embeddings (new papers, changed text, or a new model); resumable."""
     from paperwire.search.embedders import EmbedderUnavailable, make_embedder
     from paperwire.search.embedding import embed_missing
 
     settings = settings_of(ctx)
+    if prepare:
+        from paperwire.search.static import default_cache, prepare_table
+
+        target = settings.home / "models" / default_cache().name
+        made = prepare_table(target)
+        Console().print(f"{'built' if made else 'already there:'} the bulk model's table {target}")
+        return
     store = store_for(ctx)
     try:
         embedder = make_embedder(model or settings.embedder)

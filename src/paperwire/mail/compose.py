@@ -94,12 +94,10 @@ def load_period(store: Store, period: Period) -> PeriodPapers:
     return PeriodPapers(period, papers, trending)
 
 
-def topic_relevance_for(store: Store, settings: Settings, papers: Sequence[Paper]) -> TopicRelevance | None:
-    """Hybrid search's relevance over the period's papers when search is installed; None otherwise
-    (the matcher then uses its keyword scorer)."""
-    try:
-        from paperwire.search.hybrid import rank
-    except ImportError:
+def topic_relevance_for(search, papers: Sequence[Paper]) -> TopicRelevance | None:  # noqa: ANN001 - a SearchService
+    """Hybrid search's relevance over the period's papers, from the process's search service (None:
+    the matcher uses its keyword scorer)."""
+    if search is None:
         return None
     paper_ids = [paper.id for paper in papers]
     cache: dict[str, dict[str, float]] = {}
@@ -108,7 +106,7 @@ def topic_relevance_for(store: Store, settings: Settings, papers: Sequence[Paper
         if topic not in cache:
             if len(cache) >= 20_000:
                 cache.clear()
-            matches = rank(store, settings, topic, paper_ids=paper_ids, limit=50)
+            matches = search.rank(topic, paper_ids=paper_ids, limit=50)
             # The fused score is normalised per topic (the best is always 1): keep only papers whose
             # words match or whose meaning is close, so a poor best match is not sold as relevant.
             cache[topic] = {
@@ -189,12 +187,25 @@ def compose_digests(
     return report
 
 
+def own_search(store: Store, settings: Settings):  # noqa: ANN201 - SearchService | None
+    """A search service for one run whose caller has none (a test, a script): it syncs when used and
+    holds nothing between syncs. None when search is not installed (keyword matching then)."""
+    try:
+        from paperwire.search.hybrid import SearchService
+    except ImportError:
+        return None
+    return SearchService(store, settings)
+
+
 def run_digest(
     store: Store, settings: Settings, cadence: str = "daily", day: date | None = None, *,
     dry_run: bool = False, send: bool = True, policy: DeliveryPolicy | None = None,
-    topic_relevance: TopicRelevance | None = None, samples: int = 0,
+    topic_relevance: TopicRelevance | None = None, samples: int = 0, search=None,  # noqa: ANN001 - SearchService
 ) -> DigestRunReport:  # fmt: skip
     """Compose the digests of one period into the outbox, then send what is due.
+
+    `search`: the process's search service (interests are matched by hybrid relevance); without one
+    the run builds its own (a test, a script).
 
     Raises TransportUnavailable (after recording the run as failed) when the mail server cannot be
     reached: the composed digests stay in the outbox for the next run or the worker.
@@ -210,7 +221,7 @@ def run_digest(
             run_id = store.start_job_run(job)
             store.finish_job_run(run_id, "empty", report.summary)
         return report
-    relevance = topic_relevance or topic_relevance_for(store, settings, loaded.papers)
+    relevance = topic_relevance or topic_relevance_for(search or own_search(store, settings), loaded.papers)
     matcher = PeriodMatcher(loaded.papers, relevance)
     if dry_run:
         composed = compose_digests(store, settings, cadence, loaded, matcher=matcher, dry_run=True, samples=samples)
@@ -252,7 +263,9 @@ class ScheduledDigests:
     summary: str
 
 
-def run_scheduled_digests(settings: Settings, store: Store, today: date | None = None) -> ScheduledDigests:
+def run_scheduled_digests(
+    settings: Settings, store: Store, today: date | None = None, search=None,  # noqa: ANN001 - SearchService
+) -> ScheduledDigests:  # fmt: skip
     """The scheduler's digest job: yesterday's daily digest every day, last week's on Mondays and last
     month's on the 1st (days in the schedule's time zone)."""
     from zoneinfo import ZoneInfo
@@ -263,7 +276,7 @@ def run_scheduled_digests(settings: Settings, store: Store, today: date | None =
         day = next_digest_day(cadence, today)
         if day is None:
             continue
-        report = run_digest(store, settings, cadence, day)
+        report = run_digest(store, settings, cadence, day, search=search)
         parts.append(f"{cadence} {report.summary}")
         statuses.append(report.status)
     status = "ok" if "ok" in statuses else "empty"

@@ -117,7 +117,6 @@ def load_vectors_file(store: Store, path: Path) -> int:
     return loaded
 
 
-_JOB_EMBEDDERS: dict[str, Embedder] = {}
 JOB_LIMIT = 2000  # papers per scheduled run: ≈ 2–3 minutes of MiniLM on 2 cores; the next run continues
 
 
@@ -127,15 +126,17 @@ class EmbedJobResult:
     summary: str
 
 
-def embed_missing_job(settings, store: Store) -> EmbedJobResult:  # noqa: ANN001 - Settings
-    """The scheduled job (what `paperwire embed --limit 2000` does): embed new or changed papers."""
+def embed_missing_job(settings, store: Store, search=None) -> EmbedJobResult:  # noqa: ANN001 - Settings, SearchService
+    """The scheduled job (what `paperwire embed --limit 2000` does): embed new or changed papers.
+
+    With the process's search service, its embedder (the configured model, loaded once for the
+    process) embeds the papers too; without one (a one-shot run) the model is loaded for this run."""
     from paperwire.search.embedders import NONE, make_embedder
 
     if settings.embedder.lower() == NONE:
         return EmbedJobResult("empty", "embedder is 'none'")
-    if settings.embedder not in _JOB_EMBEDDERS:  # loaded once per process, reused by later runs
-        _JOB_EMBEDDERS[settings.embedder] = make_embedder(settings.embedder, threads=1)
-    embedder = _JOB_EMBEDDERS[settings.embedder]
+    embedder = search.embedder if search is not None and search.embedder.name != NONE else None
+    embedder = embedder or make_embedder(settings.embedder, threads=1)
     report = embed_missing(store, embedder, limit=JOB_LIMIT)
     if not report.embedded and not report.unchanged:
         return EmbedJobResult("empty", "every paper has a vector")

@@ -1,13 +1,14 @@
 """Hybrid search, the entry point: keyword + semantic, fused; exact id / title / author first; similar papers.
 
-`SearchService` is built once per process (app.state.search, the CLI). `rank()` gives other parts of
-paperwire (digests) the hybrid relevance of papers to a topic text.
+`SearchService` is built once per process (in `create_app`, or by the CLI command that runs) and handed
+to whoever needs it: pages, digests (`rank()`: the hybrid relevance of papers to a topic text), jobs.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,7 +44,15 @@ NEARBY_POOL = 20  # nearest papers whose categories are offered when nothing is 
 # "xyzzyqwertyplugh" sit at 0.1-0.25); the bulk (static) model's cosines run lower. A model without a
 # calibrated floor here keeps every neighbour.
 SEMANTIC_FLOOR = {MINILM: 0.30, "static-minilm-v3": 0.25}
-FIRST_SYNC_WAIT_SECONDS = 15.0  # a search right after start waits this long at most for the catch-up
+MIN_POOL = 100
+# Searches in the first moments after start wait for the start-up catch-up: once some papers are indexed,
+# until FIRST_SYNC_WAIT_SECONDS after start while the keyword build goes on, VECTOR_CATCH_UP_WAIT_SECONDS
+# while the vectors are read (later ones answer at once from what is indexed, and say so); while none is,
+# until the first commit (the first page of papers) or FIRST_SYNC_MAX_WAIT_SECONDS.
+FIRST_SYNC_WAIT_SECONDS = 0.5
+VECTOR_CATCH_UP_WAIT_SECONDS = 2.0
+FIRST_SYNC_MAX_WAIT_SECONDS = 15.0
+SYNC_FOLLOW_SECONDS = 2.0  # the background follower syncs this often once caught up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
 # The query is embedded and the vectors searched on one of these threads while the request's thread
 # runs the keyword search and the exact-match lookups (torch, faiss and tantivy release the GIL while
@@ -105,6 +114,13 @@ class SearchService:
         self._model_loader = ModelLoader(embedder, "search-model-load", self._model_failed)
         self._caught_up = threading.Event()
         self._caught_up.set()  # cleared while start()'s catch-up runs
+        self._stopping = threading.Event()
+        self._follower: threading.Thread | None = None
+        self._building_of: int | None = None  # papers in the database when the catch-up started
+        self._started_at = 0.0
+        # "Readers who kept it also kept": paper id, limit → (paper id, strength) best first; wired by
+        # whoever keeps readers' libraries (None: similar papers do without that signal).
+        self.also_kept: Callable[[str, int], Sequence[tuple[str, float]]] | None = None
         if isinstance(embedder, NoEmbedder):
             self.unavailable_reason = self.unavailable_reason or "semantic search is disabled (embedder 'none')"
 
@@ -119,10 +135,12 @@ class SearchService:
     # ---- lifecycle ------------------------------------------------------------------------------
 
     def start(self, *, warm_model: bool = True) -> threading.Thread:
-        """Catch up with the database (and load the model) in the background: never blocks start-up."""
+        """Catch up with the database in the background, then keep following it (every node, from
+        start-up; searches meanwhile answer from what is indexed and say so). Never blocks start-up."""
 
-        def catch_up() -> None:
+        def follow() -> None:
             try:
+                self._building_of = self.store.count_papers()
                 self.index.sync(self.store)
             except Exception:  # a background helper must not die silently, nor take the app down
                 log.exception("search catch-up failed")
@@ -133,23 +151,59 @@ class SearchService:
                     self.load_model(wait=True)
             except Exception:
                 log.exception("search model load failed")
+            while not self._stopping.wait(SYNC_FOLLOW_SECONDS):
+                try:
+                    self.index.sync(self.store, wait=False)
+                except Exception:  # e.g. the database briefly unavailable: the next round retries
+                    log.exception("search index sync failed")
 
         self._caught_up.clear()
-        thread = threading.Thread(target=catch_up, name="search-catch-up", daemon=True)
-        thread.start()
-        return thread
+        self._stopping.clear()
+        self._started_at = time.monotonic()
+        self._follower = threading.Thread(target=follow, name="search-follower", daemon=True)
+        self._follower.start()
+        return self._follower
 
-    def refresh(self) -> None:
-        """Sync if the last sync is older than the interval; never waits for another thread's sync,
-        except the start-up catch-up (for at most FIRST_SYNC_WAIT_SECONDS): a search right after
-        start answers from the whole index, not from an empty one."""
-        if not self._caught_up.is_set():
-            self._caught_up.wait(FIRST_SYNC_WAIT_SECONDS)
-        if self.index.is_due():
+    def index_state(self) -> dict:
+        """{"state": "ready"} or, while the start-up catch-up runs, {"state": "building", "done": n, "of": m}."""
+        if self._caught_up.is_set():
+            return {"state": "ready"}
+        done = self.index.keyword.count()
+        return {"state": "building", "done": done, "of": max(done, self._building_of or 0)}
+
+    def refresh(self) -> dict:
+        """Make the index current enough to answer; returns `index_state()`.
+
+        With the background follower running (`start`), a search right after start waits for the
+        catch-up as FIRST_SYNC_WAIT_SECONDS says. Otherwise a search syncs first when the last sync is
+        older than the interval or the database holds a newer paper, never waiting for another
+        thread's sync (the follower's, or another search's)."""
+        if self._follower is not None and self._follower.is_alive():
+            while not self._caught_up.wait(0.05):
+                since_start = time.monotonic() - self._started_at
+                if self.index.keyword.count() > 0:
+                    patience = FIRST_SYNC_WAIT_SECONDS if self.index.reading_papers else VECTOR_CATCH_UP_WAIT_SECONDS
+                    if since_start >= patience:
+                        return self.index_state()
+                elif since_start >= FIRST_SYNC_MAX_WAIT_SECONDS:
+                    return self.index_state()
+        # Between the follower's rounds, a search reads what was written since (this node's own writes
+        # included) unless a sync is running right now; it never waits for one.
+        if self.index.is_due() or self.index.behind(self.store):
             self.index.sync(self.store, wait=False)
+        return self.index_state()
+
+    def stop(self) -> None:
+        """Stop the background follower (searches then sync for themselves) and save the vectors."""
+        self._stopping.set()
+        if self._follower is not None:
+            self._follower.join(timeout=30)
+            self._follower = None
+        self._caught_up.set()
+        self.index.close()
 
     def close(self) -> None:
-        self.index.close()
+        self.stop()
 
     def load_model(self, wait: bool = True, timeout: float = MODEL_WAIT_SECONDS) -> bool:
         """True when the embedder is ready; otherwise loads it (in a thread when not waiting)."""
@@ -164,11 +218,21 @@ class SearchService:
         if self.unavailable_reason:
             return False, f"Keyword results only: {self.unavailable_reason}."
         if vectors is None or len(vectors) == 0:
-            return False, "Keyword results only: no paper has an embedding yet (run `paperwire embed`)."
+            bulk = self.index.bulk_vectors
+            if bulk is not None and len(bulk):  # the bulk side answers (or says why not): see search()
+                return False, "Keyword results only: the embedding model is still loading."
+            return False, f"Keyword results only: {self._missing_vectors_reason()}."
         if not self.load_model(wait=wait):
             reason = self.unavailable_reason or "the embedding model is still loading"
             return False, f"Keyword results only: {reason}."
         return True, None
+
+    def _missing_vectors_reason(self) -> str:
+        """Why the index has no vectors: none stored yet, or stored but not yet read into the index."""
+        models = [name for name in (self.index.model, self.index.bulk_model) if name]
+        if any(self.store.count_embeddings(name) for name in models):
+            return "the papers' vectors are still being loaded into the search index"
+        return "no paper has an embedding yet (run `paperwire embed`)"
 
     def _embed_query(self, text: str) -> np.ndarray | None:
         try:
@@ -232,7 +296,7 @@ class SearchService:
                                 words=query.words, filters=filters)  # fmt: skip
         if not query.text.strip() and not filters:
             return results
-        self.refresh()
+        results.index = self.refresh()
         exact_only = bool(query.arxiv_id) or not query.text.strip()  # the meaning half has nothing to do
         semantic_ok, results.notice = self._semantic_state(wait_for_model and not exact_only)
         if exact_only:
@@ -277,6 +341,11 @@ class SearchService:
         page = ranked[offset : offset + limit]
         papers = {paper.id: paper for paper in self.store.get_papers([paper_id for paper_id, _, _ in page])}
         results.hits = [SearchHit(papers[i], score, why) for i, score, why in page if i in papers]
+        if results.index["state"] == "building":
+            state = results.index
+            building = (f"The search index is still being built ({state['done']:,} of {state['of']:,} papers): "
+                        "these results come from the papers indexed so far.")  # fmt: skip
+            results.notice = f"{building} {results.notice}" if results.notice else building
         return results
 
     def _by_arxiv_id(self, arxiv_id: str, results: SearchResults) -> SearchResults:
@@ -339,26 +408,12 @@ class SearchService:
 
     # ---- similar papers and topic relevance -------------------------------------------------------
 
-    def similar(self, paper_id: str, limit: int = 10) -> list[SearchHit]:
-        """Nearest papers by stored vectors (no model call); by keywords of its title when it has none."""
+    def similar(self, paper_id: str, limit: int = 10, offset: int = 0) -> list[SearchHit]:
+        """Papers like this one (never itself), best first, each with its reason: see search/similar.py."""
+        from paperwire.search.similar import find_similar
+
         self.refresh()
-        vectors = self.index.vectors
-        vector = vectors.vector(paper_id) if vectors is not None else None
-        if vector is None and self.index.bulk_vectors is not None:  # a paper with only a bulk vector
-            vectors = self.index.bulk_vectors
-            vector = vectors.vector(paper_id)
-        if vector is not None and vectors is not None:
-            neighbours = [(i, s) for i, s in vectors.search(vector, limit + 1) if i != paper_id][:limit]
-            reason = "similar"
-        else:
-            paper = self.store.get_paper(paper_id)
-            if paper is None:
-                return []
-            hits = self.index.keyword.search(parse_query(paper.title), None, limit + 1)
-            neighbours = [(i, s) for i, s in hits if i != paper_id][:limit]
-            reason = "keyword"
-        papers = {p.id: p for p in self.store.get_papers([i for i, _ in neighbours])}
-        return [SearchHit(papers[i], score, reason) for i, score in neighbours if i in papers]
+        return find_similar(self, paper_id, limit, offset)
 
     def rank(
         self, topic: str, *, paper_ids: Sequence[str] | None = None, limit: int = 50,
@@ -394,24 +449,3 @@ class SearchService:
                     semantic = dict(self._semantic(vector, filters, pool))
         fused = convex_fusion(keyword, semantic, semantic_weight if semantic else 0.0)
         return [TopicMatch(i, score, keyword.get(i, 0.0), semantic.get(i)) for i, score in fused[:limit]]
-
-
-_SERVICES: dict[tuple[str, str], SearchService] = {}
-_SERVICES_LOCK = threading.Lock()
-
-
-def service_for(store: Store, settings: Settings) -> SearchService:
-    """The process's SearchService for this database and data directory (built once)."""
-    key = (store.url, str(settings.home))
-    with _SERVICES_LOCK:
-        if key not in _SERVICES:
-            _SERVICES[key] = SearchService(store, settings)
-        return _SERVICES[key]
-
-
-def rank(
-    store: Store, settings: Settings, topic: str, *, paper_ids: Sequence[str] | None = None,
-    limit: int = 50, filters: Filters | None = None,
-) -> list[TopicMatch]:  # fmt: skip
-    """Hybrid relevance of papers to a topic text (for digests); see SearchService.rank."""
-    return service_for(store, settings).rank(topic, paper_ids=paper_ids, limit=limit, filters=filters)

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from paperwire.models import utc_now_iso
-from paperwire.search.keyword import KeywordIndex
+from paperwire.search.keyword import KeywordIndex, WriterBusy
 from paperwire.search.vectors import VectorIndex, decode_vector
 from paperwire.storage import Store
 
@@ -28,12 +28,16 @@ SYNC_INTERVAL_SECONDS = 2.0
 OVERLAP_SECONDS = 10.0
 PAGE = 2000
 VECTOR_SAVE_SECONDS = 300.0  # an approximate (IVF) index is large: persist it at most this often (and on close)
+# During a long catch-up, commit the first page at once and then this often, so that searches meanwhile
+# answer from the papers indexed so far.
+BUILD_COMMIT_SECONDS = 1.0
 
 
 @dataclass(slots=True)
 class SyncReport:
     papers: int = 0
     vectors: int = 0
+    writer_busy: bool = False  # another holder had the keyword writer: this sync only read its commits
 
 
 def model_folder_name(model: str) -> str:
@@ -64,6 +68,13 @@ class Follower:
 
     def state(self) -> dict:
         return {"cursor": self.cursor, "settled": self.settled}
+
+    def snapshot(self) -> tuple[list[str], dict[str, str], str | None]:
+        return list(self.cursor), dict(self.seen), self.settled
+
+    def restore(self, snapshot: tuple[list[str], dict[str, str], str | None]) -> None:
+        """Forget what was read since `snapshot` (a sync that could not write reads it again next time)."""
+        self.cursor, self.seen, self.settled = list(snapshot[0]), dict(snapshot[1]), snapshot[2]
 
     def start_read(self) -> tuple[str, str]:
         """Where the next read starts; call just before reading."""
@@ -164,6 +175,7 @@ class SearchIndex:
         self._models = [ModelVectors(folder, name) for name in (model, self.bulk_model) if name]
         self._lock = threading.Lock()
         self.last_sync = 0.0
+        self.reading_papers = False  # a sync is in its papers (keyword) phase, before the vectors
 
     @property
     def vectors(self) -> VectorIndex | None:
@@ -178,38 +190,67 @@ class SearchIndex:
     def is_due(self) -> bool:
         return time.monotonic() - self.last_sync >= SYNC_INTERVAL_SECONDS
 
+    def behind(self, store: Store) -> bool:
+        """Whether the database holds a paper change this index has not read (one indexed max())."""
+        latest = store.latest_paper_change()
+        return bool(latest) and latest > self._papers.cursor[0]
+
     def sync(self, store: Store, *, wait: bool = True, progress=None) -> SyncReport | None:
-        """Bring the index up to the database; None when another thread is syncing and wait is False."""
+        """Bring the index up to the database; None when another thread is syncing and wait is False.
+
+        When another process holds the keyword writer, this sync reads what that one committed and
+        leaves its own cursor where it was: the next sync (a few seconds later) tries again."""
         if not self._lock.acquire(blocking=wait):
             return None
         try:
             started = time.monotonic()
-            papers = self._sync_papers(store, progress)
+            busy = False
+            self.reading_papers = True
+            try:
+                papers = self._sync_papers(store, progress)
+            except WriterBusy:
+                busy, papers = True, 0
+            finally:
+                self.reading_papers = False
             report = SyncReport(papers=papers, vectors=sum(vectors.sync(store) for vectors in self._models))
+            report.writer_busy = busy
             self.last_sync = started
             return report
         finally:
             self._lock.release()
 
     def _sync_papers(self, store: Store, progress) -> int:
-        if self.keyword.writer is None:  # another process on this HOME writes; read what it commits
-            self.keyword.index.reload()
-            return 0
-        count = 0
+        before = self._papers.snapshot()
+        count = pending = 0
+        committed_at = time.monotonic()
         cursor = self._papers.start_read()
-        while True:
-            page = store.papers_changed_since(cursor, PAGE)
-            if not page:
-                break
-            fresh = [paper for paper, (changed_at, key) in page if self._papers.fresh(key, changed_at)]
-            count += self.keyword.upsert(fresh)
-            cursor = page[-1][1]
-            if progress is not None:
-                progress(len(page))
-            if len(page) < PAGE:
-                break
-        if count:
+        try:
+            while True:
+                page = store.papers_changed_since(cursor, PAGE)
+                if not page:
+                    break
+                fresh = [paper for paper, (changed_at, key) in page if self._papers.fresh(key, changed_at)]
+                if fresh:
+                    pending += self.keyword.upsert(fresh)
+                cursor = page[-1][1]
+                if progress is not None:
+                    progress(len(page))
+                if pending and (not count or time.monotonic() - committed_at >= BUILD_COMMIT_SECONDS):
+                    self.keyword.commit()  # a long catch-up: searches meanwhile see what is indexed so far
+                    count, pending, committed_at = count + pending, 0, time.monotonic()
+                if len(page) < PAGE:
+                    break
+        except WriterBusy:
+            self._papers.restore(before)
+            self.keyword.index.reload()  # read what the holder committed
+            raise
+        except BaseException:
+            self.keyword.release()
+            self._papers.restore(before)
+            raise
+        if pending:
             self.keyword.commit()
+            count += pending
         was_settled = (self._papers.settled or "") >= self._papers.cursor[0]
         self._papers.end_read()
         if count or not was_settled:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -75,8 +75,14 @@ def _analyzer(stemmed: bool) -> tantivy.TextAnalyzer:
 ANALYZERS = {"en_stem": _analyzer(True), "default": _analyzer(False)}
 
 
+class WriterBusy(RuntimeError):
+    """Another process (or another index object) holds this folder's writer lock right now."""
+
+
 class KeywordIndex:
-    """One tantivy index in a folder. One writer per folder: a second process opens it read-only."""
+    """One tantivy index in a folder. One writer per folder at a time: whoever finds the lock taken
+    reads what the holder commits and tries again on its next sync (the writer is held only while a
+    sync writes, never between syncs)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -88,21 +94,27 @@ class KeywordIndex:
         self.schema = build_schema()
         self.index = tantivy.Index(self.schema, path=str(folder), reuse=True)
         self._writer: tantivy.IndexWriter | None = None
-        self.read_only = False
+        self.busy_conflicts = 0  # syncs that found the writer lock taken (each retried on the next sync)
 
     @property
-    def writer(self) -> tantivy.IndexWriter | None:
-        if self._writer is None and not self.read_only:
+    def writer(self) -> tantivy.IndexWriter:
+        """The writer, taken now if not held; WriterBusy when another holder has the lock."""
+        if self._writer is None:
             try:
                 self._writer = self.index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
-            except ValueError:  # another process holds the lock: read what it commits
-                self.read_only = True
+            except ValueError as error:  # the lock is taken: this sync reads instead, the next one retries
+                self.busy_conflicts += 1
+                raise WriterBusy(str(error)) from error
         return self._writer
+
+    def release(self) -> None:
+        """Give up the writer without committing (what was added since the last commit is dropped)."""
+        if self._writer is not None:
+            self._writer.rollback()
+            self._writer = None
 
     def upsert(self, papers: Iterable[Paper]) -> int:
         writer = self.writer
-        if writer is None:
-            return 0
         count = 0
         for paper in papers:
             writer.delete_documents_by_term("id", paper.id)
@@ -124,9 +136,8 @@ class KeywordIndex:
         self.index.reload()
 
     def clear(self) -> None:
-        if self.writer is not None:
-            self.writer.delete_all_documents()
-            self.commit()
+        self.writer.delete_all_documents()
+        self.commit()
 
     def count(self) -> int:
         return self.index.searcher().num_docs
@@ -212,6 +223,25 @@ class KeywordIndex:
                 [(tantivy.Occur.Must, text_query), (tantivy.Occur.Must, filter_query)]
             )
         return self._run(text_query, limit, count=False)[0]  # not counting lets tantivy skip documents
+
+    def document_frequencies(self, tokens: Sequence[str]) -> dict[str, int]:
+        """In how many papers' abstracts each (already analysed, en_stem) token occurs."""
+        searcher = self.index.searcher()
+        return {token: searcher.doc_freq("abstract", token) for token in tokens}
+
+    def search_tokens(self, tokens: Mapping[str, float] | Sequence[str], limit: int) -> list[tuple[str, float]]:
+        """BM25 over title and abstract for already analysed (en_stem) tokens, any of them, each weighted
+        by its value when `tokens` is a mapping; best first."""
+        weights = tokens if isinstance(tokens, Mapping) else dict.fromkeys(tokens, 1.0)
+        clauses = [
+            (tantivy.Occur.Should,
+             tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, name, token), boost * weight))
+            for token, weight in weights.items()
+            for name, boost in (("title", TITLE_BOOST), ("abstract", 1.0))
+        ]  # fmt: skip
+        if not clauses:
+            return []
+        return self._run(tantivy.Query.boolean_query(clauses), limit, count=False)[0]
 
     def author_papers(self, name: str, limit: int = 50) -> list[str]:
         """Papers with an author whose name contains the words of `name` in order."""

@@ -12,12 +12,16 @@ from paperwire.search.keyword import Filters
 class SearchHit:
     paper: Paper
     score: float
-    reason: str  # arxiv id | title | author | keyword+semantic | keyword | semantic | similar
+    # search: arxiv id | title | author | keyword+semantic | keyword | semantic;
+    # similar papers: the strongest signal, authors | words | meaning | categories | also-kept
+    reason: str
+    explanation: str = ""  # similar papers: why this one, for a person ("same authors: A. Author")
 
     def to_json(self) -> dict:
         record = self.paper.to_record()
+        extra = {"reason": self.explanation} if self.explanation else {}
         return {"id": self.paper.id, "title": self.paper.title, "score": round(self.score, 6),
-                "match": self.reason, **{k: v for k, v in record.items() if k not in ("id", "title")},
+                "match": self.reason, **extra, **{k: v for k, v in record.items() if k not in ("id", "title")},
                 "url": self.paper.abs_url}  # fmt: skip
 
 
@@ -32,6 +36,7 @@ class SearchResults:
     keywords_only: bool = False
     notice: str | None = None
     filters: Filters = field(default_factory=Filters)
+    index: dict = field(default_factory=lambda: {"state": "ready"})  # or building, with done / of
     opens: str | None = None  # the query is the arXiv id of this catalogue paper: open it
     unknown_id: str | None = None  # the query is an arXiv id the catalogue lacks: offer to add it
     did_you_mean: str | None = None  # the query spelt with the catalogue's words, when a word is unknown
@@ -39,7 +44,7 @@ class SearchResults:
 
     def to_json(self) -> dict:
         return {"query": self.query, "total": self.total, "limit": self.limit, "offset": self.offset,
-                "keywords_only": self.keywords_only, "notice": self.notice, "opens": self.opens,
+                "keywords_only": self.keywords_only, "notice": self.notice, "index": self.index, "opens": self.opens,
                 "did_you_mean": self.did_you_mean,
                 "help": self.help_json(), "hits": [hit.to_json() for hit in self.hits]}  # fmt: skip
 

@@ -78,6 +78,22 @@ def distill(model_path: Path, texts: Sequence[str]) -> tuple[np.ndarray, np.ndar
     return table, idf
 
 
+def prepare_table(cache: Path | None = None, model_path: Path | None = None) -> bool:
+    """Distil the word-piece table into `cache` (default: HOME/models) unless it is there already; True
+    when it was made now. Deterministic (MiniLM's weights and the bundled sample's texts), so `make
+    setup` builds it once and the first bulk embed starts embedding at once; never committed."""
+    cache = cache or default_cache()
+    if cache.exists():
+        return False
+    table, idf = distill(model_path or bundled_minilm_path(), reference_texts())
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    with open(partial, "wb") as stream:
+        np.savez(stream, table=table.astype(np.float16), idf=idf)
+    os.replace(partial, cache)  # never a half-written table, even with two preparers at once
+    return True
+
+
 class StaticEmbedder:
     """Bulk embedder: thousands of papers per second on a CPU, weaker than MiniLM (see docs/benchmarks.md).
 
@@ -126,15 +142,11 @@ class StaticEmbedder:
         return self
 
     def _load_table(self, model_path: Path) -> np.ndarray:
-        """The IDF-weighted word-piece table, distilled on first use and cached."""
-        if self._cache.exists():
-            with np.load(self._cache) as data:
-                table, idf = data["table"].astype(np.float32), data["idf"]
-        else:
-            table, idf = distill(model_path, reference_texts())
-            self._cache.parent.mkdir(parents=True, exist_ok=True)
-            with open(self._cache, "wb") as stream:
-                np.savez(stream, table=table.astype(np.float16), idf=idf)
+        """The IDF-weighted word-piece table: prepared at setup (`paperwire embed --prepare`), else
+        distilled on first use and cached."""
+        prepare_table(self._cache, model_path)
+        with np.load(self._cache) as data:
+            table, idf = data["table"].astype(np.float32), data["idf"]
         return table * idf[:, None]
 
     def pooled(self, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:

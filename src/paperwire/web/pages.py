@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from urllib.parse import urlencode
 
@@ -12,7 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from paperwire.models import Paper
 from paperwire.periods import InvalidPeriod, Period
 from paperwire.storage import Store
 from paperwire.web.listings import default_day, find_paper, list_period, parse_period, period_of_day
@@ -55,9 +55,21 @@ def tab_links(period: Period, store: Store | None = None) -> dict[str, str]:
     }
 
 
-def similar_papers(request: Request, paper_id: str) -> list[Paper]:
-    """Papers like this one, best first: nearest stored vectors (keywords of its title without them)."""
-    return [hit.paper for hit in request.app.state.search.similar(paper_id, limit=6)]
+EMPHASIS = re.compile(r"\*([^*]+)\*")  # a reason's *words* are quoted on the page
+SIMILAR_FIRST = 6  # similar papers on the paper page until the reader asks for more
+SIMILAR_PAGE = 12  # ... and per page of "More like this" (up to MAX_SIMILAR in all)
+
+
+def similar_papers(request: Request, paper_id: str, page: int | None) -> dict:
+    """Papers like this one with their reasons: the first few, or page `page` of "More like this"."""
+    from paperwire.search.similar import MAX_SIMILAR
+
+    limit, offset = (SIMILAR_FIRST, 0) if page is None else (SIMILAR_PAGE, (page - 1) * SIMILAR_PAGE)
+    hits = request.app.state.search.similar(paper_id, limit=limit + 1, offset=offset)
+    items = [(hit.paper, EMPHASIS.sub("\u201c\\1\u201d", hit.explanation)) for hit in hits[:limit]]
+    more = len(hits) > limit and offset + limit < MAX_SIMILAR
+    return {"items": items, "page": page, "next": (page or 0) + 1 if more else None,
+            "previous": page - 1 if page and page > 1 else None}  # fmt: skip
 
 
 # ---- rendering ----------------------------------------------------------------------------------------
@@ -160,7 +172,17 @@ def monthly(request: Request, month: str, page: str | None = None) -> HTMLRespon
 
 
 @router.get("/papers/{paper_id:paper_id}", response_class=HTMLResponse)
-def paper_page(request: Request, paper_id: str) -> Response:
+def paper_page(request: Request, paper_id: str, similar_page: str | None = None) -> Response:
+    """`similar_page=N`: page N of "More like this" (12 similar papers a page) instead of the first 6."""
+    from paperwire.search.similar import MAX_SIMILAR
+
+    try:
+        page = None if similar_page is None else parse_page(similar_page)
+    except ValueError as error:
+        return render_error(request, 422, "Bad request", str(error).replace("page", "similar_page", 1))
+    if page is not None and (page - 1) * SIMILAR_PAGE >= MAX_SIMILAR:
+        last = -(-MAX_SIMILAR // SIMILAR_PAGE)
+        return render_error(request, 422, "Bad request", f"similar_page goes up to {last} ({MAX_SIMILAR} papers)")
     paper, canonical = find_paper(request.app.state.store, paper_id)
     if paper is None:
         return render_error(
@@ -172,7 +194,7 @@ def paper_page(request: Request, paper_id: str) -> Response:
         return RedirectResponse(f"/papers/{canonical}", 301)
     context = {
         "paper": paper,
-        "similar": similar_papers(request, paper.id),
+        "similar": similar_papers(request, paper.id, page),
         "tab_links": tab_links(parse_period("day", paper.listed_on)) if paper.listed_on else {},
     }
     return render(request, "paper.html", context)

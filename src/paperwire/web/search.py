@@ -22,7 +22,7 @@ MAX_PAGE = 10_000  # pages past the last answer a clear message, never an error
 FILTER_CHARS = 250
 PAGE_SIZE = 20
 ABSTRACT_CHARS = 420
-MAX_SIMILAR = 50
+MAX_SIMILAR = 100
 
 
 class InvalidSearch(BadParameter):
@@ -64,7 +64,8 @@ def parse_q(params, *, required: bool) -> str:  # noqa: ANN001
 
 
 def hit_json(hit: SearchHit) -> dict:
-    return {**paper_json(hit.paper), "score": round(hit.score, 6), "match": hit.reason}
+    extra = {"reason": hit.explanation} if hit.explanation else {}
+    return {**paper_json(hit.paper), "score": round(hit.score, 6), "match": hit.reason, **extra}
 
 
 @router.get("/api/search", tags=["search"])
@@ -89,15 +90,19 @@ def api_search(request: Request) -> Response:
 
 @router.get("/api/papers/{paper_id:path}/similar", tags=["search"])
 def api_similar(request: Request, paper_id: str) -> Response:
-    """Papers nearest to this one by their stored vectors (never the paper itself); `limit` 1–50, default 10."""
+    """Papers like this one (never the paper itself), best first, each with its `reason`: from its vectors,
+    its words, its authors and categories. `limit` 1–100 (default 10), `offset` (limit + offset ≤ 100)."""
     try:
         limit = parse_int("limit", request.query_params.get("limit"), 10, 1, MAX_SIMILAR)
+        offset = parse_int("offset", request.query_params.get("offset"), 0, 0, MAX_SIMILAR - limit)
     except BadParameter as error:
         return json_error(422, str(error))
     if request.app.state.store.get_paper(paper_id) is None:
         return json_error(404, f"no paper with id {paper_id!r}: check the arXiv id (e.g. 2501.12948)")
-    hits = search_service(request).similar(paper_id, limit)
-    return json_response({"id": paper_id, "similar": [hit_json(hit) for hit in hits]})
+    service = search_service(request)
+    hits = service.similar(paper_id, limit, offset)
+    return json_response({"id": paper_id, "limit": limit, "offset": offset, "index": service.index_state(),
+                          "similar": [hit_json(hit) for hit in hits]})  # fmt: skip
 
 
 # ---- the HTML page ---------------------------------------------------------------------------------

@@ -1,0 +1,316 @@
+"""Similar papers from all the evidence: vectors, words, authors, categories (and what readers kept).
+
+For one paper, each signal proposes candidates and scores them:
+- meaning: cosine of the paper's stored vector (the best model it has one of) to its neighbours';
+- words: BM25 of a bounded keyword query made of the paper's most distinctive title and abstract
+  words (at most KEYWORD_TERMS, chosen by tf·idf, each counted once);
+- authors: papers sharing an author (exact name, any order of the author list);
+- categories: overlap of arXiv categories (a small nudge, it proposes no candidates);
+- also kept: what readers who kept the paper also kept, when something wires `SearchService.also_kept`.
+`fuse_similar` (pure) weighs them (WEIGHTS, tuned on the dev half of bench/similar.py) and says why
+each paper is there. Vectors from the bulk model count by how much their nearest papers agree with the
+words' best, above chance (`agreement`, `bulk_trust`): bulk vectors that say nothing the words agree
+with (noise) fall silent, so a catalogue with only bulk vectors ranks at least as the keywords would.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from paperwire.models import Paper, normalise_title
+from paperwire.search.keyword import ANALYZERS
+from paperwire.search.query import UNMARKED
+from paperwire.search.results import SearchHit
+
+if TYPE_CHECKING:
+    from paperwire.search.hybrid import SearchService
+
+MAX_SIMILAR = 100
+POOL = 100  # candidates proposed by each signal (the page shows at most MAX_SIMILAR)
+KEYWORD_TERMS = 48  # the keyword query of a paper: its most distinctive words, at most this many (dev: 24 → 48 +0.004)
+FETCH = 40  # candidates read from the store for their authors and categories (besides author matches)
+MAX_AUTHORS = 8  # authors looked up per paper (a 300-author paper is not 300 lookups)
+AGREEMENT_TOP = 10  # bulk trust: the keyword side's top hits ...
+AGREEMENT_DEPTH = 20  # ... found among the bulk side's top this many
+SILENT_Z = 2.5  # bulk vectors agreeing with the words no more than this (z-score) are taken for noise
+PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
+EXTRA_STOPWORDS = frozenset(
+    "we our us paper propose proposed approach method methods results show novel new using based via also "
+    "which while these those such than then both more most can not into over under between across".split()
+)
+
+
+@dataclass(slots=True, frozen=True)
+class SimilarWeights:
+    """Shares of each signal in the fused score (each signal is in [0, 1])."""
+
+    meaning: float = 0.2
+    bulk_meaning: float = 0.1
+    words: float = 0.6
+    authors: float = 0.5
+    categories: float = 0.05
+    also_kept: float = 0.15
+    bulk_full_z: float = 3.0  # keyword/bulk agreement (z-score, see `agreement`) at which bulk vectors count fully
+
+
+# meaning / words / bulk_meaning / bulk_full_z: tuned on the dev half of bench/similar.py with the author and
+# category signals off (docs/benchmarks.md, "Similar papers"); authors, categories and also_kept are set by
+# judgment (that benchmark's positives are made of authors and categories, so it cannot tune them).
+WEIGHTS = SimilarWeights()
+
+
+@dataclass(slots=True)
+class Signals:
+    """What each signal says about one candidate (missing signal: 0 / empty)."""
+
+    meaning: float = 0.0  # cosine, min-max normalised over the pool of the model that scored it
+    bulk: bool = False  # the meaning came from the bulk model
+    words: float = 0.0  # BM25 / best BM25 of the pool
+    authors: tuple[str, ...] = ()  # shared authors, as the paper writes them
+    categories: float = 0.0  # Jaccard overlap of category sets
+    also_kept: float = 0.0
+
+
+@dataclass(slots=True)
+class Evidence:
+    """Everything `fuse_similar` needs for one query paper."""
+
+    candidates: dict[str, Signals] = field(default_factory=dict)
+    agreement: float = math.inf  # bulk vectors' agreement with the words, a z-score (see `agreement`)
+    idf: dict[str, float] = field(default_factory=dict)  # the paper's distinctive tokens (its keyword query)
+    papers: dict[str, Paper] = field(default_factory=dict)  # the candidates read from the store
+
+    def of(self, paper_id: str) -> Signals:
+        return self.candidates.setdefault(paper_id, Signals())
+
+
+def normalise(scores: Sequence[tuple[str, float]]) -> dict[str, float]:
+    if not scores:
+        return {}
+    values = [score for _, score in scores]
+    low, high = min(values), max(values)
+    if high - low <= 1e-12:
+        return {item: 1.0 for item, _ in scores}
+    return {item: (score - low) / (high - low) for item, score in scores}
+
+
+def agreement(keyword: Sequence[str], bulk: Sequence[str], catalogue: int) -> float:
+    """How far the bulk vectors' nearest papers agree with the keyword side's best, beyond chance: how
+    many of the keyword top AGREEMENT_TOP are among the bulk top AGREEMENT_DEPTH, as a z-score against
+    what random vectors would find (infinite when there is nothing to check against)."""
+    top = list(keyword[:AGREEMENT_TOP])
+    chance = min(1.0, AGREEMENT_DEPTH / max(catalogue - 1, 1))
+    if not top or chance >= 1.0:
+        return math.inf
+    depth = set(bulk[:AGREEMENT_DEPTH])
+    found = sum(1 for item in top if item in depth)
+    expected, spread = len(top) * chance, math.sqrt(len(top) * chance * (1 - chance))
+    return (found - expected) / spread
+
+
+def bulk_trust(evidence: Evidence, weights: SimilarWeights) -> float:
+    """0..1: how much the bulk vectors count for this paper: nothing up to SILENT_Z (what noise reaches
+    but rarely), fully from `bulk_full_z` on."""
+    z = evidence.agreement
+    return max(0.0, min(1.0, (z - SILENT_Z) / max(weights.bulk_full_z - SILENT_Z, 1e-6)))
+
+
+def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[tuple[str, float, str]]:
+    """(paper id, score, strongest signal) best first; ties by paper id."""
+    ranked = []
+    trust = bulk_trust(evidence, weights)
+    for paper_id, signal in evidence.candidates.items():
+        meaning_weight = weights.bulk_meaning * trust if signal.bulk else weights.meaning
+        parts = {
+            "meaning": meaning_weight * signal.meaning,
+            "words": weights.words * signal.words,
+            "authors": weights.authors * min(len(signal.authors), 2) / 2,
+            "categories": weights.categories * signal.categories,
+            "also-kept": weights.also_kept * signal.also_kept,
+        }
+        score = sum(parts.values())
+        if score - parts["categories"] <= 0:
+            continue  # categories only nudge: a paper nothing else speaks for (or only silenced vectors) is out
+        strongest = "authors" if signal.authors else max(parts, key=parts.__getitem__)
+        ranked.append((paper_id, score, strongest))
+    ranked.sort(key=lambda item: (-item[1], item[0]))
+    return ranked
+
+
+# ---- gathering the evidence from the index -------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=65_536)
+def author_key(name: str) -> str:
+    return normalise_title(name)
+
+
+def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:
+    """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out)."""
+    analyzer = ANALYZERS["en_stem"]
+    counts: Counter[str] = Counter()
+    for text, times in ((paper.title, 2), (paper.abstract, 1)):
+        for token in analyzer.analyze(text):
+            if len(token) >= 3 and token not in UNMARKED and token not in EXTRA_STOPWORDS and not token.isdigit():
+                counts[token] += times
+    keyword = service.index.keyword
+    documents = max(keyword.count(), 1)
+    frequencies = keyword.document_frequencies(list(counts))
+    idf = {
+        token: math.log(1 + documents / (frequency + 1)) for token, frequency in frequencies.items() if frequency > 1
+    }
+    ranked = sorted(idf, key=lambda token: (-(1 + math.log(counts[token])) * idf[token], token))
+    return {token: idf[token] for token in ranked[:limit]}
+
+
+def gather_evidence(service: SearchService, paper: Paper) -> Evidence:
+    """Every signal's candidates for `paper` (never the paper itself)."""
+    evidence = Evidence()
+    index = service.index
+    evidence.idf = distinctive_tokens(service, paper)
+    # each word once: weighting them by how often the paper uses them ranked worse on the dev half (0.099 → 0.103)
+    words = [(i, s) for i, s in index.keyword.search_tokens(list(evidence.idf), POOL + 1) if i != paper.id][:POOL]
+    best = max((score for _, score in words), default=0.0)
+    for paper_id, score in words:
+        evidence.of(paper_id).words = score / best if best > 0 else 0.0
+    quality, bulk = index.vectors, index.bulk_vectors
+    quality_vector = quality.vector(paper.id) if quality is not None else None
+    bulk_vector = bulk.vector(paper.id) if bulk is not None else None
+    if quality_vector is not None:
+        neighbours = [(i, s) for i, s in quality.search(quality_vector, POOL + 1) if i != paper.id][:POOL]
+        for paper_id, score in normalise(neighbours).items():
+            evidence.of(paper_id).meaning = score
+    if bulk_vector is not None:
+        neighbours = [(i, s) for i, s in bulk.search(bulk_vector, POOL + 1) if i != paper.id][:POOL]
+        evidence.agreement = agreement([i for i, _ in words], [i for i, _ in neighbours], len(bulk))
+        has_quality = quality if quality_vector is not None else None
+        for paper_id, score in normalise(neighbours).items():
+            if has_quality is not None and has_quality.vector(paper_id) is not None:
+                continue  # scored by the better model
+            signal = evidence.of(paper_id)
+            signal.meaning, signal.bulk = score, True
+    own_authors = {author_key(name): name for name in paper.authors[:MAX_AUTHORS] if author_key(name)}
+    by_author = {i for name in own_authors.values() for i in index.keyword.author_papers(name, limit=POOL)}
+    by_author.discard(paper.id)
+    for paper_id in by_author:
+        evidence.of(paper_id)
+    if service.also_kept is not None:
+        kept = [(i, s) for i, s in service.also_kept(paper.id, POOL) if i != paper.id]
+        best_kept = max((score for _, score in kept), default=0.0)
+        for paper_id, score in kept:
+            evidence.of(paper_id).also_kept = score / best_kept if best_kept > 0 else 0.0
+    evidence.candidates.pop(paper.id, None)
+    # Authors and categories need the papers themselves: read only the candidates that can still reach
+    # the top (the best FETCH by the other signals, and those an author lookup proposed).
+    trust = bulk_trust(evidence, WEIGHTS)
+    ahead = sorted(evidence.candidates, key=lambda i: (-_score_without_papers(evidence.candidates[i], trust), i))
+    ahead = ahead[:FETCH]
+    own_categories = set(paper.categories)
+    for other in service.store.get_papers(list(dict.fromkeys([*ahead, *sorted(by_author)]))):
+        evidence.papers[other.id] = other
+        signal = evidence.candidates[other.id]
+        if other.id in by_author:
+            signal.authors = tuple(name for name in other.authors if author_key(name) in own_authors)
+        categories = set(other.categories)
+        if own_categories and categories:
+            signal.categories = len(own_categories & categories) / len(own_categories | categories)
+    return evidence
+
+
+def _score_without_papers(signal: Signals, trust: float, weights: SimilarWeights = WEIGHTS) -> float:
+    meaning = weights.bulk_meaning * trust if signal.bulk else weights.meaning
+    return meaning * signal.meaning + weights.words * signal.words + weights.also_kept * signal.also_kept
+
+
+# ---- reasons ---------------------------------------------------------------------------------
+
+
+def _phrases(text: str) -> tuple[dict[tuple[str, str], str], Counter[tuple[str, str]]]:
+    """(stem, stem) → the words as first written, and how often, for each pair of neighbouring content words."""
+    analyzer = ANALYZERS["en_stem"]
+    words = PHRASE_WORD.findall(text)
+    pairs: dict[tuple[str, str], str] = {}
+    counts: Counter[tuple[str, str]] = Counter()
+    for first, second in zip(words, words[1:]):
+        lowered = (first.lower(), second.lower())
+        if any(w in UNMARKED or w in EXTRA_STOPWORDS or len(w) < 3 for w in lowered):
+            continue
+        stems = analyzer.analyze(first), analyzer.analyze(second)
+        if len(stems[0]) == 1 and len(stems[1]) == 1:
+            key = (stems[0][0], stems[1][0])
+            pairs.setdefault(key, f"{first} {second}")
+            counts[key] += 1
+    return pairs, counts
+
+
+def _surface_words(text: str) -> dict[str, str]:
+    """stem → the word as first written in `text` (lower case)."""
+    analyzer = ANALYZERS["en_stem"]
+    found: dict[str, str] = {}
+    for word in PHRASE_WORD.findall(text):
+        stems = analyzer.analyze(word)
+        if len(stems) == 1:
+            found.setdefault(stems[0], word.lower())
+    return found
+
+
+def explain(
+    paper: Paper, other: Paper, signal: Signals, strongest: str, idf: Mapping[str, float],
+    own_phrases: tuple[dict[tuple[str, str], str], Counter[tuple[str, str]]] | None = None,
+) -> str:  # fmt: skip
+    """One line a reader understands: why `other` is similar to `paper` (`own_phrases`: `paper`'s, if known)."""
+    if strongest == "authors" and signal.authors:
+        more = len(signal.authors) - 2
+        return "same authors: " + ", ".join(signal.authors[:2]) + (f" and {more} more" if more > 0 else "")
+    if strongest == "words":
+        own_text, their_text = f"{paper.title}. {paper.abstract}", f"{other.title}. {other.abstract}"
+        own, own_counts = own_phrases or _phrases(own_text)
+        _, their_counts = _phrases(their_text)
+        shared = [key for key in own if key in their_counts]
+        if shared:
+            # the pair both papers lean on most: rare words, used often by each
+            best = max(shared, key=lambda key: (
+                (idf.get(key[0], 0.0) + idf.get(key[1], 0.0))
+                * (1 + math.log(own_counts[key])) * (1 + math.log(their_counts[key])), own[key],
+            ))  # fmt: skip
+            return f"shares *{own[best].lower()}*"
+        their_tokens = set(ANALYZERS["en_stem"].analyze(their_text))
+        common = sorted((token for token in idf if token in their_tokens), key=lambda token: (-idf[token], token))[:2]
+        if common:
+            surface = _surface_words(own_text)
+            return "shares the words " + ", ".join(f"*{surface.get(token, token)}*" for token in common)
+        return "similar words"
+    if strongest == "categories":
+        common = [c for c in paper.categories if c in set(other.categories)]
+        return f"also in {common[0]}" if common else "related categories"
+    if strongest == "also-kept":
+        return "readers who kept this paper also kept it"
+    return "close in meaning"
+
+
+def find_similar(service: SearchService, paper_id: str, limit: int = 10, offset: int = 0) -> list[SearchHit]:
+    """Up to `limit` similar papers after the first `offset` (at most MAX_SIMILAR in all), each with a reason."""
+    paper = service.store.get_paper(paper_id)
+    if paper is None:
+        return []
+    offset = max(0, min(offset, MAX_SIMILAR))
+    limit = max(0, min(limit, MAX_SIMILAR - offset))
+    evidence = gather_evidence(service, paper)
+    ranked = fuse_similar(evidence)[offset : offset + limit]
+    missing = [i for i, _, _ in ranked if i not in evidence.papers]
+    papers = {**evidence.papers, **{p.id: p for p in service.store.get_papers(missing)}}
+    own_phrases = _phrases(f"{paper.title}. {paper.abstract}")
+    hits = []
+    for other_id, score, strongest in ranked:
+        other = papers.get(other_id)
+        if other is None or other.id == paper.id:
+            continue
+        why = explain(paper, other, evidence.candidates[other_id], strongest, evidence.idf, own_phrases)
+        hits.append(SearchHit(other, score, strongest, why))
+    return hits

@@ -1,0 +1,178 @@
+"""Similar papers: never the paper itself, same-author and same-topic papers found, a reason for each, and
+bulk vectors that never rank worse than the keywords alone."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from paperwire.app import create_app
+from paperwire.ingest import ingest_files
+from paperwire.models import Paper
+from paperwire.search.embedding import embed_missing
+from paperwire.search.hybrid import SearchService
+from paperwire.settings import Settings
+from paperwire.storage import Store
+
+FIXTURE = Path(__file__).parent / "fixtures" / "similar_papers.jsonl"
+CONTRASTIVE = "2510.10001"  # contrastive decoding; Mira Okafor also wrote the traffic paper 2510.10004
+SAME_TOPIC = {"2510.10002", "2510.10003"}  # contrastive decoding by other authors
+SAME_AUTHOR = "2510.10004"
+
+
+@pytest.fixture
+def catalogue(store: Store) -> Store:
+    ingest_files(store, [FIXTURE], "jsonl")
+    return store
+
+
+def keyword_service(store: Store, home: Path) -> SearchService:
+    return SearchService(store, Settings(home=home, embedder="none"))
+
+
+def test_similar_papers_never_include_the_paper_itself(catalogue: Store, tmp_path: Path) -> None:
+    service = keyword_service(catalogue, tmp_path / "home")
+    for paper in catalogue.iter_papers():
+        ids = [hit.paper.id for hit in service.similar(paper.id, limit=100)]
+        assert paper.id not in ids and len(ids) == len(set(ids))
+    service.close()
+
+
+def test_same_author_and_same_topic_papers_come_with_their_reasons(catalogue: Store, tmp_path: Path) -> None:
+    service = keyword_service(catalogue, tmp_path / "home")
+    hits = service.similar(CONTRASTIVE, limit=6)
+    reasons = {hit.paper.id: hit.explanation for hit in hits}
+    assert SAME_TOPIC | {SAME_AUTHOR} <= set(reasons)
+    assert SAME_TOPIC <= {hit.paper.id for hit in hits[:3]}  # near the top: they share the most
+    assert reasons[SAME_AUTHOR] == "same authors: Mira Okafor"
+    assert all(reasons[i] == "shares *contrastive decoding*" for i in SAME_TOPIC)
+    assert all(hit.explanation for hit in hits)
+    service.close()
+
+
+def test_what_readers_also_kept_is_a_signal_when_wired(catalogue: Store, tmp_path: Path) -> None:
+    service = keyword_service(catalogue, tmp_path / "home")
+    unrelated = "2510.10006"  # robotic grasping: no word, author or category in common with CONTRASTIVE
+    assert unrelated not in [hit.paper.id for hit in service.similar(CONTRASTIVE, limit=100)]
+    service.also_kept = lambda paper_id, limit: [(unrelated, 3.0), (paper_id, 9.0)]  # (libraries: another helper)
+    hits = {hit.paper.id: hit for hit in service.similar(CONTRASTIVE, limit=100)}
+    assert hits[unrelated].explanation == "readers who kept this paper also kept it"
+    assert CONTRASTIVE not in hits
+    service.close()
+
+
+def test_api_pages_similar_papers_up_to_100_with_reasons(catalogue: Store, settings: Settings) -> None:
+    settings = settings.model_copy(update={"embedder": "none"})
+    with TestClient(create_app(settings, store=catalogue)) as client:
+        answer = client.get(f"/api/papers/{CONTRASTIVE}/similar", params={"limit": 100}).json()
+        assert answer["index"] == {"state": "ready"}
+        ids = [item["id"] for item in answer["similar"]]
+        assert CONTRASTIVE not in ids and SAME_AUTHOR in ids and all(item["reason"] for item in answer["similar"])
+        second = client.get(f"/api/papers/{CONTRASTIVE}/similar", params={"limit": 2, "offset": 2}).json()
+        assert [item["id"] for item in second["similar"]] == ids[2:4]
+        assert client.get(f"/api/papers/{CONTRASTIVE}/similar", params={"limit": 101}).status_code == 422
+        assert client.get(f"/api/papers/{CONTRASTIVE}/similar", params={"limit": 50, "offset": 51}).status_code == 422
+        page = client.get(f"/papers/{CONTRASTIVE}")
+        assert page.text.count('class="card"') == 6 and "More like this" in page.text
+        assert "same authors: Mira Okafor" in page.text and "\u201ccontrastive decoding\u201d" in page.text
+        assert 6 < len(ids) <= 12  # papers that share nothing (no word, author or category) are not "similar"
+        more = client.get(f"/papers/{CONTRASTIVE}", params={"similar_page": 1})
+        assert more.text.count('class="card"') == len(ids) and 'rel="next"' not in more.text and "Fewer" in more.text
+        past = client.get(f"/papers/{CONTRASTIVE}", params={"similar_page": 2})
+        assert past.text.count('class="card"') == 0 and "No more similar papers" in past.text
+        assert client.get(f"/papers/{CONTRASTIVE}", params={"similar_page": "x"}).status_code == 422
+
+
+# ---- a bulk-only catalogue ranks at least as the keywords do ---------------------------------------------
+
+TOPICS = {
+    "graphs": "graph node edge message passing neighbourhood aggregation spectral",
+    "speech": "speech audio acoustic phoneme spectrogram transcription speaker",
+    "vision": "image pixel convolution segmentation detection bounding camera",
+    "robots": "robot grasp manipulator locomotion actuator gripper trajectory",
+    "proteins": "protein residue folding enzyme sequence binding molecular",
+    "privacy": "privacy federated client differential noise aggregation leakage",
+    "tables": "table column row spreadsheet schema tabular join",
+    "music": "music melody chord rhythm tempo instrument harmony",
+    "weather": "weather rainfall forecast climate storm humidity precipitation",
+    "markets": "market price trading portfolio volatility asset stock",
+    "compilers": "compiler register bytecode parser optimisation loop instruction",
+    "medicine": "clinical patient diagnosis hospital treatment symptom therapy",
+}
+FILLER = "we study a method and report results on benchmarks with experiments and analysis".split()
+
+
+def topic_papers() -> list[Paper]:
+    """12 topics × 8 papers, each with three of its topic's words among common filler (deterministic)."""
+    papers = []
+    for t, vocabulary in enumerate(TOPICS.values()):
+        words = vocabulary.split()
+        for k in range(8):
+            own = [words[(k + j) % len(words)] for j in range(3)]
+            title = f"{own[0].title()} {own[1]} study {k}"
+            abstract = " ".join(FILLER[(k + j) % len(FILLER)] for j in range(8)) + " " + " ".join(own * 2)
+            papers.append(Paper(id=f"2510.{t:02d}{k:03d}", title=title, abstract=abstract, authors=[f"Author {t}{k}"],
+                                categories=["cs.LG"], listed_on="2025-10-01"))  # fmt: skip
+    return papers
+
+
+class TableEmbedder:
+    """A model whose vectors are given per paper (by the title's first word): noise or the topic."""
+
+    def __init__(self, name: str, vector_of) -> None:  # noqa: ANN001 - title → vector
+        self.name, self.dimensions, self._model, self.vector_of = name, 16, self, vector_of
+
+    def load(self) -> None:
+        return None
+
+    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:  # noqa: ANN001
+        rows = np.asarray([self.vector_of(text) for text in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def noise(text: str) -> np.ndarray:
+    return np.random.default_rng(zlib.crc32(text.encode())).normal(size=16)
+
+
+def topic_vector(text: str) -> np.ndarray:
+    first = text.split()[0].lower()
+    index = next(t for t, words in enumerate(TOPICS.values()) if first in words.split())
+    return np.eye(16)[index] + 0.05 * noise(text)  # 12 topics, 16 dimensions
+
+
+def mean_ndcg(service: SearchService, papers: list[Paper]) -> float:
+    topic_of = {paper.id: paper.id[:7] for paper in papers}  # 2510.TTkkk
+    total = 0.0
+    for paper in papers:
+        ranked = [hit.paper.id for hit in service.similar(paper.id, limit=7)]
+        gains = sum(1 / math.log2(i + 2) for i, other in enumerate(ranked) if topic_of[other] == topic_of[paper.id])
+        total += gains / sum(1 / math.log2(i + 2) for i in range(7))
+    return total / len(papers)
+
+
+@pytest.mark.parametrize(("vectors", "stronger"), [(noise, False), (topic_vector, True)], ids=["noise", "topic"])
+def test_bulk_only_catalogue_ranks_at_least_as_the_keywords(store: Store, tmp_path: Path, vectors, stronger) -> None:  # noqa: ANN001
+    papers = topic_papers()
+    store.upsert_papers(papers)
+    keywords = keyword_service(store, tmp_path / "keywords")
+    by_keywords = mean_ndcg(keywords, papers)
+    bulk = TableEmbedder("bulk-test", vectors)
+    assert embed_missing(store, bulk).embedded == len(papers)
+    service = SearchService(store, Settings(home=tmp_path / "bulk"), embedder=TableEmbedder("quality-test", noise),
+                            bulk_embedder=bulk)  # fmt: skip
+    service.index.sync(store)
+    assert service.index.vectors is None and len(service.index.bulk_vectors) == len(papers)  # bulk vectors only
+    with_bulk = mean_ndcg(service, papers)
+    assert with_bulk >= by_keywords  # noise falls silent; meaning that agrees with the words helps
+    if stronger:
+        assert with_bulk >= by_keywords + 0.05
+    keywords.close()
+    service.close()
