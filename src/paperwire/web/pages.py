@@ -177,9 +177,9 @@ def paper_page(request: Request, paper_id: str, similar_page: str | None = None)
     from paperwire.search.similar import MAX_SIMILAR
 
     try:
-        page = None if similar_page is None else parse_page(similar_page)
-    except ValueError as error:
-        return render_error(request, 422, "Bad request", str(error).replace("page", "similar_page", 1))
+        page = None if similar_page is None else parse_int("similar_page", similar_page or None, 1, 1, MAX_PAGE)
+    except BadParameter as error:
+        return render_error(request, 422, "Bad request", str(error))
     if page is not None and (page - 1) * SIMILAR_PAGE >= MAX_SIMILAR:
         last = -(-MAX_SIMILAR // SIMILAR_PAGE)
         return render_error(request, 422, "Bad request", f"similar_page goes up to {last} ({MAX_SIMILAR} papers)")
