@@ -14,7 +14,7 @@ from paperwire.mail.outbox import transactional_sender_running
 from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
-from paperwire.web import api, feeds, hf_api, pages, search, social, subscriptions, trending
+from paperwire.web import api, feeds, for_you, hf_api, library, pages, search, social, subscriptions, trending
 from paperwire.web import metrics as web_metrics
 from paperwire.web.pagecache import PageCache, PageCacheStats
 from paperwire.web.security import install_security
@@ -22,6 +22,7 @@ from paperwire.web.templating import STATIC_DIR, make_templates
 
 # Each concern contributes one router; the table of all routes is the union of these.
 ROUTERS = [pages.router, api.router, trending.router, hf_api.router, feeds.router, social.router, subscriptions.router, search.router]
+ROUTERS += [library.router, for_you.router]
 
 
 @contextlib.asynccontextmanager
@@ -59,6 +60,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
         stats=application.state.page_cache,
     )  # fmt: skip
     social.install_template_helpers(application)
+    library.install_library_helpers(application)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         application.include_router(router)

@@ -15,9 +15,11 @@ from alembic.script import ScriptDirectory
 
 from paperwire.storage import sqlite
 from paperwire.storage.jobs import JobQueries
+from paperwire.storage.library import LibraryQueries
 from paperwire.storage.live import LiveQueries
 from paperwire.storage.mail import MailQueries
 from paperwire.storage.papers import PaperQueries
+from paperwire.storage.readers import ReaderQueries
 from paperwire.storage.search import SearchQueries
 from paperwire.storage.social import SocialQueries
 
@@ -34,7 +36,9 @@ def backend_for(url: str) -> ModuleType:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgresql://…")
 
 
-class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries, MailQueries):
+class Store(
+    PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries, MailQueries, LibraryQueries, ReaderQueries
+):
     """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
 
     def __init__(self, url: str) -> None:
@@ -106,7 +110,9 @@ class Store(PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries,
             current = set(MigrationContext.configure(connection).get_current_heads())
             script = ScriptDirectory.from_config(self._alembic_config(connection))
             heads = set(script.get_heads())
-        return sorted(heads - current)
+            # A revision another one depends on (0007 needs 0004) is applied without being a current head.
+            applied = {revision.revision for revision in script.iterate_revisions(sorted(current), "base")}
+        return sorted(heads - current - applied)
 
     def close(self) -> None:
         for _owner, lock in self.held_locks.values():

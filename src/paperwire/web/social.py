@@ -219,6 +219,7 @@ def logout(request: Request) -> Response:
 def cast_vote(request: Request, paper_id: str, user: dict, up: bool) -> tuple[bool, int]:
     store = store_of(request)
     voted, upvotes = store.set_vote(paper_id, user["id"], up)
+    store.note_feedback(user["id"])  # an upvote is a "For you" signal: the reader's model is out of date
     rescore_papers(store, [paper_id], now_utc())
     return voted, upvotes
 

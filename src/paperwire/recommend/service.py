@@ -1,0 +1,215 @@
+""" "For you" as a service: gather a reader's signals from storage, refit only readers whose feedback
+changed, rank a period's papers for many readers at once, and keep each ranking in the database.
+
+A page view reads one stored ranking row (refreshed first when the reader's feedback or the period's
+papers changed since it was made), so every web node serves the same list and nothing lives only in
+one process. `refresh_recommendations` is the scheduled job and what `paperwire recommend` calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from paperwire.mail.subscribers import Interests
+from paperwire.models import Paper
+from paperwire.periods import Period, period_containing
+from paperwire.recommend.model import PaperFeatures, ReaderModel, ReaderSignals, Suggestion, fit_reader, rank_period
+from paperwire.storage import Store
+
+log = logging.getLogger("paperwire.recommend")
+
+RANKING_LIMIT = 200  # suggestions stored per reader and period (pages read slices of it)
+MAX_PERIOD_PAPERS = 5_000
+MAX_SIGNAL_PAPERS = 2_000  # the newest kept papers a model is fitted on
+READER_BLOCK = 500  # readers ranked together (one matrix product per block)
+VECTOR_MODELS = ("all-MiniLM-L6-v2", "static-minilm-v3")  # the best stored embedding first
+
+
+@dataclass(frozen=True)
+class RankedPaper:
+    paper: Paper
+    score: float
+    reason: str
+
+
+# ---- features and signals ------------------------------------------------------------------------
+
+
+def features_of(store: Store, papers: Sequence[Paper]) -> list[PaperFeatures]:
+    """The model's view of papers: text, authors, categories and the best stored vector."""
+    vectors = store.paper_vectors([paper.id for paper in papers], VECTOR_MODELS)
+    features = []
+    for paper in papers:
+        held = vectors.get(paper.id)
+        vector = None
+        if held is not None:
+            vector = np.frombuffer(held[1], dtype="<f2").astype(np.float32)
+            norm = float(np.linalg.norm(vector))
+            vector = vector / norm if norm > 0 else None
+        features.append(
+            PaperFeatures(id=paper.id, title=paper.title, abstract=paper.abstract, authors=tuple(paper.authors),
+                          categories=tuple(paper.categories), vector=vector)
+        )  # fmt: skip
+    return features
+
+
+def reader_topics(store: Store, email: str) -> tuple[str, ...]:
+    """The digest topics and keywords of the reader's subscription (the cold-start signal)."""
+    interests = store.subscriber_interests_for(email)
+    if not interests:
+        return ()
+    parsed = Interests.from_json(interests)
+    return tuple(dict.fromkeys([*parsed.topics, *parsed.keywords]))
+
+
+def gather_signals(store: Store, user: dict) -> ReaderSignals:
+    positives = sorted(store.positive_paper_ids(user["id"]))[-MAX_SIGNAL_PAPERS:]
+    negatives = sorted(store.not_interested_ids(user["id"]))[-MAX_SIGNAL_PAPERS:]
+    return ReaderSignals(
+        positives=tuple(features_of(store, store.get_papers(positives))),
+        negatives=tuple(features_of(store, store.get_papers(negatives))),
+        followed_authors=tuple(store.followed_author_names(user["id"])),
+        topics=reader_topics(store, user["email"]),
+    )
+
+
+# ---- models ------------------------------------------------------------------------------------------
+
+
+def refit_reader(store: Store, user: dict) -> tuple[ReaderModel, int]:
+    """Fit the reader's model on their signals now and store it; returns (model, feedback version)."""
+    version = store.feedback_version(user["id"])  # read first: feedback given while fitting refits again
+    model = fit_reader(gather_signals(store, user))
+    store.save_reader_model(user["id"], version, model.to_bytes())
+    return model, version
+
+
+def current_model(store: Store, user: dict) -> tuple[ReaderModel, int]:
+    """The reader's stored model when it is up to date with their feedback, else a fresh fit."""
+    version = store.feedback_version(user["id"])
+    for user_id, model_version, blob in store.reader_models_of([user["id"]]):
+        if user_id == user["id"] and model_version == version:
+            try:
+                return ReaderModel.from_bytes(blob), version
+            except Exception as error:  # noqa: BLE001 - a model of an older format: fit again
+                log.info("refitting reader %s: stored model unreadable (%s)", user_id, error)
+    return refit_reader(store, user)
+
+
+def refit_changed(store: Store) -> int:
+    """Refit every reader whose feedback changed since their last fit (the incremental step)."""
+    count = 0
+    for user_id in store.readers_to_refit():
+        user = store.get_user(user_id)
+        if user is not None:
+            refit_reader(store, user)
+            count += 1
+    return count
+
+
+# ---- rankings ----------------------------------------------------------------------------------------
+
+
+def period_papers(store: Store, period: Period) -> tuple[list[Paper], list[str]]:
+    """The period's papers, and their ids in trending order (the cold-start fallback)."""
+    page = store.papers_listed_between_by_trending(
+        period.first.isoformat(), period.last.isoformat(), limit=MAX_PERIOD_PAPERS, offset=0
+    )
+    return page.papers, [paper.id for paper in page.papers]
+
+
+def rank_readers(store: Store, users: Sequence[dict], period: Period) -> int:
+    """Rank the period's papers for these readers (models refitted where stale) and store the lists."""
+    papers, trending = period_papers(store, period)
+    stamp = store.period_stamp(period.first.isoformat(), period.last.isoformat())
+    candidates = features_of(store, papers)
+    stored = 0
+    for start in range(0, len(users), READER_BLOCK):
+        block = users[start : start + READER_BLOCK]
+        fitted = [current_model(store, user) for user in block]
+        lists = rank_period([model for model, _ in fitted], candidates, limit=RANKING_LIMIT, trending=trending)
+        store.save_rankings([
+            {"user_id": user["id"], "period_label": period.label, "feedback_version": version,
+             "catalogue_stamp": stamp, "items": [[s.paper_id, round(float(s.score), 6), s.reason] for s in suggestions]}
+            for user, (_, version), suggestions in zip(block, fitted, lists, strict=True)
+        ])  # fmt: skip
+        stored += len(block)
+    return stored
+
+
+def stored_ranking(store: Store, user: dict, period: Period) -> list[list]:
+    """The reader's ranking of the period: the stored row, remade first when it is out of date."""
+    row = store.get_ranking(user["id"], period.label)
+    if row is not None:
+        fresh = row["feedback_version"] == store.feedback_version(user["id"]) and row[
+            "catalogue_stamp"
+        ] == store.period_stamp(period.first.isoformat(), period.last.isoformat())
+        if fresh:
+            return row["items"]
+    rank_readers(store, [user], period)
+    row = store.get_ranking(user["id"], period.label)
+    return row["items"] if row is not None else []
+
+
+def recommendations(
+    store: Store, user: dict, period: Period, *, limit: int = 50, offset: int = 0
+) -> tuple[list[RankedPaper], int]:
+    """One page of the reader's "For you" list for the period, best first, and how many there are."""
+    items = stored_ranking(store, user, period)
+    # A mark given since the list was made never shows (the list is remade on the next read anyway).
+    hidden = store.not_interested_ids(user["id"], [item[0] for item in items])
+    items = [item for item in items if item[0] not in hidden]
+    page = items[offset : offset + limit]
+    papers = {paper.id: paper for paper in store.get_papers([item[0] for item in page])}
+    ranked = [RankedPaper(papers[paper_id], score, reason) for paper_id, score, reason in page if paper_id in papers]
+    return ranked, len(items)
+
+
+def suggestions_for(store: Store, user: dict, period: Period, limit: int) -> list[Suggestion]:
+    ranked, _ = recommendations(store, user, period, limit=limit)
+    return [Suggestion(item.paper.id, item.score, item.reason) for item in ranked]
+
+
+# ---- the job -------------------------------------------------------------------------------------------
+
+
+def refresh_recommendations(store: Store, day: date) -> str:
+    """Refit readers whose feedback changed, then rank the day, week and month of `day` for every reader
+    with a model (one block of readers at a time)."""
+    refitted = refit_changed(store)
+    users = [user for user_id, _, _ in store.reader_models_of() if (user := store.get_user(user_id)) is not None]
+    ranked = 0
+    for kind in ("day", "week", "month"):
+        ranked += rank_readers(store, users, period_containing(kind, day)) if users else 0
+    return f"refitted {refitted} readers; stored {ranked} rankings for {day.isoformat()}"
+
+
+def refresh_recommendations_job(settings, store: Store) -> str:  # noqa: ANN001 - Settings
+    """The scheduled job: the newest listed day's periods."""
+    latest = store.latest_listed_day()
+    if latest is None:
+        return "no papers yet"
+    return refresh_recommendations(store, date.fromisoformat(latest))
+
+
+def digest_suggestions(
+    store: Store, addresses: dict[int, str], period: Period, *, limit: int
+) -> dict[int, list[Suggestion]]:
+    """Subscriber id → the best suggestions of the period for subscribers whose address is an account
+    that has kept papers or follows authors (nothing for the others: no account, no section)."""
+    accounts = store.users_by_emails(list(addresses.values()))
+    found: dict[int, list[Suggestion]] = {}
+    for subscriber_id, email in addresses.items():
+        user_id = accounts.get(email.strip().lower())
+        if user_id is None:
+            continue
+        user = store.get_user(user_id)
+        if user is None or not (store.positive_paper_ids(user_id) or store.followed_author_names(user_id)):
+            continue
+        found[subscriber_id] = suggestions_for(store, user, period, limit)
+    return found
