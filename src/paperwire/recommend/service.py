@@ -1,4 +1,4 @@
-""" "For you" as a service: gather a reader's signals from storage, refit only readers whose feedback
+"""The "For you" service: gather a reader's signals from storage, refit only readers whose feedback
 changed, rank a period's papers for many readers at once, and keep each ranking in the database.
 
 A page view reads one stored ranking row (refreshed first when the reader's feedback or the period's

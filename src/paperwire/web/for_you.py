@@ -1,4 +1,4 @@
-""" "For you": the signed-in reader's ranked papers of a day, week or month (page, JSON API, private feed).
+"""The "For you" page: the signed-in reader's ranked papers of a day, week or month (page, JSON API, private feed).
 
 One service call (`recommendations`) feeds the page, `GET /api/recommendations` and the private
 Atom / JSON feed behind a secret, revocable token. The lists are stored rankings (see

@@ -1,0 +1,176 @@
+"""The "For you" service: rankings learned from the library, stored per reader and period and remade
+only after feedback, incremental refits, the API, the private feed, cold start, and the digest section —
+on SQLite and PostgreSQL (the digest through a real SMTP server)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pytest
+
+from mail_support import SmtpSink
+from paperwire.library_import import import_library
+from paperwire.mail.compose import run_digest
+from paperwire.mail.subscribers import import_subscribers
+from paperwire.periods import period_containing
+from paperwire.recommend.service import recommendations, refit_changed
+from paperwire.settings import Settings
+from paperwire.sources.jsonl import to_paper
+from test_social import sign_in
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DAY = date(2025, 12, 10)
+# The day's papers about 3D reconstruction / Gaussian splatting (the fixture library's subject).
+SPLATTING = {"2512.08478", "2512.08930", "2512.08215", "2512.08334"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
+    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+                    database_url=database_url, embedder="none")  # fmt: skip
+
+
+@pytest.fixture
+def catalogue(store) -> None:  # noqa: ANN001
+    lines = (FIXTURES / "library_papers.jsonl").read_bytes().splitlines()
+    store.upsert_papers([to_paper(orjson.loads(line)) for line in lines])
+
+
+def reader_with_library(store, email: str = "reader@example.org") -> dict:  # noqa: ANN001
+    user = store.ensure_user(email)
+    import_library(store, user["id"], "zotero.bib", (FIXTURES / "zotero_library.bib").read_bytes())
+    return user
+
+
+def day_ids(store) -> set[str]:  # noqa: ANN001
+    return {p.id for p in store.papers_listed_between("2025-12-10", "2025-12-10", limit=100).papers}
+
+
+def test_the_library_subject_comes_first_with_reasons(store, catalogue) -> None:  # noqa: ANN001
+    user = reader_with_library(store)
+    ranked, total = recommendations(store, user, period_containing("day", DAY), limit=10)
+    assert total == len(day_ids(store))  # every paper of the day, ranked; nothing from other days
+    assert {item.paper.id for item in ranked} <= day_ids(store)
+    assert {item.paper.id for item in ranked[:3]} <= SPLATTING
+    assert all(item.reason for item in ranked)
+    assert re.fullmatch(r"close to \*.+\* in your library", ranked[0].reason)
+
+
+def test_the_ranking_is_stored_and_remade_only_after_feedback(store, catalogue) -> None:  # noqa: ANN001
+    user = reader_with_library(store)
+    period = period_containing("day", DAY)
+    first, _ = recommendations(store, user, period, limit=5)
+    row = store.get_ranking(user["id"], period.label)
+    again, _ = recommendations(store, user, period, limit=5)
+    assert [i.paper.id for i in again] == [i.paper.id for i in first]
+    assert store.get_ranking(user["id"], period.label)["computed_at"] == row["computed_at"]  # a read, not a refit
+    top = first[0].paper.id
+    store.set_not_interested(user["id"], top, True)
+    after, total = recommendations(store, user, period, limit=5)
+    assert top not in {item.paper.id for item in after}
+    assert len(after) == 5 and total == len(day_ids(store)) - 1  # the next paper moves up
+    assert store.get_ranking(user["id"], period.label)["computed_at"] != row["computed_at"]
+
+
+def test_only_readers_whose_feedback_changed_are_refitted(store, catalogue) -> None:  # noqa: ANN001
+    first = reader_with_library(store, "first@example.org")
+    reader_with_library(store, "second@example.org")
+    assert refit_changed(store) == 2
+    assert refit_changed(store) == 0
+    store.set_saved(first["id"], "2512.08500", True)
+    assert store.readers_to_refit() == [first["id"]]
+    assert refit_changed(store) == 1
+
+
+def test_cold_start_follows_digest_topics_then_trending(store, catalogue) -> None:  # noqa: ANN001
+    topical = store.ensure_user("robots@example.org")
+    import_subscribers(store, io.StringIO("email,cadence,topics\nrobots@example.org,daily,robotic\n"), confirmed=True)
+    ranked, _ = recommendations(store, topical, period_containing("day", DAY), limit=3)
+    assert ranked[0].reason == "matches your topic *robotic*"
+    assert "robot" in (ranked[0].paper.title + ranked[0].paper.abstract).lower()
+    blank = store.ensure_user("blank@example.org")
+    ranked, _ = recommendations(store, blank, period_containing("day", DAY), limit=5)
+    trending = store.papers_listed_between_by_trending("2025-12-10", "2025-12-10", limit=5, offset=0).papers
+    assert [item.paper.id for item in ranked] == [paper.id for paper in trending]
+
+
+def test_a_followed_author_is_the_reason(store, catalogue) -> None:  # noqa: ANN001
+    user = reader_with_library(store)
+    author = store.get_paper("2512.07838").authors[0]  # a paper far from the library's subject
+    store.set_following(user["id"], author, True)
+    ranked, _ = recommendations(store, user, period_containing("day", DAY), limit=10)
+    reasons = {item.paper.id: item.reason for item in ranked}
+    assert reasons["2512.07838"] == f"by an author you follow: {author}"
+
+
+# ---- the API and the private feed ----------------------------------------------------------------------
+
+
+def test_api_recommendations_are_for_the_signed_in_reader_only(client, settings, store, catalogue) -> None:  # noqa: ANN001
+    assert client.get("/api/recommendations").status_code == 401
+    sign_in(client, settings, "reader@example.org")
+    user = store.get_user_by_email("reader@example.org")
+    import_library(store, user["id"], "zotero.bib", (FIXTURES / "zotero_library.bib").read_bytes())
+    body = client.get("/api/recommendations", params={"period": "day", "date": "2025-12-10", "limit": 4}).json()
+    assert body["period"]["label"] == "2025-12-10" and body["total"] == len(day_ids(store))
+    assert {paper["id"] for paper in body["papers"][:3]} <= SPLATTING
+    assert all(paper["reason"] for paper in body["papers"])
+    second = client.get("/api/recommendations", params={"date": "2025-12-10", "limit": 2, "offset": 2}).json()
+    assert [p["id"] for p in second["papers"]] == [p["id"] for p in body["papers"][2:4]]
+    for bad in ({"period": "year"}, {"date": "2025-13-01"}, {"limit": 0}, {"offset": -1}):
+        response = client.get("/api/recommendations", params=bad)
+        assert response.status_code == 422, bad
+        assert response.json()["detail"]
+    # Another reader gets their own list (cold start), not this one.
+    client.cookies.clear()
+    sign_in(client, settings, "other@example.org")
+    other = client.get("/api/recommendations", params={"date": "2025-12-10", "limit": 4}).json()
+    assert not any("your library" in paper["reason"] for paper in other["papers"])
+
+
+def test_the_private_feed_token_is_secret_and_revocable(client, settings, store, catalogue) -> None:  # noqa: ANN001
+    token = sign_in(client, settings, "feed@example.org")
+    user = store.get_user_by_email("feed@example.org")
+    import_library(store, user["id"], "zotero.bib", (FIXTURES / "zotero_library.bib").read_bytes())
+    page = client.post("/library/feed", data={"csrf_token": token, "action": "new"}).text
+    url = re.search(r'<code id="private-feed-url">http://testserver([^<]+)</code>', page).group(1)
+    client.cookies.clear()  # a feed reader has no session: the token alone opens it
+    feed = client.get(url)
+    assert feed.status_code == 200 and "private" in feed.headers["cache-control"]
+    assert "in your library" in feed.text and "HybridSplat" in feed.text
+    assert client.get(url.replace(".atom", ".json")).json()["items"]
+    assert client.get(url[:-10] + "x" * 5 + url[-5:]).status_code == 404  # a guessed token
+    token = sign_in(client, settings, "feed@example.org")
+    client.post("/library/feed", data={"csrf_token": token, "action": "revoke"})
+    assert client.get(url).status_code == 404
+
+
+# ---- the digest ---------------------------------------------------------------------------------------
+
+
+def test_digest_has_a_for_you_section_only_for_readers_with_an_account(store, settings, catalogue) -> None:  # noqa: ANN001
+    sink = SmtpSink().start()
+    try:
+        mail_settings = settings.model_copy(update={"smtp_url": sink.url})
+        reader_with_library(store, "member@example.org")
+        csv = "email,cadence,topics\nmember@example.org,daily,\nstranger@example.org,daily,\n"
+        import_subscribers(store, io.StringIO(csv), confirmed=True)
+        report = run_digest(store, mail_settings, "daily", DAY)
+        assert report.compose.composed == 2
+        member_mail = sink.wait_for("member@example.org")[0]
+        stranger_mail = sink.wait_for("stranger@example.org")[0]
+    finally:
+        sink.stop()
+    member = member_mail.get_body(("plain",)).get_content()
+    stranger = stranger_mail.get_body(("plain",)).get_content()
+    assert "== For you ==" in member and "in your library" in member
+    section = member.split("== For you ==", 1)[1].split("==", 1)[0]
+    assert any(title in section for title in ("HybridSplat", "Visionary", "Selfi", "Blur2Sharp"))
+    assert "For you" not in stranger and "your library" not in stranger
+    html = member_mail.get_body(("html",)).get_content()
+    assert "For you" in html and "in your library" in html
