@@ -174,3 +174,27 @@ def test_digest_has_a_for_you_section_only_for_readers_with_an_account(store, se
     assert "For you" not in stranger and "your library" not in stranger
     html = member_mail.get_body(("html",)).get_content()
     assert "For you" in html and "in your library" in html
+
+
+def test_the_for_you_page_shows_reasons_and_takes_feedback_without_javascript(
+    client, settings, store, catalogue
+) -> None:  # noqa: ANN001
+    assert client.get("/for-you", follow_redirects=False).status_code == 303  # signed out: sign in first
+    token = sign_in(client, settings, "page@example.org")
+    user = store.get_user_by_email("page@example.org")
+    import_library(store, user["id"], "zotero.bib", (FIXTURES / "zotero_library.bib").read_bytes())
+    page = client.get("/for-you", params={"period": "day", "date": "2025-12-10"})
+    assert page.status_code == 200 and "no-store" in page.headers["cache-control"]
+    shown = re.findall(r'<article class="card" data-paper-id="([^"]+)"', page.text)
+    assert len(shown) == 20 and shown[0] in SPLATTING
+    assert page.text.count('<p class="reason">close to *') >= 3
+    response = client.post(f"/papers/{shown[0]}/not-interested",
+                           data={"csrf_token": token, "next": "/for-you?period=day&date=2025-12-10"},
+                           follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303 and response.headers["location"] == "/for-you?period=day&date=2025-12-10"
+    again = re.findall(r'<article class="card" data-paper-id="([^"]+)"', client.get(response.headers["location"]).text)
+    assert shown[0] not in again and len(again) == 20
+    week = client.get("/for-you", params={"period": "week", "date": "2025-12-10"})
+    assert "Week" in week.text and week.status_code == 200
+    assert client.get("/for-you", params={"period": "year"}).status_code == 400
+    assert client.get("/for-you", params={"date": "2025-02-30"}).status_code == 400

@@ -66,7 +66,7 @@ def for_you_page(request: Request, period: str = "day", date: str | None = None,
         "ranked": ranked, "total": total, "period": chosen, "page": number,
         "pages": min(MAX_PAGE, max(1, math.ceil(total / PAGE_SIZE))), "page_url": page_url,
         "period_links": {kind: period_link(kind) for kind in KINDS},
-        "previous_url": period_link(chosen.kind, chosen.previous), "next_url": period_link(chosen.kind, chosen.next),
+        "previous_url": period_link(chosen.kind, chosen.previous()), "next_url": period_link(chosen.kind, chosen.next()),
         "saved": marks["saved"], "active_tab": "for-you",
         "has_library": bool(store_of(request).positive_paper_ids(user["id"])),
     }  # fmt: skip

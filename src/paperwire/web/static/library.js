@@ -15,7 +15,8 @@ document.addEventListener("submit", async (event) => {
   event.preventDefault();
   let response;
   try {
-    response = await fetch(form.action, {
+    // getAttribute: the form has an input named "action", which shadows form.action.
+    response = await fetch(form.getAttribute("action"), {
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { Accept: "application/json" },
     });
