@@ -198,3 +198,10 @@ def test_the_for_you_page_shows_reasons_and_takes_feedback_without_javascript(
     assert "Week" in week.text and week.status_code == 200
     assert client.get("/for-you", params={"period": "year"}).status_code == 400
     assert client.get("/for-you", params={"date": "2025-02-30"}).status_code == 400
+
+
+def test_a_signed_in_reader_subscribes_without_retyping_the_address(client, settings, store) -> None:  # noqa: ANN001
+    assert 'value=""' in client.get("/subscribe").text.split('name="email"', 1)[1][:80]
+    sign_in(client, settings, "linked@example.org")
+    form = client.get("/subscribe").text
+    assert 'value="linked@example.org"' in form.split('name="email"', 1)[1][:80]

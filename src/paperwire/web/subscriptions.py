@@ -93,7 +93,13 @@ def api_subscribe(body: SubscriptionRequest, request: Request) -> JSONResponse:
 
 @router.get("/subscribe", response_class=HTMLResponse)
 def subscribe_page(request: Request) -> HTMLResponse:
-    return render(request, "subscribe.html", {"form": {"cadence": "daily", "max_papers": 10}})
+    from paperwire.web.social import current_user
+
+    # A signed-in reader's address is filled in: the subscription is linked to the account by address,
+    # which is what gives their digest its "For you" section.
+    user = current_user(request)
+    form = {"cadence": "daily", "max_papers": 10, "email": user["email"] if user else ""}
+    return render(request, "subscribe.html", {"form": form})
 
 
 @router.post("/subscribe", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
