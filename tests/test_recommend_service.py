@@ -194,6 +194,9 @@ def test_the_for_you_page_shows_reasons_and_takes_feedback_without_javascript(
     assert response.status_code == 303 and response.headers["location"] == "/for-you?period=day&date=2025-12-10"
     again = re.findall(r'<article class="card" data-paper-id="([^"]+)"', client.get(response.headers["location"]).text)
     assert shown[0] not in again and len(again) == 20
+    client.post(f"/papers/{again[1]}/upvote", data={"csrf_token": token, "action": "up"})
+    voted = client.get(response.headers["location"]).text  # an upvote is a kept paper: not suggested back
+    assert f'data-paper-id="{again[1]}"' not in voted and 'class="upvote voted"' not in voted
     week = client.get("/for-you", params={"period": "week", "date": "2025-12-10"})
     assert "Week" in week.text and week.status_code == 200
     assert client.get("/for-you", params={"period": "year"}).status_code == 400

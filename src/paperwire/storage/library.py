@@ -122,6 +122,14 @@ class LibraryQueries:
         with self.read() as connection:
             return set(connection.execute(union).scalars())
 
+    def has_kept_papers(self, user_id: int) -> bool:
+        """Whether the reader has saved or upvoted anything (collection members are saved too)."""
+        query = sa.select(
+            sa.or_(sa.exists().where(library_saves.c.user_id == user_id), sa.exists().where(votes.c.user_id == user_id))
+        )
+        with self.read() as connection:
+            return bool(connection.execute(query).scalar_one())
+
     # ---- followed authors ------------------------------------------------------------------------
 
     def set_following(self, user_id: int, name: str, follow: bool) -> bool:

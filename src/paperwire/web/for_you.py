@@ -21,7 +21,7 @@ from paperwire.web.library import PRIVATE, reader_marks
 from paperwire.web.listings import MAX_LIMIT, MAX_OFFSET, default_day, parse_period, period_of_day
 from paperwire.web.pages import MAX_PAGE, parse_page, render_error
 from paperwire.web.security import hash_token
-from paperwire.web.social import current_user, render, store_of
+from paperwire.web.social import current_user, preload_votes, render, store_of
 
 router = APIRouter()
 
@@ -51,6 +51,7 @@ def for_you_page(request: Request, period: str = "day", date: str | None = None,
                             hint_text="Go to today's suggestions")  # fmt: skip
     ranked, total = recommendations(store_of(request), user, chosen, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
     marks = reader_marks(request, [item.paper.id for item in ranked])
+    preload_votes(request, [item.paper.id for item in ranked])
 
     def page_url(target: int) -> str:
         query = {"period": chosen.kind, "date": chosen.first.isoformat()}
@@ -68,7 +69,7 @@ def for_you_page(request: Request, period: str = "day", date: str | None = None,
         "period_links": {kind: period_link(kind) for kind in KINDS},
         "previous_url": period_link(chosen.kind, chosen.previous()), "next_url": period_link(chosen.kind, chosen.next()),
         "saved": marks["saved"], "active_tab": "for-you",
-        "has_library": bool(store_of(request).positive_paper_ids(user["id"])),
+        "has_library": store_of(request).has_kept_papers(user["id"]),
     }  # fmt: skip
     response = render(request, "for_you.html", context)
     response.headers.update(PRIVATE)
