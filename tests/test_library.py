@@ -226,3 +226,24 @@ def test_export_holds_everything_and_delete_removes_it(client, settings, store, 
     assert store.collections_of(user["id"]) == [] and store.followed_author_names(user["id"]) == []
     assert store.get_paper("2512.08478").upvotes == 0
     assert client.get("/library", follow_redirects=False).status_code == 303  # signed out
+
+
+def test_the_live_arxiv_source_fetches_kept_references(settings, store, httpserver) -> None:  # noqa: ANN001
+    from test_live_sources import FEED, FEED_PATH, XML, Recorder, api_answer, live
+    from werkzeug import Response
+
+    from paperwire.sources.arxiv import ingest_arxiv_daily
+
+    user = store.ensure_user("refs@example.org")
+    result = import_library(store, user["id"], "ids.txt", b"arXiv:2504.04321\n", collection="Later")
+    assert [line.outcome for line in result.lines] == ["kept"]
+    api = Recorder(api_answer, api_answer)
+    httpserver.expect_request(FEED_PATH).respond_with_handler(Recorder(Response(FEED, content_type=XML)))
+    httpserver.expect_request("/api/query").respond_with_handler(api)
+    report = ingest_arxiv_daily(live(settings, httpserver), store)
+    assert "2504.04321" in api.requests[-1]["id_list"].split(",")  # asked of arXiv with the day's papers done
+    assert store.get_paper("2504.04321") is not None
+    assert "2504.04321" in store.saved_paper_ids(user["id"])
+    collection = store.collection_named(user["id"], "Later")
+    assert [p.id for p in store.collection_papers(collection["id"])] == ["2504.04321"]
+    assert any("now in readers' libraries" in note for note in report.notes)
