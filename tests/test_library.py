@@ -229,10 +229,10 @@ def test_export_holds_everything_and_delete_removes_it(client, settings, store, 
 
 
 def test_the_live_arxiv_source_fetches_kept_references(settings, store, httpserver) -> None:  # noqa: ANN001
-    from test_live_sources import FEED, FEED_PATH, XML, Recorder, api_answer, live
     from werkzeug import Response
 
     from paperwire.sources.arxiv import ingest_arxiv_daily
+    from test_live_sources import FEED, FEED_PATH, XML, Recorder, api_answer, live
 
     user = store.ensure_user("refs@example.org")
     result = import_library(store, user["id"], "ids.txt", b"arXiv:2504.04321\n", collection="Later")
