@@ -183,7 +183,8 @@ def read_jsonl(text: str) -> list[Entry]:
             continue
         title = str(record.get("title") or "").strip()
         arxiv_id = arxiv_id_of(str(record["id"])) if record.get("id") else None
-        authors = record.get("authors") if isinstance(record.get("authors"), list) else []
+        listed = record.get("authors")
+        authors: list = listed if isinstance(listed, list) else []
         problem = None if (title or arxiv_id) else "needs a title or an arXiv id"
         entries.append(
             Entry(line=number, label=str(record.get("id") or title)[:120], arxiv_id=arxiv_id, title=" ".join(title.split()),
@@ -273,7 +274,7 @@ def escape_bibtex(value: str) -> str:
 
 def papers_to_bibtex(papers: Sequence[Paper], references: Sequence[dict] = ()) -> str:
     """BibTeX that Zotero, JabRef and friends read back (arXiv papers as @misc with eprint fields)."""
-    database, taken = BibDatabase(), set()
+    database, taken = BibDatabase(), set[str]()
     for paper in papers:
         entry = {"ENTRYTYPE": "misc", "ID": citation_key(paper, taken), "title": "{" + escape_bibtex(paper.title) + "}"}
         if paper.authors:

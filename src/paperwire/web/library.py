@@ -315,9 +315,9 @@ def account_delete(request: Request, confirm: str = Form("")) -> Response:
     if not isinstance(user, dict):
         return user
     if confirm.strip().lower() != "delete":
-        response = render(request, "account.html", {"user": user, "error": "Type DELETE to confirm."}, 400)
-        response.headers.update(PRIVATE)
-        return response
+        refused = render(request, "account.html", {"user": user, "error": "Type DELETE to confirm."}, 400)
+        refused.headers.update(PRIVATE)
+        return refused
     store_of(request).delete_user(user["id"])
     response = RedirectResponse("/", status_code=303)
     clear_session_cookie(response, request.app.state.settings)
@@ -338,10 +338,11 @@ def reader_marks(request: Request, paper_ids: list[str]) -> dict[str, set[str]]:
 
 def reader_paper_state(paper: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a Paper from the template
     """For the paper page: the signed-in reader's save, collections and followed authors (None: signed out)."""
-    user = current_user()
-    if user is None:
+    request = current_request()
+    user = current_user(request) if request is not None else None
+    if request is None or user is None:
         return None
-    store = store_of(current_request())
+    store = store_of(request)
     followed = {author_key(name) for name in store.followed_author_names(user["id"])}
     return {
         "saved": paper.id in store.saved_paper_ids(user["id"], [paper.id]),
