@@ -19,7 +19,7 @@ import numpy as np
 from scipy import sparse
 
 from paperwire.recommend import keywords
-from paperwire.recommend.selection import Candidates, Weights, rank_block
+from paperwire.recommend.selection import Weights, rank_block
 
 FORMAT_VERSION = 1
 
@@ -160,8 +160,8 @@ def rank_period(
         return []
     if not candidates or limit <= 0:
         return [[] for _ in models]
-    period = Candidates.build(candidates, trending)
     chosen = weights or Weights()
+    period = chosen.period(candidates, trending)
     out: list[list[Suggestion]] = []
     for start in range(0, len(models), block):
         for picks in rank_block(models[start : start + block], period, limit, chosen):
