@@ -45,6 +45,7 @@ class Record:
     authors: tuple[str, ...]
     categories: tuple[str, ...]
     month: str
+    day: str  # first announced
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def load_records() -> dict[str, Record]:
                     continue
                 records[row["id"]] = Record(
                     row["id"], " ".join(row["title"].split()), " ".join((row.get("abstract") or "").split()),
-                    tuple(row.get("authors") or ()), tuple(row.get("categories") or ()), month,
+                    tuple(row.get("authors") or ()), tuple(row.get("categories") or ()), month, row.get("first_seen") or "",
                 )  # fmt: skip
     return records
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from paperwire.recommend import PaperFeatures, ReaderModel, ReaderSignals, fit_reader, rank_period
+from paperwire.recommend.packing import ModelFormatError
 
 DIM = 64
 _RNG = np.random.default_rng(15)
@@ -158,8 +159,10 @@ def test_papers_without_vectors_rank_by_keywords() -> None:
 
 
 def test_bad_serialised_model_is_a_named_error() -> None:
-    with pytest.raises(ValueError):
-        ReaderModel.from_bytes(b"not a model")
+    good = fit_reader(ReaderSignals(LIBRARY, (), (), ())).to_bytes()
+    for bad in (b"not a model", good[:-20], good[:4] + bytes([9]) + good[5:]):
+        with pytest.raises(ModelFormatError):
+            ReaderModel.from_bytes(bad)
 
 
 def test_many_readers_in_one_call_each_get_their_own_list() -> None:

@@ -10,16 +10,14 @@ and topics, then picks a diverse list (maximal marginal relevance) and explains 
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
-from paperwire.recommend import keywords
-from paperwire.recommend.selection import Candidates, Weights, rank_block
+from paperwire.recommend import keywords, packing
+from paperwire.recommend.selection import Weights, rank_block
 
 FORMAT_VERSION = 1
 
@@ -92,30 +90,29 @@ class ReaderModel:
         return frozenset(self.positives.ids) | frozenset(self.negatives.ids)
 
     def to_bytes(self) -> bytes:
-        """numpy arrays (vectors in float16) and a small JSON header in one .npz; no pickle."""
+        """Compact bytes (packing.py: a JSON header + raw arrays, vectors in float16, zlib); no pickle."""
         header = {
             "format": FORMAT_VERSION, "followed_authors": list(self.followed_authors), "topics": list(self.topics),
             "category_weights": self.category_weights,
             "positives": {"ids": list(self.positives.ids), "titles": list(self.positives.titles)},
             "negatives": {"ids": list(self.negatives.ids), "titles": list(self.negatives.titles)},
         }  # fmt: skip
-        arrays: dict[str, np.ndarray] = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
+        arrays: dict[str, np.ndarray] = {}
         for name, papers in (("positives", self.positives), ("negatives", self.negatives)):
             terms = papers.terms
             arrays[f"{name}_vectors"] = papers.vectors.astype(np.float16)
             arrays[f"{name}_indptr"] = terms.indptr.astype(np.int32)
             arrays[f"{name}_indices"] = terms.indices.astype(np.int32)
-            arrays[f"{name}_counts"] = terms.data.astype(np.uint16)
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        return buffer.getvalue()
+            arrays[f"{name}_counts"] = np.minimum(terms.data, 65535).astype(np.uint16)
+        return packing.pack(header, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ReaderModel:
-        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            header = json.loads(arrays["header"].tobytes().decode("utf-8"))
-            if header.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown reader model format {header.get('format')!r}")
+        """The model `to_bytes` wrote; `packing.ModelFormatError` (a ValueError) for anything else."""
+        header, arrays = packing.unpack(data)
+        if header.get("format") != FORMAT_VERSION:
+            raise packing.ModelFormatError(f"unknown reader model format {header.get('format')!r}")
+        try:
             sets = {}
             for name in ("positives", "negatives"):
                 ids = tuple(header[name]["ids"])
@@ -125,10 +122,12 @@ class ReaderModel:
                 )  # fmt: skip
                 vectors = arrays[f"{name}_vectors"].astype(np.float32)
                 sets[name] = PaperSet(ids, tuple(header[name]["titles"]), vectors, terms)
-        return cls(
-            sets["positives"], sets["negatives"], tuple(header["followed_authors"]), tuple(header["topics"]),
-            {str(k): float(v) for k, v in header["category_weights"].items()},
-        )  # fmt: skip
+            return cls(
+                sets["positives"], sets["negatives"], tuple(header["followed_authors"]), tuple(header["topics"]),
+                {str(k): float(v) for k, v in header["category_weights"].items()},
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError) as error:
+            raise packing.ModelFormatError(f"damaged reader model: {error}") from error
 
 
 def fit_reader(signals: ReaderSignals) -> ReaderModel:
@@ -160,8 +159,8 @@ def rank_period(
         return []
     if not candidates or limit <= 0:
         return [[] for _ in models]
-    period = Candidates.build(candidates, trending)
     chosen = weights or Weights()
+    period = chosen.period(candidates, trending)
     out: list[list[Suggestion]] = []
     for start in range(0, len(models), block):
         for picks in rank_block(models[start : start + block], period, limit, chosen):
