@@ -247,3 +247,23 @@ def test_the_live_arxiv_source_fetches_kept_references(settings, store, httpserv
     collection = store.collection_named(user["id"], "Later")
     assert [p.id for p in store.collection_papers(collection["id"])] == ["2504.04321"]
     assert any("now in readers' libraries" in note for note in report.notes)
+
+
+def test_bad_imports_get_a_clear_answer_never_a_500(client, settings, store, catalogue) -> None:  # noqa: ANN001
+    token = sign_in(client, settings, "bad@example.org")
+
+    def upload(content: bytes, **data: str):  # noqa: ANN202
+        return client.post("/library/import", data={"csrf_token": token, **data},
+                           files={"file": ("library.bib", content, "application/octet-stream")})  # fmt: skip
+
+    empty = client.post("/library/import", data={"csrf_token": token})
+    assert empty.status_code == 400 and "Choose a file" in empty.text
+    garbage = upload(b"\x00\xff\xfe binary \x89PNG")
+    assert garbage.status_code == 400 and "no entries found" in garbage.text
+    broken = upload(b"@article{x,\n title = {Unclosed\n")
+    assert broken.status_code == 400 and "no entries found" in broken.text
+    long_name = upload((FIXTURES / "zotero_library.bib").read_bytes(), collection="x" * 500)
+    assert long_name.status_code == 200  # the name is cut to 100 characters
+    user = store.get_user_by_email("bad@example.org")
+    assert [len(c["name"]) for c in store.collections_of(user["id"])] == [100]
+    assert post(client, "/library/collections", token, name="   ").status_code == 400

@@ -96,7 +96,7 @@ def current_model(store: Store, user: dict) -> tuple[ReaderModel, int]:
         if user_id == user["id"] and model_version == version:
             try:
                 return ReaderModel.from_bytes(blob), version
-            except Exception as error:  # noqa: BLE001 - a model of an older format: fit again
+            except ValueError as error:  # ModelFormatError: a model of an older format, fit again
                 log.info("refitting reader %s: stored model unreadable (%s)", user_id, error)
     return refit_reader(store, user)
 
