@@ -75,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--views", type=int, default=300)
     parser.add_argument("--day", default="2025-12-10")
+    parser.add_argument("--readers", type=int, default=0, help="also time the rank-readers job for N readers")
     options = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -139,6 +140,34 @@ def main() -> None:
     print(f"{'GET /api/recommendations (20)':40} {summary(api_samples)}")
     print(f"{'first view (fit + rank + store)':40} {first_ms:7.1f} ms")
     print(f"{'view after a 👎 (refit + rank + store)':40} {summary(remake)}  ({len(remake)} views)")
+    if options.readers:
+        job_for_readers(store, papers, library, options.readers, options.day)
+
+
+def job_for_readers(store, papers: list, library: list, count: int, day: str) -> None:  # noqa: ANN001
+    """The scheduled job through storage: refit N readers (20 saves each, drawn from November) and store
+    their day, week and month rankings."""
+    import random
+    from datetime import date
+
+    from paperwire.recommend.service import refit_changed, refresh_recommendations
+
+    november = [p.id for p in papers if p.listed_on < "2025-12-01"]
+    chooser = random.Random(15)
+    for number in range(count):
+        reader = store.ensure_user(f"reader{number}@example.org")
+        for paper_id in chooser.sample(november, 20):
+            store.set_saved(reader["id"], paper_id, True)
+    start = time.perf_counter()
+    refitted = refit_changed(store)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    summary_text = refresh_recommendations(store, date.fromisoformat(day))
+    rank_s = time.perf_counter() - start
+    print(
+        f"{'rank-readers job: refit':40} {refitted} readers in {fit_s:.1f} s ({fit_s / max(refitted, 1) * 1000:.0f} ms each)"
+    )
+    print(f"{'rank-readers job: day + week + month':40} {rank_s:.1f} s  ({summary_text})")
 
 
 if __name__ == "__main__":

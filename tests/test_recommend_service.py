@@ -208,3 +208,22 @@ def test_a_signed_in_reader_subscribes_without_retyping_the_address(client, sett
     sign_in(client, settings, "linked@example.org")
     form = client.get("/subscribe").text
     assert 'value="linked@example.org"' in form.split('name="email"', 1)[1][:80]
+
+
+def test_the_job_ranks_every_reader_for_the_day_week_and_month(store, catalogue) -> None:  # noqa: ANN001
+    from paperwire.recommend.service import refresh_recommendations
+
+    first = reader_with_library(store, "job1@example.org")
+    second = reader_with_library(store, "job2@example.org")
+    store.set_not_interested(second["id"], "2512.08334", True)
+    summary = refresh_recommendations(store, DAY)
+    assert summary == "refitted 2 readers; stored 6 rankings for 2025-12-10"
+    for user in (first, second):
+        for label in ("2025-12-10", "2025-W50", "2025-12"):
+            row = store.get_ranking(user["id"], label)
+            assert row["feedback_version"] == store.feedback_version(user["id"]), (user["email"], label)
+    ids = [item[0] for item in store.get_ranking(second["id"], "2025-12-10")["items"]]
+    assert "2512.08334" not in ids and "2512.08334" in [
+        i[0] for i in store.get_ranking(first["id"], "2025-12-10")["items"]
+    ]
+    assert refresh_recommendations(store, DAY).startswith("refitted 0 readers")  # nothing changed: no refit

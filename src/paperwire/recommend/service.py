@@ -23,7 +23,7 @@ from paperwire.storage import Store
 
 log = logging.getLogger("paperwire.recommend")
 
-RANKING_LIMIT = 200  # suggestions stored per reader and period (pages read slices of it)
+RANKING_LIMIT = 100  # suggestions stored per reader and period (five pages; pages read slices of it)
 MAX_PERIOD_PAPERS = 5_000
 MAX_SIGNAL_PAPERS = 2_000  # the newest kept papers a model is fitted on
 READER_BLOCK = 500  # readers ranked together (one matrix product per block)
@@ -125,21 +125,24 @@ def period_papers(store: Store, period: Period) -> tuple[list[Paper], list[str]]
 
 def rank_readers(store: Store, users: Sequence[dict], period: Period) -> int:
     """Rank the period's papers for these readers (models refitted where stale) and store the lists."""
+    return rank_fitted(store, [(user, *current_model(store, user)) for user in users], period)
+
+
+def rank_fitted(store: Store, fitted: Sequence[tuple[dict, ReaderModel, int]], period: Period) -> int:
+    """Rank the period's papers for readers with their (model, feedback version), a block at a time,
+    and store each list."""
     papers, trending = period_papers(store, period)
     stamp = store.period_stamp(period.first.isoformat(), period.last.isoformat())
     candidates = features_of(store, papers)
-    stored = 0
-    for start in range(0, len(users), READER_BLOCK):
-        block = users[start : start + READER_BLOCK]
-        fitted = [current_model(store, user) for user in block]
-        lists = rank_period([model for model, _ in fitted], candidates, limit=RANKING_LIMIT, trending=trending)
+    for start in range(0, len(fitted), READER_BLOCK):
+        block = fitted[start : start + READER_BLOCK]
+        lists = rank_period([model for _, model, _ in block], candidates, limit=RANKING_LIMIT, trending=trending)
         store.save_rankings([
             {"user_id": user["id"], "period_label": period.label, "feedback_version": version,
              "catalogue_stamp": stamp, "items": [[s.paper_id, round(float(s.score), 6), s.reason] for s in suggestions]}
-            for user, (_, version), suggestions in zip(block, fitted, lists, strict=True)
+            for (user, _, version), suggestions in zip(block, lists, strict=True)
         ])  # fmt: skip
-        stored += len(block)
-    return stored
+    return len(fitted)
 
 
 def stored_ranking(store: Store, user: dict, period: Period) -> list[list]:
@@ -180,12 +183,18 @@ def suggestions_for(store: Store, user: dict, period: Period, limit: int) -> lis
 
 def refresh_recommendations(store: Store, day: date) -> str:
     """Refit readers whose feedback changed, then rank the day, week and month of `day` for every reader
-    with a model (one block of readers at a time)."""
+    with a model (each model read once, then one block of readers at a time)."""
     refitted = refit_changed(store)
-    users = [user for user_id, _, _ in store.reader_models_of() if (user := store.get_user(user_id)) is not None]
-    ranked = 0
-    for kind in ("day", "week", "month"):
-        ranked += rank_readers(store, users, period_containing(kind, day)) if users else 0
+    fitted = []
+    for user_id, version, blob in store.reader_models_of():
+        user = store.get_user(user_id)
+        if user is None:
+            continue
+        try:
+            fitted.append((user, ReaderModel.from_bytes(blob), version))
+        except ValueError:  # ModelFormatError: fit it again
+            fitted.append((user, *refit_reader(store, user)))
+    ranked = sum(rank_fitted(store, fitted, period_containing(kind, day)) for kind in ("day", "week", "month"))
     return f"refitted {refitted} readers; stored {ranked} rankings for {day.isoformat()}"
 
 
