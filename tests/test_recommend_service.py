@@ -106,6 +106,17 @@ def test_a_followed_author_is_the_reason(store, catalogue) -> None:  # noqa: ANN
     ranked, _ = recommendations(store, user, period_containing("day", DAY), limit=10)
     reasons = {item.paper.id: item.reason for item in ranked}
     assert reasons["2512.07838"] == f"by an author you follow: {author}"
+    # The same person whatever the case and accents of the name as it was typed or listed.
+    other = reader_with_library(store, "other@example.org")
+    store.set_following(other["id"], author.upper(), True)
+    ranked, _ = recommendations(store, other, period_containing("day", DAY), limit=10)
+    assert {item.paper.id: item.reason for item in ranked}["2512.07838"] == f"by an author you follow: {author}"
+    # A name typed without its accent (nobody followed the listed spelling before) is the same author.
+    third = reader_with_library(store, "third@example.org")
+    store.set_following(third["id"], "janica hackenbuchner", True)
+    ranked, _ = recommendations(store, third, period_containing("day", DAY), limit=10)
+    reasons = {item.paper.id: item.reason for item in ranked}
+    assert reasons["2512.08440"] == "by an author you follow: janica hackenbuchner"
 
 
 # ---- the API and the private feed ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ one process. `refresh_recommendations` is the scheduled job and what `paperwire 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from paperwire.models import Paper
 from paperwire.periods import Period, period_containing
 from paperwire.recommend.model import PaperFeatures, ReaderModel, ReaderSignals, Suggestion, fit_reader, rank_period
 from paperwire.storage import Store
+from paperwire.storage.library import author_key
 
 log = logging.getLogger("paperwire.recommend")
 
@@ -128,12 +130,25 @@ def rank_readers(store: Store, users: Sequence[dict], period: Period) -> int:
     return rank_fitted(store, [(user, *current_model(store, user)) for user in users], period)
 
 
+def with_followed_spellings(candidates: list[PaperFeatures], models: Sequence[ReaderModel]) -> list[PaperFeatures]:
+    """Authors are one identity whatever their case and accents: a paper's author whose folded name is
+    followed is named as the readers follow them (the model matches names exactly)."""
+    spelling = {author_key(name): name for model in models for name in model.followed_authors}
+    if not spelling:
+        return candidates
+    renamed = []
+    for paper in candidates:
+        authors = tuple(spelling.get(author_key(name), name) for name in paper.authors)
+        renamed.append(paper if authors == paper.authors else dataclasses.replace(paper, authors=authors))
+    return renamed
+
+
 def rank_fitted(store: Store, fitted: Sequence[tuple[dict, ReaderModel, int]], period: Period) -> int:
     """Rank the period's papers for readers with their (model, feedback version), a block at a time,
     and store each list."""
     papers, trending = period_papers(store, period)
     stamp = store.period_stamp(period.first.isoformat(), period.last.isoformat())
-    candidates = features_of(store, papers)
+    candidates = with_followed_spellings(features_of(store, papers), [model for _, model, _ in fitted])
     for start in range(0, len(fitted), READER_BLOCK):
         block = fitted[start : start + READER_BLOCK]
         lists = rank_period([model for _, model, _ in block], candidates, limit=RANKING_LIMIT, trending=trending)

@@ -133,13 +133,21 @@ class LibraryQueries:
     # ---- followed authors ------------------------------------------------------------------------
 
     def set_following(self, user_id: int, name: str, follow: bool) -> bool:
+        """Follow (or not) an author: one identity per folded name, kept under the first spelling anybody
+        followed (so every reader's follow of the same person names them alike)."""
         key = author_key(name)
         with self.write() as connection:
             if follow:
+                spelling = connection.execute(
+                    sa.select(followed_authors.c.name).where(followed_authors.c.author_key == key).limit(1)
+                ).scalar_one_or_none()
                 changed = connection.execute(
                     self.insert(followed_authors)
                     .values(
-                        user_id=user_id, author_key=key, name=" ".join(name.split())[:300], created_at=utc_now_iso()
+                        user_id=user_id,
+                        author_key=key,
+                        name=spelling or " ".join(name.split())[:300],
+                        created_at=utc_now_iso(),
                     )
                     .on_conflict_do_nothing()
                     .returning(followed_authors.c.author_key)
