@@ -198,7 +198,7 @@ def test_the_for_you_page_shows_reasons_and_takes_feedback_without_javascript(
     assert page.status_code == 200 and "no-store" in page.headers["cache-control"]
     shown = re.findall(r'<article class="card" data-paper-id="([^"]+)"', page.text)
     assert len(shown) == 20 and shown[0] in SPLATTING
-    assert page.text.count('<p class="reason">close to *') >= 3
+    assert page.text.count('<p class="reason">close to <em>') >= 3
     response = client.post(f"/papers/{shown[0]}/not-interested",
                            data={"csrf_token": token, "next": "/for-you?period=day&date=2025-12-10"},
                            follow_redirects=False)  # fmt: skip
@@ -238,3 +238,17 @@ def test_the_job_ranks_every_reader_for_the_day_week_and_month(store, catalogue)
         i[0] for i in store.get_ranking(first["id"], "2025-12-10")["items"]
     ]
     assert refresh_recommendations(store, DAY).startswith("refitted 0 readers")  # nothing changed: no refit
+
+
+def test_a_reason_naming_a_hostile_title_is_escaped(client, settings, store, catalogue) -> None:  # noqa: ANN001
+    from paperwire.models import Paper
+
+    hostile = "<script>window.x=1</script> Gaussian *Splatting* & reflections"
+    store.upsert_papers([Paper(id="2511.09999", title=hostile, abstract=store.get_paper("2512.08334").abstract,
+                               listed_on="2025-11-10")])  # fmt: skip
+    sign_in(client, settings, "hostile@example.org")
+    user = store.get_user_by_email("hostile@example.org")
+    store.set_saved(user["id"], "2511.09999", True)
+    page = client.get("/for-you", params={"date": "2025-12-10"}).text
+    assert "<script>window.x=1</script>" not in page
+    assert "&lt;script&gt;window.x=1&lt;/script&gt; Gaussian" in page

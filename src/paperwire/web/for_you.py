@@ -8,10 +8,12 @@ recommend/service.py), so a page view is a few row reads.
 from __future__ import annotations
 
 import math
+import re
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
 
 from paperwire.periods import InvalidPeriod, Period
 from paperwire.recommend.service import recommendations
@@ -24,10 +26,16 @@ from paperwire.web.security import hash_token
 from paperwire.web.social import current_user, preload_votes, render, store_of
 
 router = APIRouter()
+EMPHASIS = re.compile(r"\*([^*]+)\*")
 
 PAGE_SIZE = 20
 FEED_SIZE = 30
 KINDS = ("day", "week", "month")
+
+
+def shown_reason(reason: str) -> Markup:
+    """A reason as HTML: the model's *Title* (a paper, a topic) in italics, everything escaped."""
+    return Markup(EMPHASIS.sub(lambda match: f"<em>{match.group(1)}</em>", str(escape(reason))))
 
 
 def chosen_period(request: Request, kind: str, day_text: str | None) -> Period:
@@ -68,7 +76,7 @@ def for_you_page(request: Request, period: str = "day", date: str | None = None,
         "pages": min(MAX_PAGE, max(1, math.ceil(total / PAGE_SIZE))), "page_url": page_url,
         "period_links": {kind: period_link(kind) for kind in KINDS},
         "previous_url": period_link(chosen.kind, chosen.previous()), "next_url": period_link(chosen.kind, chosen.next()),
-        "saved": marks["saved"], "active_tab": "for-you",
+        "saved": marks["saved"], "active_tab": "for-you", "shown_reason": shown_reason,
         "has_library": store_of(request).has_kept_papers(user["id"]),
     }  # fmt: skip
     response = render(request, "for_you.html", context)
