@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--half", default="dev")
     parser.add_argument("--max-df", type=float, default=1.0)
     parser.add_argument("--min-df", type=int, default=1)
+    parser.add_argument("--idf-power", type=float, default=1.0)
     args = parser.parse_args()
     bench = Bench(args.readers, minilm=args.vectors == "best")
     readers = [r for r in bench.readers if r.half == args.half]
@@ -39,7 +40,7 @@ def main() -> None:
     blocks = []  # (channel dict of (R, N) arrays, relevant masks (R, N))
     for month, ids in bench.months.items():
         group = [r for r in readers if month in r.targets]
-        settings = Weights(keyword_max_df=args.max_df, keyword_min_df=args.min_df)
+        settings = Weights(keyword_max_df=args.max_df, keyword_min_df=args.min_df, keyword_idf_power=args.idf_power)
         period = settings.period([bench.features(i, args.vectors) for i in ids], ())
         models = [
             fit_reader(ReaderSignals(tuple(bench.features(i, args.vectors) for i in r.library), ())) for r in group

@@ -38,8 +38,9 @@ class Candidates:
 
     @classmethod
     def build(
-        cls, papers: Sequence[PaperFeatures], trending: Sequence[str], max_df: float = 1.0, min_df: int = 1
-    ) -> Candidates:
+        cls, papers: Sequence[PaperFeatures], trending: Sequence[str], max_df: float = 1.0, min_df: int = 1,
+        idf_power: float = 1.0,
+    ) -> Candidates:  # fmt: skip
         ids = [p.id for p in papers]
         dims = [int(p.vector.shape[-1]) for p in papers if p.vector is not None]
         dim = max(set(dims), key=dims.count) if dims else 0
@@ -49,7 +50,7 @@ class Candidates:
             if paper.vector is not None and paper.vector.shape[-1] == dim:
                 vectors[row], has_vector[row] = paper.vector, True
         counts = keywords.count_matrix([f"{p.title} {p.abstract}" for p in papers])
-        idf = keywords.inverse_document_frequency(counts, max_df, min_df)
+        idf = keywords.inverse_document_frequency(counts, max_df, min_df) ** idf_power
         categories: dict[str, int] = {}
         for paper in papers:
             for category in paper.categories:

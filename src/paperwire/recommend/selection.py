@@ -25,15 +25,15 @@ class Weights:
     """How the channels (each z-scored per reader over the period's papers) add up; chosen on the dev half
     of bench/recommend.py's readers."""
 
-    vector_nearest: float = 1.0
-    vector_top: float = 0.0
-    vector_centroid: float = 1.0
-    keyword_nearest: float = 1.0
-    keyword_top: float = 0.0
-    keyword_centroid: float = 0.5
-    category: float = 0.5
-    vector_hub: float = 0.0  # papers close to many of the period's papers (generic ones) go down
-    keyword_hub: float = 0.0
+    vector_nearest: float = 1.0  # the closest kept paper, in the embedding space
+    vector_top: float = 1.0  # the mean of the 3 closest
+    vector_centroid: float = 1.0  # the mean over all kept papers
+    keyword_nearest: float = 1.0  # the same three in hashed TF-IDF space (IDF from the period's papers)
+    keyword_top: float = 1.0
+    keyword_centroid: float = 1.0
+    category: float = 1.0  # the reader's share of each arXiv category
+    vector_hub: float = 1.0  # papers close to many of the period's papers (generic ones) go down
+    keyword_hub: float = 1.0
     negative: float = 2.0  # push away from papers like a 👎 one
     topic: float = 1.5  # per matched digest topic
     author: float = 4.0  # a followed author wrote it
@@ -43,9 +43,10 @@ class Weights:
     pool: int = 3  # MMR looks at pool × limit best papers
     keyword_max_df: float = 1.0  # keyword terms in more than this share of the period's papers weigh nothing
     keyword_min_df: int = 1  # … and in fewer than this many
+    keyword_idf_power: float = 2.0  # > 1 sharpens TF-IDF towards rare terms (an author's own method names)
 
     def period(self, papers: Sequence[PaperFeatures], trending: Sequence[str]) -> Candidates:
-        return Candidates.build(papers, trending, self.keyword_max_df, self.keyword_min_df)
+        return Candidates.build(papers, trending, self.keyword_max_df, self.keyword_min_df, self.keyword_idf_power)
 
 
 def rank_block(models: Sequence[ReaderModel], period: Candidates, limit: int, weights: Weights) -> list[list[Pick]]:
