@@ -63,9 +63,18 @@ def test_library_and_for_you_in_the_browser(browser_page, live_server, store, se
     assert "in your library" in cards.first.locator(".reason").inner_text()
     before = [cards.nth(i).get_attribute("data-paper-id") for i in range(cards.count())]
 
+    # upvote one in place (the count changes without a page load)
+    page.evaluate("window.__same_page = true")
+    upvote = cards.nth(1).locator("form.upvote")
+    votes = int(upvote.locator(".count").inner_text())
+    upvote.locator("button").click()
+    page.wait_for_function(
+        f"document.querySelectorAll('#for-you-list form.upvote')[1].querySelector('.count').textContent === '{votes + 1}'"
+    )
+    assert upvote.get_attribute("class") == "upvote voted"
+
     # 👎 the first one: it disappears, and the list is ranked again in place (the next paper moves up)
     dismissed = before[0]
-    page.evaluate("window.__same_page = true")
     cards.first.get_by_role("button", name="👎 Not interested").click()
     page.locator(f'#for-you-list article[data-paper-id="{dismissed}"]').wait_for(state="detached")
     page.wait_for_function("document.querySelectorAll('#for-you-list article.card').length === 20")

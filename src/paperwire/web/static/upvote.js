@@ -6,7 +6,7 @@ document.addEventListener("submit", async (event) => {
   event.preventDefault();
   let response;
   try {
-    response = await fetch(form.action, {
+    response = await fetch(form.getAttribute("action"), {
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { Accept: "application/json" },
     });
