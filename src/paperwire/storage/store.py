@@ -20,6 +20,7 @@ from paperwire.storage.live import LiveQueries
 from paperwire.storage.mail import MailQueries
 from paperwire.storage.papers import PaperQueries
 from paperwire.storage.readers import ReaderQueries
+from paperwire.storage.references import ReferenceQueries
 from paperwire.storage.search import SearchQueries
 from paperwire.storage.social import SocialQueries
 
@@ -37,7 +38,15 @@ def backend_for(url: str) -> ModuleType:
 
 
 class Store(
-    PaperQueries, JobQueries, SearchQueries, SocialQueries, LiveQueries, MailQueries, LibraryQueries, ReaderQueries
+    PaperQueries,
+    JobQueries,
+    SearchQueries,
+    SocialQueries,
+    LiveQueries,
+    MailQueries,
+    LibraryQueries,
+    ReaderQueries,
+    ReferenceQueries,
 ):
     """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
 
