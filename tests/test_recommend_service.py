@@ -255,3 +255,23 @@ def test_a_reason_naming_a_hostile_title_is_escaped(client, settings, store, cat
     page = client.get("/for-you", params={"date": "2025-12-10"}).text
     assert "<script>window.x=1</script>" not in page
     assert "&lt;script&gt;window.x=1&lt;/script&gt; Gaussian" in page
+
+
+def test_two_nodes_serve_the_same_list_and_see_each_others_feedback(store, settings, catalogue) -> None:  # noqa: ANN001
+    from paperwire.storage import open_store
+
+    other_node = open_store(settings.effective_database_url, upgrade=False)
+    try:
+        user = reader_with_library(store)
+        period = period_containing("day", DAY)
+        here, _ = recommendations(store, user, period, limit=10)
+        there, _ = recommendations(other_node, user, period, limit=10)
+        assert [i.paper.id for i in there] == [i.paper.id for i in here]
+        other_node.set_not_interested(user["id"], here[0].paper.id, True)  # feedback given on the other node
+        after, _ = recommendations(store, user, period, limit=10)
+        assert here[0].paper.id not in [i.paper.id for i in after]
+        assert store.get_ranking(user["id"], period.label)["feedback_version"] == other_node.feedback_version(
+            user["id"]
+        )
+    finally:
+        other_node.close()
