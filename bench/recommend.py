@@ -78,7 +78,12 @@ class Bench:
         return None
 
     def features(self, paper_id: str, source: str) -> PaperFeatures:
+        """`source`: "static" / "minilm" / "best" (MiniLM, else static) as `vector`; "both": MiniLM as
+        `vector` and the static one as `bulk_vector` (what a site that ran both embedders passes)."""
         record = self.records[paper_id]  # authors stripped: only content counts
+        if source == "both":
+            return PaperFeatures(record.id, record.title, record.abstract, (), record.categories,
+                                 self.best_vector(paper_id, "best"), self.static.get(paper_id))  # fmt: skip
         return PaperFeatures(record.id, record.title, record.abstract, (), record.categories,
                              self.best_vector(paper_id, source))  # fmt: skip
 
@@ -187,7 +192,8 @@ def quality(bench: Bench, halves: list[str], weights: Weights | None, only: set[
     if candidates_ok:
         methods += [
             ("MiniLM centroid (zotero-arxiv-daily)", bench.vector_centroid("minilm"), True),
-            ("paperwire For you, MiniLM vectors", bench.ours("best", weights), True),
+            ("paperwire For you, MiniLM vectors only", bench.ours("best", weights), True),
+            ("**paperwire For you, MiniLM + bulk vectors (shipped)**", bench.ours("both", weights), True),
         ]
     else:
         print("MiniLM rows left out: the 2026-01/02 papers are not all embedded yet (bench/recommend_corpus.py)")

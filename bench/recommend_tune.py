@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--max-df", type=float, default=1.0)
     parser.add_argument("--min-df", type=int, default=1)
     parser.add_argument("--idf-power", type=float, default=1.0)
+    parser.add_argument("--try", dest="trials", default="", help="JSON list of weight dicts to score as well")
     args = parser.parse_args()
     bench = Bench(args.readers, minilm=args.vectors == "best")
     readers = [r for r in bench.readers if r.half == args.half]
@@ -64,6 +66,8 @@ def main() -> None:
 
     for name in names:
         print(f"  {name} alone: {recall({name: 1.0}):.3f}")
+    for trial in json.loads(args.trials) if args.trials else []:
+        print(f"  {recall(dict(dict.fromkeys(names, 1.0), **trial)):.3f} {trial}")
     best = {n: 1.0 for n in names}
     best_value = recall(best)
     print(f"all at 1: {best_value:.3f}")

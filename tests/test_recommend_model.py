@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paperwire.recommend import PaperFeatures, ReaderModel, ReaderSignals, fit_reader, rank_period
+from paperwire.recommend import PaperFeatures, ReaderModel, ReaderSignals, fit_reader, prepare_period, rank_period
 from paperwire.recommend.packing import ModelFormatError
 
 DIM = 64
@@ -191,3 +191,22 @@ def test_many_readers_in_one_call_each_get_their_own_list() -> None:
     for number, suggestions in enumerate(lists):
         expected = {"s-1", "s-2"} if number % 2 == 0 else {"g-1", "g-2"}
         assert {s.paper_id for s in suggestions} == expected
+
+
+def test_the_bulk_vector_ranks_where_a_paper_has_one() -> None:
+    # `vector` (MiniLM) says speech, the bulk vector says graphs: ranking follows the bulk vector.
+    turned = [
+        PaperFeatures(p.id, p.title, "", (), p.categories, SPEECH if p.id.startswith("g-") else p.vector, p.vector)
+        for p in PERIOD + FILLER
+    ]
+    library = tuple(PaperFeatures(p.id, "", "", (), p.categories, SPEECH, p.vector) for p in LIBRARY)
+    ids = [s.paper_id for s in rank_period([fit_reader(ReaderSignals(library, ()))], turned, limit=2)[0]]
+    assert set(ids) == {"g-1", "g-2"}
+
+
+def test_a_prepared_period_ranks_like_the_papers() -> None:
+    models = [fit_reader(ReaderSignals(LIBRARY, (), ("Ada Lovelace",), ("speech",)))]
+    prepared = prepare_period(PERIOD, ["s-2", "v-1"])
+    once = rank_period(models, PERIOD, limit=5, trending=["s-2", "v-1"])
+    assert rank_period(models, prepared, limit=5) == once
+    assert rank_period(models, prepared, limit=5) == once  # reusable

@@ -6,7 +6,8 @@ from paperwire.recommend.model import (
     ReaderSignals,
     Suggestion,
     fit_reader,
+    prepare_period,
     rank_period,
 )
 
-__all__ = ["PaperFeatures", "ReaderModel", "ReaderSignals", "Suggestion", "fit_reader", "rank_period"]
+__all__ = ["PaperFeatures", "ReaderModel", "ReaderSignals", "Suggestion", "fit_reader", "prepare_period", "rank_period"]

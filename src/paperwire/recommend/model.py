@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from paperwire.recommend import keywords, packing
+from paperwire.recommend.period import Candidates
 from paperwire.recommend.selection import Weights, rank_block
 
 FORMAT_VERSION = 1
@@ -30,6 +31,14 @@ class PaperFeatures:
     authors: tuple[str, ...]
     categories: tuple[str, ...]
     vector: np.ndarray | None  # best stored embedding (MiniLM, else bulk), float32 unit norm, or None
+    # The bulk (static) embedding where one is stored: ranking prefers it to `vector` (on the benchmark's dev
+    # readers its lexical smoothing complements the keyword channels better than MiniLM's; see
+    # docs/recommendations-benchmark.md). None: `vector` is used.
+    bulk_vector: np.ndarray | None = None
+
+    @property
+    def ranking_vector(self) -> np.ndarray | None:
+        return self.bulk_vector if self.bulk_vector is not None else self.vector
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,14 @@ class PaperSet:
 
 def paper_set(papers: Sequence[PaperFeatures]) -> PaperSet:
     unique = list({p.id: p for p in papers}.values())
-    dims = {int(p.vector.shape[-1]) for p in unique if p.vector is not None}
-    dim = max(dims) if dims else 0
+    chosen = [p.ranking_vector for p in unique]
+    dims = [int(v.shape[-1]) for v in chosen if v is not None]
+    dim = max(set(dims), key=dims.count) if dims else 0
     vectors = np.zeros((len(unique), dim), dtype=np.float32)
-    for row, paper in enumerate(unique):
-        if paper.vector is not None and paper.vector.shape[-1] == dim:
-            norm = float(np.linalg.norm(paper.vector))
-            vectors[row] = paper.vector / norm if norm > 0 else 0.0
+    for row, vector in enumerate(chosen):
+        if vector is not None and vector.shape[-1] == dim:
+            norm = float(np.linalg.norm(vector))
+            vectors[row] = vector / norm if norm > 0 else 0.0
     return PaperSet(
         ids=tuple(p.id for p in unique), titles=tuple(" ".join(p.title.split()) for p in unique), vectors=vectors,
         terms=keywords.count_matrix([f"{p.title} {p.abstract}" for p in unique]),
@@ -148,19 +158,28 @@ def fit_reader(signals: ReaderSignals) -> ReaderModel:
     )  # fmt: skip
 
 
+def prepare_period(
+    candidates: Sequence[PaperFeatures], trending: Sequence[str] = (), weights: Weights | None = None
+) -> Candidates:
+    """The period's papers tokenised and stacked once; pass it to `rank_period` instead of the papers to rank
+    several batches of readers (or one refitted reader) against the same period without redoing that work."""
+    return (weights or Weights()).period(candidates, trending)
+
+
 def rank_period(
-    models: Sequence[ReaderModel], candidates: Sequence[PaperFeatures], *, limit: int,
+    models: Sequence[ReaderModel], candidates: Sequence[PaperFeatures] | Candidates, *, limit: int,
     trending: Sequence[str] = (), weights: Weights | None = None, block: int = 256,
 ) -> list[list[Suggestion]]:  # fmt: skip
     """Vectorised: all readers × the period's papers as matrix products (in blocks of `block` readers);
     diverse (MMR); each Suggestion with a checkable one-line reason; a reader's own positives/negatives
-    never suggested; cold start: topics, then the trending order."""
+    never suggested; cold start: topics, then the trending order. `candidates` may be `prepare_period`'s
+    result (then `trending` is the one given there)."""
     if not models:
         return []
-    if not candidates or limit <= 0:
-        return [[] for _ in models]
     chosen = weights or Weights()
-    period = chosen.period(candidates, trending)
+    period = candidates if isinstance(candidates, Candidates) else chosen.period(candidates, trending)
+    if not period.size or limit <= 0:
+        return [[] for _ in models]
     out: list[list[Suggestion]] = []
     for start in range(0, len(models), block):
         for picks in rank_block(models[start : start + block], period, limit, chosen):

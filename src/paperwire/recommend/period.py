@@ -42,13 +42,15 @@ class Candidates:
         idf_power: float = 1.0,
     ) -> Candidates:  # fmt: skip
         ids = [p.id for p in papers]
-        dims = [int(p.vector.shape[-1]) for p in papers if p.vector is not None]
+        chosen = [p.ranking_vector for p in papers]
+        dims = [int(v.shape[-1]) for v in chosen if v is not None]
         dim = max(set(dims), key=dims.count) if dims else 0
         vectors = np.zeros((len(papers), dim), dtype=np.float32)
         has_vector = np.zeros(len(papers), dtype=bool)
-        for row, paper in enumerate(papers):
-            if paper.vector is not None and paper.vector.shape[-1] == dim:
-                vectors[row], has_vector[row] = paper.vector, True
+        for row, vector in enumerate(chosen):
+            if vector is not None and vector.shape[-1] == dim:
+                norm = float(np.linalg.norm(vector))
+                vectors[row], has_vector[row] = (vector / norm if norm > 0 else 0.0), norm > 0
         counts = keywords.count_matrix([f"{p.title} {p.abstract}" for p in papers])
         idf = keywords.inverse_document_frequency(counts, max_df, min_df) ** idf_power
         categories: dict[str, int] = {}
