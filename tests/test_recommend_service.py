@@ -275,3 +275,21 @@ def test_two_nodes_serve_the_same_list_and_see_each_others_feedback(store, setti
         )
     finally:
         other_node.close()
+
+
+def test_the_model_sees_the_stored_minilm_and_bulk_vectors(store, catalogue) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from paperwire.recommend.service import features_of
+
+    def row(paper_id: str, vector: list[float]) -> dict:
+        blob = np.asarray(vector, dtype="<f2").tobytes()
+        return {"paper_id": paper_id, "text_hash": "x", "dimensions": len(vector), "vector": blob,
+                "paper_changed_at": "2025-12-10T00:00:00Z"}  # fmt: skip
+
+    store.save_embeddings("all-MiniLM-L6-v2", [row("2512.08334", [3.0, 4.0])])
+    store.save_embeddings("static-minilm-v3", [row("2512.08334", [0.0, 2.0]), row("2512.08478", [1.0, 0.0])])
+    both, bulk_only, none = features_of(store, store.get_papers(["2512.08334", "2512.08478", "2512.07838"]))
+    assert np.allclose(both.vector, [0.6, 0.8]) and np.allclose(both.bulk_vector, [0.0, 1.0])  # unit length
+    assert np.allclose(bulk_only.vector, [1.0, 0.0]) and np.allclose(bulk_only.bulk_vector, [1.0, 0.0])
+    assert none.vector is None and none.bulk_vector is None

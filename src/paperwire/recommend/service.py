@@ -19,7 +19,15 @@ import numpy as np
 from paperwire.mail.subscribers import Interests
 from paperwire.models import Paper
 from paperwire.periods import Period, period_containing
-from paperwire.recommend.model import PaperFeatures, ReaderModel, ReaderSignals, Suggestion, fit_reader, rank_period
+from paperwire.recommend.model import (
+    PaperFeatures,
+    ReaderModel,
+    ReaderSignals,
+    Suggestion,
+    fit_reader,
+    prepare_period,
+    rank_period,
+)
 from paperwire.storage import Store
 from paperwire.storage.library import author_key
 
@@ -29,7 +37,8 @@ RANKING_LIMIT = 100  # suggestions stored per reader and period (five pages; pag
 MAX_PERIOD_PAPERS = 5_000
 MAX_SIGNAL_PAPERS = 2_000  # the newest kept papers a model is fitted on
 READER_BLOCK = 500  # readers ranked together (one matrix product per block)
-VECTOR_MODELS = ("all-MiniLM-L6-v2", "static-minilm-v3")  # the best stored embedding first
+BULK_MODEL = "static-minilm-v3"
+VECTOR_MODELS = ("all-MiniLM-L6-v2", BULK_MODEL)  # the best stored embedding first
 
 
 @dataclass(frozen=True)
@@ -42,20 +51,27 @@ class RankedPaper:
 # ---- features and signals ------------------------------------------------------------------------
 
 
+def decoded(blob: bytes | None) -> np.ndarray | None:
+    if blob is None:
+        return None
+    vector = np.frombuffer(blob, dtype="<f2").astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else None
+
+
 def features_of(store: Store, papers: Sequence[Paper]) -> list[PaperFeatures]:
-    """The model's view of papers: text, authors, categories and the best stored vector."""
-    vectors = store.paper_vectors([paper.id for paper in papers], VECTOR_MODELS)
+    """The model's view of papers: text, authors, categories, the best stored vector (MiniLM, else the
+    bulk one) and the bulk vector where there is one."""
+    ids = [paper.id for paper in papers]
+    best = store.paper_vectors(ids, VECTOR_MODELS)
+    bulk = store.paper_vectors(ids, (BULK_MODEL,))
     features = []
     for paper in papers:
-        held = vectors.get(paper.id)
-        vector = None
-        if held is not None:
-            vector = np.frombuffer(held[1], dtype="<f2").astype(np.float32)
-            norm = float(np.linalg.norm(vector))
-            vector = vector / norm if norm > 0 else None
+        held = best.get(paper.id)
         features.append(
             PaperFeatures(id=paper.id, title=paper.title, abstract=paper.abstract, authors=tuple(paper.authors),
-                          categories=tuple(paper.categories), vector=vector)
+                          categories=tuple(paper.categories), vector=decoded(held[1] if held else None),
+                          bulk_vector=decoded(bulk[paper.id][1]) if paper.id in bulk else None)
         )  # fmt: skip
     return features
 
@@ -149,9 +165,10 @@ def rank_fitted(store: Store, fitted: Sequence[tuple[dict, ReaderModel, int]], p
     papers, trending = period_papers(store, period)
     stamp = store.period_stamp(period.first.isoformat(), period.last.isoformat())
     candidates = with_followed_spellings(features_of(store, papers), [model for _, model, _ in fitted])
+    prepared = prepare_period(candidates, trending)  # tokenised and stacked once for every block
     for start in range(0, len(fitted), READER_BLOCK):
         block = fitted[start : start + READER_BLOCK]
-        lists = rank_period([model for _, model, _ in block], candidates, limit=RANKING_LIMIT, trending=trending)
+        lists = rank_period([model for _, model, _ in block], prepared, limit=RANKING_LIMIT)
         store.save_rankings([
             {"user_id": user["id"], "period_label": period.label, "feedback_version": version,
              "catalogue_stamp": stamp, "items": [[s.paper_id, round(float(s.score), 6), s.reason] for s in suggestions]}
