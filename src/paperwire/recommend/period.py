@@ -105,7 +105,10 @@ class Candidates:
         return self._similarity
 
     def hubness(self, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """(vector, keyword): each paper's mean similarity to its k nearest other papers of the period."""
+        """(vector, keyword): each paper's mean similarity to its k nearest other papers of the period;
+        zeros for a period under 5 × k papers (there the k nearest are most of it: a centroid, not a hub)."""
+        if self._hubness is None and self.size < 5 * k:
+            self._hubness = (np.zeros(self.size, dtype=np.float32), np.zeros(self.size, dtype=np.float32))
         if self._hubness is None:
             out = []
             for pairs in self.pair_similarities():

@@ -26,10 +26,10 @@ class Weights:
     of bench/recommend.py's readers."""
 
     vector_nearest: float = 1.0  # the closest kept paper, in the embedding space
-    vector_top: float = 1.0  # the mean of the 3 closest
+    vector_top: float = 0.0  # the mean of the 3 closest (off: it hurt on the 600-reader dev half)
     vector_centroid: float = 1.0  # the mean over all kept papers
     keyword_nearest: float = 1.0  # the same three in hashed TF-IDF space (IDF from the period's papers)
-    keyword_top: float = 1.0
+    keyword_top: float = 0.0
     keyword_centroid: float = 1.0
     category: float = 1.0  # the reader's share of each arXiv category
     vector_hub: float = 1.0  # papers close to many of the period's papers (generic ones) go down
@@ -75,13 +75,13 @@ def rank_block(models: Sequence[ReaderModel], period: Candidates, limit: int, we
         for topic in model.topics:
             matches = period.topic_matches(topic)
             scores[r] += (COLD_TOPIC if cold[r] else weights.topic) * matches
-            for column in np.flatnonzero(matches):
-                topics.setdefault(int(column), topic)
+            for matched in np.flatnonzero(matches).tolist():
+                topics.setdefault(matched, topic)
         authors: dict[int, str] = {}
         for author in model.followed_authors:
-            for column in period.by_author.get(author, ()):
-                scores[r, column] += COLD_AUTHOR if cold[r] else weights.author
-                authors.setdefault(column, author)
+            for written in period.by_author.get(author, []):
+                scores[r, written] += COLD_AUTHOR if cold[r] else weights.author
+                authors.setdefault(written, author)
         topic_of.append(topics)
         author_of.append(authors)
         excluded = [period.index[i] for i in model.excluded if i in period.index]
