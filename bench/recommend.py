@@ -8,7 +8,7 @@ and split into a dev half (weights were tuned on it) and a report half (quote th
 
 Reproduce (from the repository root; vectors are cached under /work/cache/recommend by
 bench/recommend_corpus.py, which this script runs for the bulk path if the cache is missing):
-    PYTHONPATH=src nice python bench/recommend.py --readers 300
+    PYTHONPATH=src nice python bench/recommend.py --readers 1200 --half report
 Baselines: arxiv-sanity-lite's compute.py TfidfVectorizer (fitted on every paper of the 12 months, as its
 database would hold them) and svm_rank's LinearSVC(C=0.01, balanced) with the library as positives and the
 month's papers as the rest; the centroids are the mean library vector's cosine.
