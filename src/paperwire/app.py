@@ -15,7 +15,9 @@ from paperwire.search.hybrid import SearchService
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.submissions import submission_fetcher_running
-from paperwire.web import api, authors, docs, feeds, hf_api, pages, search, social, submissions, subscriptions, trending
+from paperwire.web import (
+    api, authors, docs, feeds, for_you, hf_api, library, pages, search, social, submissions, subscriptions, trending,
+)
 from paperwire.web import metrics as web_metrics
 from paperwire.web.headers import SecureResponses
 from paperwire.web.limits import RequestLimits
@@ -36,6 +38,8 @@ ROUTERS = [
     search.router,
     submissions.router,
     authors.router,
+    library.router,
+    for_you.router,
 ]
 
 
@@ -91,6 +95,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     )  # fmt: skip
     application.add_middleware(NoStoreForPersonalPages)
     social.install_template_helpers(application)
+    library.install_library_helpers(application)
     docs.install_docs(application)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:

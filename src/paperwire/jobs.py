@@ -386,3 +386,22 @@ register("outbox", Every(seconds=30), send_outbox_job, quiet=True)
 register("trending", Every(seconds=60), refresh_trending_job, quiet=True)
 # New and changed papers get their vectors in the background (ingest itself never waits for the model).
 register("embed", Every(seconds=300), embed_missing_job, quiet=True, uses_search=True)
+
+
+def refit_readers_job(settings: Settings, store: Store) -> str | None:
+    """Refit the "For you" models of readers whose feedback changed (incremental; quiet when none did)."""
+    from paperwire.recommend.service import refit_changed
+
+    count = refit_changed(store)
+    return f"refitted {count} readers" if count else None
+
+
+def rank_readers_job(settings: Settings, store: Store) -> str:
+    """Every reader's "For you" of the newest day, week and month, stored (after the morning ingest)."""
+    from paperwire.recommend.service import refresh_recommendations_job
+
+    return refresh_recommendations_job(settings, store)
+
+
+register("refit-readers", Every(seconds=300), refit_readers_job, quiet=True)
+register("rank-readers", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), rank_readers_job)

@@ -69,6 +69,7 @@ def register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     from paperwire.cli import (
         catalogue,  # noqa: F401
+        library,  # noqa: F401
         live,  # noqa: F401
         mail,  # noqa: F401
         ops,  # noqa: F401

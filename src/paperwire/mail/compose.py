@@ -147,15 +147,22 @@ def compose_digests(
         ids = [row["id"] for row in batch]
         existing = store.subscribers_with_digest(ids, cadence, period.label)
         history = store.papers_sent_to(ids, period_ids if len(period_ids) <= 900 else None)
+        for_you = for_you_of(store, batch, period)
         now = now_utc()
         rows, sent_papers = [], []
         for row in batch:
             if row["id"] in existing:
                 report.already += 1
                 continue
-            items = select_digest(
+            sent_before = history.get(row["id"], set())
+            personal = [
+                DigestItem(s.paper_id, "for_you", s.reason)
+                for s in for_you.get(row["id"], ())
+                if s.paper_id not in sent_before
+            ][: row["max_papers"] // 2]  # up to half of the places: the rest stays trending and interests
+            items = personal + select_digest(
                 loaded.trending, matcher.matches(Interests.from_json(row["interests"])),
-                history.get(row["id"], set()), row["max_papers"],
+                set(sent_before) | {item.paper_id for item in personal}, row["max_papers"] - len(personal),
             )  # fmt: skip
             if not items:
                 report.nothing_new += 1
@@ -195,6 +202,14 @@ def own_search(store: Store, settings: Settings):  # noqa: ANN201 - SearchServic
     except ImportError:
         return None
     return SearchService(store, settings)
+
+
+def for_you_of(store: Store, batch: Sequence[dict], period: Period) -> dict[int, list]:
+    """Subscriber id → "For you" suggestions, for subscribers whose address belongs to an account with a
+    library or followed authors (a subscriber without an account gets no such section)."""
+    from paperwire.recommend.service import digest_suggestions
+
+    return digest_suggestions(store, {row["id"]: row["email"] for row in batch}, period, limit=10)
 
 
 def run_digest(

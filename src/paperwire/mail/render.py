@@ -20,7 +20,7 @@ from paperwire.models import Paper
 from paperwire.settings import Settings
 from paperwire.storage import Store
 
-SECTION_TITLES = {"trending": "Trending", "match": "For your interests"}
+SECTION_TITLES = {"for_you": "For you", "trending": "Trending", "match": "For your interests"}
 PIECE_CACHE_LIMIT = 20_000
 
 

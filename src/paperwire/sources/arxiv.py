@@ -233,6 +233,19 @@ def today_in_announcement_zone() -> str:
     return datetime.now(ZoneInfo(ANNOUNCEMENT_ZONE)).date().isoformat()
 
 
+def fetch_library_references(
+    client: PoliteClient, settings: Settings, store: Store, live: LiveReport, batch_size: int
+) -> None:
+    """Papers readers imported into their libraries that the catalogue lacks: fetched in the same
+    polite session, then saved into those libraries (storage resolves the references)."""
+    wanted = store.wanted_reference_arxiv_ids()
+    for batch in chunks(wanted, batch_size):
+        store.upsert_papers([r for r in fetch_metadata(client, settings, batch) if not isinstance(r, Skip)], live.report)
+    resolved = store.resolve_references()
+    if wanted:
+        live.notes.append(f"library references: {len(wanted)} asked of arXiv, {resolved} now in readers' libraries")
+
+
 def ingest_arxiv_daily(
     settings: Settings, store: Store, *, categories: Sequence[str] | None = None, day: str | None = None,
     batch_size: int = API_BATCH,
@@ -272,6 +285,7 @@ def ingest_arxiv_daily(
                     else:
                         papers.append(record)
                 store.upsert_papers(papers, live.report)
+            fetch_library_references(client, settings, store, live, batch_size)
             live.notes.append(
                 f"announcement of {listed_on}: {len(announced)} new or cross-listed, "
                 f"{len(replaced)} stored papers replaced"

@@ -239,3 +239,97 @@ mail_senders = sa.Table(  # who holds outbox leases: a rerun tells dead senders 
     sa.Column("started_at", sa.String(27), nullable=False),
 )
 sa.Index("ix_mail_outbox_kind_created", mail_outbox.c.kind, mail_outbox.c.created_at)  # the mail cap
+
+# ---- library and "For you" (issue 15) ----------------------------------------------------------
+
+_USER = "users.id"
+
+library_saves = sa.Table(
+    "library_saves",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey(_USER, ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", sa.String(27), nullable=False),
+)
+
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey(_USER, ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()),  # private by default
+    sa.Column("created_at", sa.String(27), nullable=False),
+    sa.Column("updated_at", sa.String(27), nullable=False),
+    sa.UniqueConstraint("user_id", "name", name="uq_collections_user_name"),
+)
+
+collection_papers = sa.Table(
+    "collection_papers",
+    metadata,
+    sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("added_at", sa.String(27), nullable=False),
+)
+sa.Index("ix_collection_papers_paper", collection_papers.c.paper_id)
+
+# Imported entries not (yet) in the catalogue: kept, and resolved when the paper arrives (arXiv source).
+library_references = sa.Table(
+    "library_references",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey(_USER, ondelete="CASCADE"), nullable=False),
+    sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="SET NULL")),
+    sa.Column("arxiv_id", sa.String(64)),
+    sa.Column("doi", sa.String(300)),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("authors", sa.Text, nullable=False, server_default="[]"),  # JSON list of names
+    sa.Column("year", sa.String(8)),
+    sa.Column("citation_key", sa.String(200)),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="SET NULL")),  # set once resolved
+    sa.Column("created_at", sa.String(27), nullable=False),
+)
+sa.Index("ix_library_references_user", library_references.c.user_id)
+sa.Index("ix_library_references_arxiv", library_references.c.arxiv_id)
+
+not_interested = sa.Table(
+    "not_interested",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey(_USER, ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", sa.String(27), nullable=False),
+)
+
+followed_authors = sa.Table(
+    "followed_authors",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey(_USER, ondelete="CASCADE"), primary_key=True),
+    sa.Column("author_key", sa.String(300), primary_key=True),  # the name case- and accent-folded
+    sa.Column("name", sa.String(300), nullable=False),  # as listed on the paper
+    sa.Column("created_at", sa.String(27), nullable=False),
+)
+
+# One row per reader: the feedback version (bumped by every signal), the model fitted at model_version,
+# and the hash of the private feed token.
+reader_models = sa.Table(
+    "reader_models",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey(_USER, ondelete="CASCADE"), primary_key=True),
+    sa.Column("feedback_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("model", sa.LargeBinary),
+    sa.Column("fitted_at", sa.String(27)),
+    sa.Column("feed_token_hash", sa.String(64), unique=True),
+)
+
+# A reader's ranked period, stored so the "For you" page is one row read.
+reader_rankings = sa.Table(
+    "reader_rankings",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey(_USER, ondelete="CASCADE"), primary_key=True),
+    sa.Column("period_label", sa.String(16), primary_key=True),  # 2025-06-10 | 2025-W24 | 2025-06
+    sa.Column("feedback_version", sa.Integer, nullable=False),
+    sa.Column("catalogue_stamp", sa.String(80), nullable=False),  # the period's papers when ranked
+    sa.Column("items", sa.Text, nullable=False),  # JSON [[paper_id, score, reason], …] best first
+    sa.Column("computed_at", sa.String(27), nullable=False),
+)

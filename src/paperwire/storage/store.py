@@ -14,9 +14,12 @@ import sqlalchemy as sa
 from paperwire.storage import sqlite
 from paperwire.storage.fetches import FetchQueries
 from paperwire.storage.jobs import JobQueries
+from paperwire.storage.library import LibraryQueries
 from paperwire.storage.live import LiveQueries
 from paperwire.storage.mail import MailQueries
 from paperwire.storage.papers import PaperQueries
+from paperwire.storage.readers import ReaderQueries
+from paperwire.storage.references import ReferenceQueries
 from paperwire.storage.search import SearchQueries
 from paperwire.storage.senders import SenderQueries
 from paperwire.storage.social import SocialQueries
@@ -44,7 +47,7 @@ def backend_for(url: str) -> ModuleType:
 
 class Store(
     PaperQueries, JobQueries, SearchQueries, SocialQueries, TrendingQueries, LiveQueries, MailQueries, SenderQueries,
-    FetchQueries,
+    FetchQueries, LibraryQueries, ReaderQueries, ReferenceQueries,
 ):
     """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
 

@@ -2,11 +2,11 @@
 search cursors); later branches are added to `down_revision` when they merge. No schema change.
 
 Revision ID: 0099
-Revises: 0004, 0006
+Revises: 0006, 0007
 """
 
 revision = "0099"
-down_revision = ("0004", "0006")
+down_revision = ("0006", "0007")
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,256 @@
+"""The "For you" service: gather a reader's signals from storage, refit only readers whose feedback
+changed, rank a period's papers for many readers at once, and keep each ranking in the database.
+
+A page view reads one stored ranking row (refreshed first when the reader's feedback or the period's
+papers changed since it was made), so every web node serves the same list and nothing lives only in
+one process. `refresh_recommendations` is the scheduled job and what `paperwire recommend` calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from paperwire.mail.subscribers import Interests
+from paperwire.models import Paper
+from paperwire.periods import Period, period_containing
+from paperwire.recommend.model import (
+    PaperFeatures,
+    ReaderModel,
+    ReaderSignals,
+    Suggestion,
+    fit_reader,
+    prepare_period,
+    rank_period,
+)
+from paperwire.storage import Store
+from paperwire.storage.library import author_key
+
+log = logging.getLogger("paperwire.recommend")
+
+RANKING_LIMIT = 100  # suggestions stored per reader and period (five pages; pages read slices of it)
+MAX_PERIOD_PAPERS = 5_000
+MAX_SIGNAL_PAPERS = 2_000  # the newest kept papers a model is fitted on
+READER_BLOCK = 500  # readers ranked together (one matrix product per block)
+BULK_MODEL = "static-minilm-v3"
+VECTOR_MODELS = ("all-MiniLM-L6-v2", BULK_MODEL)  # the best stored embedding first
+
+
+@dataclass(frozen=True)
+class RankedPaper:
+    paper: Paper
+    score: float
+    reason: str
+
+
+# ---- features and signals ------------------------------------------------------------------------
+
+
+def decoded(blob: bytes | None) -> np.ndarray | None:
+    if blob is None:
+        return None
+    vector = np.frombuffer(blob, dtype="<f2").astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else None
+
+
+def features_of(store: Store, papers: Sequence[Paper]) -> list[PaperFeatures]:
+    """The model's view of papers: text, authors, categories, the best stored vector (MiniLM, else the
+    bulk one) and the bulk vector where there is one."""
+    ids = [paper.id for paper in papers]
+    best = store.paper_vectors(ids, VECTOR_MODELS)
+    bulk = store.paper_vectors(ids, (BULK_MODEL,))
+    features = []
+    for paper in papers:
+        held = best.get(paper.id)
+        features.append(
+            PaperFeatures(id=paper.id, title=paper.title, abstract=paper.abstract, authors=tuple(paper.authors),
+                          categories=tuple(paper.categories), vector=decoded(held[1] if held else None),
+                          bulk_vector=decoded(bulk[paper.id][1]) if paper.id in bulk else None)
+        )  # fmt: skip
+    return features
+
+
+def reader_topics(store: Store, email: str) -> tuple[str, ...]:
+    """The digest topics and keywords of the reader's subscription (the cold-start signal)."""
+    interests = store.subscriber_interests_for(email)
+    if not interests:
+        return ()
+    parsed = Interests.from_json(interests)
+    return tuple(dict.fromkeys([*parsed.topics, *parsed.keywords]))
+
+
+def gather_signals(store: Store, user: dict) -> ReaderSignals:
+    positives = sorted(store.positive_paper_ids(user["id"]))[-MAX_SIGNAL_PAPERS:]
+    negatives = sorted(store.not_interested_ids(user["id"]))[-MAX_SIGNAL_PAPERS:]
+    return ReaderSignals(
+        positives=tuple(features_of(store, store.get_papers(positives))),
+        negatives=tuple(features_of(store, store.get_papers(negatives))),
+        followed_authors=tuple(store.followed_author_names(user["id"])),
+        topics=reader_topics(store, user["email"]),
+    )
+
+
+# ---- models ------------------------------------------------------------------------------------------
+
+
+def refit_reader(store: Store, user: dict) -> tuple[ReaderModel, int]:
+    """Fit the reader's model on their signals now and store it; returns (model, feedback version)."""
+    version = store.feedback_version(user["id"])  # read first: feedback given while fitting refits again
+    model = fit_reader(gather_signals(store, user))
+    store.save_reader_model(user["id"], version, model.to_bytes())
+    return model, version
+
+
+def current_model(store: Store, user: dict) -> tuple[ReaderModel, int]:
+    """The reader's stored model when it is up to date with their feedback, else a fresh fit."""
+    version = store.feedback_version(user["id"])
+    for user_id, model_version, blob in store.reader_models_of([user["id"]]):
+        if user_id == user["id"] and model_version == version:
+            try:
+                return ReaderModel.from_bytes(blob), version
+            except ValueError as error:  # ModelFormatError: a model of an older format, fit again
+                log.info("refitting reader %s: stored model unreadable (%s)", user_id, error)
+    return refit_reader(store, user)
+
+
+def refit_changed(store: Store) -> int:
+    """Refit every reader whose feedback changed since their last fit (the incremental step)."""
+    count = 0
+    for user_id in store.readers_to_refit():
+        user = store.get_user(user_id)
+        if user is not None:
+            refit_reader(store, user)
+            count += 1
+    return count
+
+
+# ---- rankings ----------------------------------------------------------------------------------------
+
+
+def period_papers(store: Store, period: Period) -> tuple[list[Paper], list[str]]:
+    """The period's papers, and their ids in trending order (the cold-start fallback)."""
+    page = store.papers_listed_between_by_trending(
+        period.first.isoformat(), period.last.isoformat(), limit=MAX_PERIOD_PAPERS, offset=0
+    )
+    return page.papers, [paper.id for paper in page.papers]
+
+
+def rank_readers(store: Store, users: Sequence[dict], period: Period) -> int:
+    """Rank the period's papers for these readers (models refitted where stale) and store the lists."""
+    return rank_fitted(store, [(user, *current_model(store, user)) for user in users], period)
+
+
+def with_followed_spellings(candidates: list[PaperFeatures], models: Sequence[ReaderModel]) -> list[PaperFeatures]:
+    """Authors are one identity whatever their case and accents: a paper's author whose folded name is
+    followed is named as the readers follow them (the model matches names exactly)."""
+    spelling = {author_key(name): name for model in models for name in model.followed_authors}
+    if not spelling:
+        return candidates
+    renamed = []
+    for paper in candidates:
+        authors = tuple(spelling.get(author_key(name), name) for name in paper.authors)
+        renamed.append(paper if authors == paper.authors else dataclasses.replace(paper, authors=authors))
+    return renamed
+
+
+def rank_fitted(store: Store, fitted: Sequence[tuple[dict, ReaderModel, int]], period: Period) -> int:
+    """Rank the period's papers for readers with their (model, feedback version), a block at a time,
+    and store each list."""
+    papers, trending = period_papers(store, period)
+    stamp = store.period_stamp(period.first.isoformat(), period.last.isoformat())
+    candidates = with_followed_spellings(features_of(store, papers), [model for _, model, _ in fitted])
+    prepared = prepare_period(candidates, trending)  # tokenised and stacked once for every block
+    for start in range(0, len(fitted), READER_BLOCK):
+        block = fitted[start : start + READER_BLOCK]
+        lists = rank_period([model for _, model, _ in block], prepared, limit=RANKING_LIMIT)
+        store.save_rankings([
+            {"user_id": user["id"], "period_label": period.label, "feedback_version": version,
+             "catalogue_stamp": stamp, "items": [[s.paper_id, round(float(s.score), 6), s.reason] for s in suggestions]}
+            for (user, _, version), suggestions in zip(block, lists, strict=True)
+        ])  # fmt: skip
+    return len(fitted)
+
+
+def stored_ranking(store: Store, user: dict, period: Period) -> list[list]:
+    """The reader's ranking of the period: the stored row, remade first when it is out of date."""
+    row = store.get_ranking(user["id"], period.label)
+    if row is not None:
+        fresh = row["feedback_version"] == store.feedback_version(user["id"]) and row[
+            "catalogue_stamp"
+        ] == store.period_stamp(period.first.isoformat(), period.last.isoformat())
+        if fresh:
+            return row["items"]
+    rank_readers(store, [user], period)
+    row = store.get_ranking(user["id"], period.label)
+    return row["items"] if row is not None else []
+
+
+def recommendations(
+    store: Store, user: dict, period: Period, *, limit: int = 50, offset: int = 0
+) -> tuple[list[RankedPaper], int]:
+    """One page of the reader's "For you" list for the period, best first, and how many there are."""
+    items = stored_ranking(store, user, period)
+    # A mark given since the list was made never shows (the list is remade on the next read anyway).
+    hidden = store.not_interested_ids(user["id"], [item[0] for item in items])
+    items = [item for item in items if item[0] not in hidden]
+    page = items[offset : offset + limit]
+    papers = {paper.id: paper for paper in store.get_papers([item[0] for item in page])}
+    ranked = [RankedPaper(papers[paper_id], score, reason) for paper_id, score, reason in page if paper_id in papers]
+    return ranked, len(items)
+
+
+def suggestions_for(store: Store, user: dict, period: Period, limit: int) -> list[Suggestion]:
+    ranked, _ = recommendations(store, user, period, limit=limit)
+    return [Suggestion(item.paper.id, item.score, item.reason) for item in ranked]
+
+
+# ---- the job -------------------------------------------------------------------------------------------
+
+
+def refresh_recommendations(store: Store, day: date) -> str:
+    """Refit readers whose feedback changed, then rank the day, week and month of `day` for every reader
+    with a model (each model read once, then one block of readers at a time)."""
+    refitted = refit_changed(store)
+    fitted = []
+    for user_id, version, blob in store.reader_models_of():
+        user = store.get_user(user_id)
+        if user is None:
+            continue
+        try:
+            fitted.append((user, ReaderModel.from_bytes(blob), version))
+        except ValueError:  # ModelFormatError: fit it again
+            fitted.append((user, *refit_reader(store, user)))
+    ranked = sum(rank_fitted(store, fitted, period_containing(kind, day)) for kind in ("day", "week", "month"))
+    return f"refitted {refitted} readers; stored {ranked} rankings for {day.isoformat()}"
+
+
+def refresh_recommendations_job(settings, store: Store) -> str:  # noqa: ANN001 - Settings
+    """The scheduled job: the newest listed day's periods."""
+    latest = store.latest_listed_day()
+    if latest is None:
+        return "no papers yet"
+    return refresh_recommendations(store, date.fromisoformat(latest))
+
+
+def digest_suggestions(
+    store: Store, addresses: dict[int, str], period: Period, *, limit: int
+) -> dict[int, list[Suggestion]]:
+    """Subscriber id → the best suggestions of the period for subscribers whose address is an account
+    that has kept papers or follows authors (nothing for the others: no account, no section)."""
+    accounts = store.users_by_emails(list(addresses.values()))
+    found: dict[int, list[Suggestion]] = {}
+    for subscriber_id, email in addresses.items():
+        user_id = accounts.get(email.strip().lower())
+        if user_id is None:
+            continue
+        user = store.get_user(user_id)
+        if user is None or not (store.positive_paper_ids(user_id) or store.followed_author_names(user_id)):
+            continue
+        found[subscriber_id] = suggestions_for(store, user, period, limit)
+    return found
