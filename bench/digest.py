@@ -254,7 +254,9 @@ def run_paperwire(home: str, day: str, count: int, port: int, counter) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--naive", type=int, default=10_000, help="messages for the naive loop (its rate is per message)")
+    parser.add_argument(
+        "--naive", type=int, default=10_000, help="messages for the naive loop (its rate is per message)"
+    )
     parser.add_argument("--file", type=Path, default=DATA / "arxiv_cs_2025-06.jsonl.gz")
     parser.add_argument("--day", default=None, help="YYYY-MM-DD (default: the file's busiest day)")
     arguments = parser.parse_args()
@@ -303,14 +305,20 @@ def main() -> None:
     print()
     print("| loop | messages | time | rate | peak memory |")
     print("|---|---|---|---|---|")
-    print(f"| naive (render + EmailMessage + smtplib, no DB, same digest for all) | {naive['messages']:,} | "
-          f"{naive['seconds']:.1f} s | **{naive['rate']:.0f} msg/s** (before {before['rate']:.0f}, after "
-          f"{after['rate']:.0f}) | {naive['peak_mb']:.0f} MB |")
-    print(f"| paperwire compose → outbox ({compose['relevance']} relevance, 1 process) | {compose['composed']:,} | "
-          f"{compose['seconds']:.1f} s | **{compose['composed'] / compose['seconds']:.0f} digests/s** | {compose['peak_mb']:.0f} MB |")
-    print(f"| paperwire end to end: compose + outbox + deliver ({SENDERS} senders) | {ours['delivered']:,} | "
-          f"{ours['seconds']:.1f} s | **{ours['rate']:.0f} msg/s** | "
-          f"{sender_memory} MB (senders) |")
+    print(
+        f"| naive (render + EmailMessage + smtplib, no DB, same digest for all) | {naive['messages']:,} | "
+        f"{naive['seconds']:.1f} s | **{naive['rate']:.0f} msg/s** (before {before['rate']:.0f}, after "
+        f"{after['rate']:.0f}) | {naive['peak_mb']:.0f} MB |"
+    )
+    print(
+        f"| paperwire compose → outbox ({compose['relevance']} relevance, 1 process) | {compose['composed']:,} | "
+        f"{compose['seconds']:.1f} s | **{compose['composed'] / compose['seconds']:.0f} digests/s** | {compose['peak_mb']:.0f} MB |"
+    )
+    print(
+        f"| paperwire end to end: compose + outbox + deliver ({SENDERS} senders) | {ours['delivered']:,} | "
+        f"{ours['seconds']:.1f} s | **{ours['rate']:.0f} msg/s** | "
+        f"{sender_memory} MB (senders) |"
+    )
     print()
     print(f"speed-up over naive: {ours['rate'] / naive['rate']:.2f}x; all {arguments.subscribers:,} delivered: "
           f"{ours['complete']} in {ours['seconds'] / 60:.1f} min; sent per sender: "
@@ -322,8 +330,10 @@ def main() -> None:
           f"{1000 * sum(r['cpu'] for r in ours['senders']) / ours['delivered']:.2f} ms "
           f"(together {1000 * ours_cpu / ours['delivered']:.2f} ms) + sink "
           f"{1000 * ours['sink_cpu'] / ours['delivered']:.2f} ms")  # fmt: skip
-    print(f"machine load average (1 min) before / after the paperwire run: {load_before:.1f} / "
-          f"{load_after:.1f} on {os.cpu_count()} CPUs (other work on the machine slows both loops)")
+    print(
+        f"machine load average (1 min) before / after the paperwire run: {load_before:.1f} / "
+        f"{load_after:.1f} on {os.cpu_count()} CPUs (other work on the machine slows both loops)"
+    )
     sink.terminate()
 
 

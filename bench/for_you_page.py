@@ -55,7 +55,7 @@ def load_papers(first: str, last: str) -> list:
     return papers
 
 
-def timed(client, url: str, views: int) -> list[float]:  # noqa: ANN001
+def timed(client, url: str, views: int) -> list[float]:
     samples = []
     for _ in range(views):
         start = time.perf_counter()
@@ -144,7 +144,7 @@ def main() -> None:
         job_for_readers(store, papers, library, options.readers, options.day)
 
 
-def job_for_readers(store, papers: list, library: list, count: int, day: str) -> None:  # noqa: ANN001
+def job_for_readers(store, papers: list, library: list, count: int, day: str) -> None:
     """The scheduled job through storage: refit N readers (20 saves each, drawn from November) and store
     their day, week and month rankings."""
     import random

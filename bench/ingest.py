@@ -88,8 +88,10 @@ def main() -> None:
     baseline, _one, full = rows[0], rows[1], rows[2]
     # On a loaded machine the wall time also measures the other processes; the CPU time is the work's own.
     print(f"\npaperwire / bare CPU-time ratio: {full[5] / baseline[5]:.2f}x")
-    print(f"paperwire / bare time ratio: {full[2] / baseline[2]:.2f}x (goal <= 2.5x); "
-          f"papers/s: {papers / full[2]:,.0f} (goal >= 10,000)")
+    print(
+        f"paperwire / bare time ratio: {full[2] / baseline[2]:.2f}x (goal <= 2.5x); "
+        f"papers/s: {papers / full[2]:,.0f} (goal >= 10,000)"
+    )
     print(f"peak RSS {len(files)} months / 1 month: {full[3] / rows[1][3]:.2f} (flat memory means close to 1)")
 
 

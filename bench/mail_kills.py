@@ -154,7 +154,6 @@ def main() -> None:
               f"| {r['left_leased']} | {r['ms_per_mail']:.2f} |")  # fmt: skip
 
 
-
 if __name__ == "__main__":
     main()
     print_load("after the run")

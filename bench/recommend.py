@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import recommend_corpus as corpus  # noqa: E402
+import recommend_corpus as corpus
 
-from paperwire.recommend import PaperFeatures, ReaderSignals, fit_reader, rank_period  # noqa: E402
-from paperwire.recommend.selection import Weights  # noqa: E402
+from paperwire.recommend import PaperFeatures, ReaderSignals, fit_reader, rank_period
+from paperwire.recommend.selection import Weights
 
 K = 50
 Ranker = Callable[[list[corpus.Reader], str, list[str]], list[list[str]]]  # readers, month, candidates → top ids
@@ -102,7 +102,7 @@ class Bench:
 
         return rank
 
-    def tfidf(self):  # noqa: ANN201 - (vectorizer, matrix, row of id)
+    def tfidf(self):  # (vectorizer, matrix, row of id)
         if self._tfidf is None:
             from sklearn.feature_extraction.text import TfidfVectorizer
 

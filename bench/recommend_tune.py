@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recommend import Bench  # noqa: E402
+from recommend import Bench
 
-from paperwire.recommend import ReaderSignals, fit_reader  # noqa: E402
-from paperwire.recommend.channels import channels, zscore  # noqa: E402
-from paperwire.recommend.selection import Weights  # noqa: E402
+from paperwire.recommend import ReaderSignals, fit_reader
+from paperwire.recommend.channels import channels, zscore
+from paperwire.recommend.selection import Weights
 
 K = 50
 

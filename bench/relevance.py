@@ -184,7 +184,9 @@ def run_mixed(quality, bulk, corpus, queries, qrels, shares=(0.0, 0.5, 0.9, 1.0)
         with tempfile.TemporaryDirectory() as scratch:
             settings, store, changed = load_corpus(scratch, corpus)
             save_vectors(store, bulk, corpus, bulk_vectors, range(len(corpus)), changed)
-            save_vectors(store, quality, corpus, quality_vectors, [i for i in range(len(corpus)) if i not in bulk_only], changed)
+            save_vectors(
+                store, quality, corpus, quality_vectors, [i for i in range(len(corpus)) if i not in bulk_only], changed
+            )
             service = SearchService(store, settings, embedder=quality, bulk_embedder=bulk)
             service.index.sync(store)
             runs = {

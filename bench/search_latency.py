@@ -311,7 +311,7 @@ def main() -> None:
     print(f"\n{similar_rows}\nmachine after the run: {describe()}")
 
 
-def time_similar(service: SearchService, store, ids: list[str], count: int) -> str:  # noqa: ANN001 - Store
+def time_similar(service: SearchService, store, ids: list[str], count: int) -> str:  # Store
     """Table rows: similar papers (10) of `count` real arXiv papers, fused vs the vector neighbours alone."""
     chosen = random.Random(11).sample(ids[: min(len(ids), 40_000)], min(count, len(ids)))
     fused_ms, neighbours_ms = [], []

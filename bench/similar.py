@@ -94,7 +94,7 @@ def ndcg(ranked: list[str], relevant: set[str], k: int = K) -> float:
     return gains / ideal if ideal else 0.0
 
 
-def vectors_of(name: str, month: str, records: list[dict], embed) -> np.ndarray:  # noqa: ANN001
+def vectors_of(name: str, month: str, records: list[dict], embed) -> np.ndarray:
     cache = CACHE / f"{name}-{month}.npz"
     if cache.exists():
         with np.load(cache) as data:
@@ -206,7 +206,7 @@ def gather(service: SearchService, queries: list[str]) -> tuple[dict[str, Eviden
 BLIND = {"authors": 0.0, "categories": 0.0, "also_kept": 0.0}  # the signals the weak positives are made of
 
 
-def tune(evidence: dict[str, Evidence], positives, dev: list[str], bulk: bool) -> SimilarWeights:  # noqa: ANN001
+def tune(evidence: dict[str, Evidence], positives, dev: list[str], bulk: bool) -> SimilarWeights:
     """The meaning / words balance (and the bulk trust point) that scores best on the dev half, with the
     author and category signals off: the weak positives are made of them, so they cannot be tuned here."""
     dev_evidence = {q: evidence[q] for q in dev}

@@ -73,7 +73,9 @@ def main() -> None:
             chunk = papers[start : min(start + CHUNK, args.papers)]
             stored = args.cache / f"teacher_{number:03d}.npy"
             ids_file = stored.with_suffix(".json")
-            if not (stored.exists() and ids_file.exists() and json.loads(ids_file.read_text()) == [i for i, _ in chunk]):
+            if not (
+                stored.exists() and ids_file.exists() and json.loads(ids_file.read_text()) == [i for i, _ in chunk]
+            ):
                 np.save(stored, minilm.embed_documents([text for _, text in chunk]))
                 ids_file.write_text(json.dumps([i for i, _ in chunk]))
             texts += [text for _, text in chunk]

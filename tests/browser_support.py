@@ -33,7 +33,7 @@ START_TIMEOUT_S = 10
 
 
 @contextlib.contextmanager
-def serve_app(app, **options: Any) -> Iterator[str]:  # noqa: ANN001 - an ASGI app
+def serve_app(app, **options: Any) -> Iterator[str]:  # an ASGI app
     """Run `app` under uvicorn in a background thread on a free localhost port; yields its base URL.
     `options` go to uvicorn.Config (e.g. what `paperwire serve` passes: cli.catalogue.server_limits)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -60,7 +60,7 @@ def serve_app(app, **options: Any) -> Iterator[str]:  # noqa: ANN001 - an ASGI a
 
 
 @pytest.fixture
-def live_server(settings, store) -> Iterator[str]:  # noqa: ANN001 - the conftest fixtures
+def live_server(settings, store) -> Iterator[str]:  # the conftest fixtures
     from paperwire.app import create_app
 
     with serve_app(create_app(settings, store=store)) as base_url:
@@ -68,7 +68,7 @@ def live_server(settings, store) -> Iterator[str]:  # noqa: ANN001 - the conftes
 
 
 @pytest.fixture(scope="session")
-def chromium():  # noqa: ANN201 - playwright.sync_api.Browser
+def chromium():  # playwright.sync_api.Browser
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
         if os.environ.get("CI"):
@@ -85,7 +85,7 @@ def chromium():  # noqa: ANN201 - playwright.sync_api.Browser
 
 
 @pytest.fixture
-def browser_page(chromium):  # noqa: ANN001, ANN201 - a playwright.sync_api.Page
+def browser_page(chromium):  # a playwright.sync_api.Page
     context = chromium.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)

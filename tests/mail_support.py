@@ -56,7 +56,7 @@ class SinkHandler:
         self.permanent: dict[str, str] = {}
         self.rcpt_attempts: dict[str, int] = defaultdict(int)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
             self.rcpt_attempts[address] += 1
             if address in self.permanent:
@@ -66,7 +66,7 @@ class SinkHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+    async def handle_DATA(self, server, session, envelope):
         with self.lock:
             for recipient in envelope.rcpt_tos:
                 self.messages.append((recipient, envelope.content))

@@ -61,7 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store,
         sink.stop()
 
 
-def serious_violations(page) -> list[str]:  # noqa: ANN001 - a playwright Page
+def serious_violations(page) -> list[str]:  # a playwright Page
     page.add_script_tag(content=AXE.read_text())
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [
@@ -72,7 +72,7 @@ def serious_violations(page) -> list[str]:  # noqa: ANN001 - a playwright Page
     ]
 
 
-def sign_in(page, base_url: str, sink: SmtpSink) -> None:  # noqa: ANN001
+def sign_in(page, base_url: str, sink: SmtpSink) -> None:
     seen = len(sink.messages_to("ada@example.org"))
     page.goto(f"{base_url}/login")
     page.fill("input[name=email]", "ada@example.org")
@@ -84,7 +84,7 @@ def sign_in(page, base_url: str, sink: SmtpSink) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_main_pages_have_no_serious_accessibility_violations(chromium, site, scheme: str) -> None:  # noqa: ANN001
+def test_main_pages_have_no_serious_accessibility_violations(chromium, site, scheme: str) -> None:
     base_url, _, sink = site
     context = chromium.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800}, color_scheme=scheme)
     page = context.new_page()
@@ -102,7 +102,7 @@ def test_main_pages_have_no_serious_accessibility_violations(chromium, site, sch
     assert {path: found for path, found in problems.items() if found} == {}
 
 
-def test_headings_go_down_one_level_at_a_time_and_summaries_hold_no_links(chromium, site) -> None:  # noqa: ANN001
+def test_headings_go_down_one_level_at_a_time_and_summaries_hold_no_links(chromium, site) -> None:
     base_url, _, _ = site
     context = chromium.new_context(bypass_csp=True)
     page = context.new_page()

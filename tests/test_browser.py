@@ -67,7 +67,9 @@ def test_daily_page_then_a_paper(store, live_server, browser_page):
 
 def test_daily_page_fits_a_phone(store, live_server, chromium):
     ingest_files(store, [HF_2025])
-    context = chromium.new_context(bypass_csp=True, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = chromium.new_context(
+        bypass_csp=True, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
     try:
         page = context.new_page()
         page.goto(live_server + "/papers?date=2025-06-10")

@@ -111,8 +111,12 @@ def test_an_import_killed_midway_and_rerun_ends_in_the_same_state(tmp_path: Path
     months = write_months(tmp_path / "months")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
     environment["PAPERWIRE_HOME"] = str(tmp_path / "killed")
-    process = subprocess.Popen([sys.executable, "-m", "paperwire", "ingest", *months], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paperwire", "ingest", *months],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     database = tmp_path / "killed" / "paperwire.db"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (database.exists() and database.stat().st_size > 4_000_000):

@@ -11,7 +11,7 @@ from paperwire.sample import load_sample
 pytestmark = pytest.mark.browser
 
 
-def test_main_pages_load_under_the_policy_without_violations(store, live_server, chromium) -> None:  # noqa: ANN001
+def test_main_pages_load_under_the_policy_without_violations(store, live_server, chromium) -> None:
     load_sample(store)
     paper = store.papers_listed_between("2000-01-01", "2999-12-31", limit=1).papers[0]
     context = chromium.new_context(viewport={"width": 1280, "height": 900})  # the policy enforced

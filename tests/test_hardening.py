@@ -53,7 +53,7 @@ def papers(store: Store) -> None:
 # ---- 1. the page cache ---------------------------------------------------------------------------
 
 
-def test_a_session_cookie_written_with_a_space_is_never_stored_nor_replayed(client, settings, papers) -> None:  # noqa: ANN001
+def test_a_session_cookie_written_with_a_space_is_never_stored_nor_replayed(client, settings, papers) -> None:
     sign_in(client, settings, "victim@example.org", name="victim")
     session = client.cookies.get("pw_session")
     attacker = TestClient(client.app)
@@ -65,7 +65,7 @@ def test_a_session_cookie_written_with_a_space_is_never_stored_nor_replayed(clie
         assert "/login?next=" in anonymous.text
 
 
-def test_unknown_cookies_bypass_the_cache_and_pages_vary_on_cookie(client, papers) -> None:  # noqa: ANN001
+def test_unknown_cookies_bypass_the_cache_and_pages_vary_on_cookie(client, papers) -> None:
     client.get(DAY_PAGE)
     client.get(DAY_PAGE)  # stored and hit once: the cache is on
     before = cache_counts(client)
@@ -105,7 +105,7 @@ def test_a_page_rendered_for_a_signed_in_reader_is_never_stored(store: Store) ->
 # ---- 2. limits before work -----------------------------------------------------------------------
 
 
-def test_sixteen_thousand_topics_are_refused_before_any_work(client, store) -> None:  # noqa: ANN001
+def test_sixteen_thousand_topics_are_refused_before_any_work(client, store) -> None:
     body = {"email": "many@example.org", "topics": [""] * 16_000}
     response = client.post("/api/subscriptions", json=body)
     assert response.status_code == 422
@@ -123,7 +123,7 @@ def test_the_twenty_first_distinct_topic_stops_the_deduplication() -> None:
     assert make_interests(topics=["A", "a", " a ", "b"] * 4_000).topics == ("A", "b")
 
 
-def test_bodies_over_the_cap_are_refused_with_413(client, store) -> None:  # noqa: ANN001
+def test_bodies_over_the_cap_are_refused_with_413(client, store) -> None:
     big = {"email": "big@example.org", "padding": "x" * 70_000}
     assert client.post("/api/subscriptions", json=big).status_code == 413
     chunked = iter([b'{"email": "big@example.org", "padding": "', b"x" * 40_000, b"x" * 40_000, b'"}'])
@@ -137,7 +137,7 @@ def test_bodies_over_the_cap_are_refused_with_413(client, store) -> None:  # noq
     assert client.post("/api/subscriptions", json=big).status_code == 202
 
 
-def test_oversized_headers_are_refused_with_431(client) -> None:  # noqa: ANN001
+def test_oversized_headers_are_refused_with_431(client) -> None:
     response = client.get("/healthz", headers={"X-Padding": "x" * 20_000})
     assert response.status_code == 431
     assert client.get("/healthz", headers={"X-Padding": "x" * 1_000}).status_code == 200
@@ -160,7 +160,7 @@ def raw_exchange(base_url: str, data: bytes, *, pause_after: bytes = b"", pause:
     return b"".join(chunks)
 
 
-def test_the_server_caps_headers_and_times_out_slow_and_idle_clients(settings, store) -> None:  # noqa: ANN001
+def test_the_server_caps_headers_and_times_out_slow_and_idle_clients(settings, store) -> None:
     from paperwire.app import create_app
 
     settings = settings.model_copy(update={"client_timeout": 1.0})
@@ -216,13 +216,13 @@ BAD_URLS = [
 
 
 @pytest.mark.parametrize("url", BAD_URLS)
-def test_edge_values_in_urls_are_a_clear_4xx(client, url) -> None:  # noqa: ANN001
+def test_edge_values_in_urls_are_a_clear_4xx(client, url) -> None:
     response = client.get(url)  # the client fixture raises on any server error
     assert 400 <= response.status_code < 500, url
     assert response.status_code != 404 or "papers/%D9" in url
 
 
-def test_a_paper_stored_on_9999_12_31_does_not_break_the_pages_around_it(client, store, papers) -> None:  # noqa: ANN001
+def test_a_paper_stored_on_9999_12_31_does_not_break_the_pages_around_it(client, store, papers) -> None:
     store.upsert_papers([Paper(id="2506.00003", title="From the far future", listed_on="9999-12-31")])
     this_week = date.today().strftime("%G-W%V")
     for url in ("/", f"/papers/week/{this_week}", DAY_PAGE, "/api/papers?period=week", "/api/papers?period=month",
@@ -230,7 +230,7 @@ def test_a_paper_stored_on_9999_12_31_does_not_break_the_pages_around_it(client,
         assert client.get(url).status_code == 200, url
 
 
-def test_imports_skip_out_of_range_days_odd_ids_and_control_characters(store, tmp_path) -> None:  # noqa: ANN001
+def test_imports_skip_out_of_range_days_odd_ids_and_control_characters(store, tmp_path) -> None:
     good = {"id": "2506.00004", "title": "A fine paper", "listed_on": "2025-06-10", "categories": ["cs.CL"]}
     lines = [
         good,
@@ -250,7 +250,7 @@ def test_imports_skip_out_of_range_days_odd_ids_and_control_characters(store, tm
     assert "out of range" in reasons and "not a category name" in reasons and "neither an arXiv id" in reasons
 
 
-def test_feeds_stay_well_formed_xml_whatever_the_data_holds(client, store, papers) -> None:  # noqa: ANN001
+def test_feeds_stay_well_formed_xml_whatever_the_data_holds(client, store, papers) -> None:
     store.upsert_papers([
         Paper(id="2506.00009", title="Bell\x07 and \ufffe", abstract="Form\x0cfeed", authors=("Nul\x00l",),
               categories=("cs.\x01AI", "\x1b[31m"), listed_on="2025-06-10", upvotes=9),
@@ -264,7 +264,7 @@ def test_feeds_stay_well_formed_xml_whatever_the_data_holds(client, store, paper
 # ---- 4. secure defaults ------------------------------------------------------------------------------
 
 
-def test_every_answer_carries_the_security_headers(client, papers) -> None:  # noqa: ANN001
+def test_every_answer_carries_the_security_headers(client, papers) -> None:
     for url in ("/", DAY_PAGE, "/api/papers", "/subscribe", "/login", "/nowhere", "/docs"):
         headers = client.get(url).headers
         assert "frame-ancestors 'none'" in headers["content-security-policy"], url
@@ -279,7 +279,7 @@ def test_every_answer_carries_the_security_headers(client, papers) -> None:  # n
     assert client.get("/openapi.json").status_code == 200
 
 
-def test_head_answers_wherever_get_does(client, papers) -> None:  # noqa: ANN001
+def test_head_answers_wherever_get_does(client, papers) -> None:
     for url in ("/", DAY_PAGE, "/papers/week/2025-W24", f"/papers/{PAPER}", "/api/papers", f"/api/papers/{PAPER}",
                 "/healthz", "/subscribe", "/login", "/papers/trending", "/static/style.css", "/feeds/daily.atom",
                 "/api/daily_papers", "/openapi.json"):  # fmt: skip
@@ -289,7 +289,7 @@ def test_head_answers_wherever_get_does(client, papers) -> None:  # noqa: ANN001
         assert head.headers["content-type"] == get.headers["content-type"], url
 
 
-def test_redirects_never_name_the_host_header(client, papers) -> None:  # noqa: ANN001
+def test_redirects_never_name_the_host_header(client, papers) -> None:
     for url in ("/papers/", "/papers/week", "/papers/month", "/submit", "/api/papers/"):
         response = client.get(url, headers={"Host": "evil.example"}, follow_redirects=False)
         assert response.is_redirect, url
@@ -302,7 +302,7 @@ def subscribe_from_address(client: TestClient, forwarded: str) -> int:
     return client.post("/api/subscriptions", json=body, headers={"X-Forwarded-For": forwarded}).status_code
 
 
-def test_x_forwarded_for_counts_only_from_trusted_proxies(settings, store) -> None:  # noqa: ANN001
+def test_x_forwarded_for_counts_only_from_trusted_proxies(settings, store) -> None:
     from paperwire.app import create_app
 
     with TestClient(create_app(settings, store=store), client=("10.0.0.5", 4000)) as direct:
@@ -315,7 +315,7 @@ def test_x_forwarded_for_counts_only_from_trusted_proxies(settings, store) -> No
         assert subscribe_from_address(proxied, "garbage, 10.0.0.7") == 429
 
 
-def test_paperwire_serve_ignores_x_forwarded_for_from_loopback_by_default(settings, store) -> None:  # noqa: ANN001
+def test_paperwire_serve_ignores_x_forwarded_for_from_loopback_by_default(settings, store) -> None:
     import httpx
 
     from paperwire.app import create_app
@@ -335,7 +335,7 @@ def test_the_trusted_proxies_setting_names_a_bad_entry() -> None:
         Settings(trusted_proxies="10.0.0.1, 10.0.0.300")
 
 
-def test_the_csrf_token_is_bound_to_the_session_and_rotated_at_sign_in(client, settings, papers) -> None:  # noqa: ANN001
+def test_the_csrf_token_is_bound_to_the_session_and_rotated_at_sign_in(client, settings, papers) -> None:
     before = csrf(client)
     cookie_before = client.cookies.get("pw_csrf")
     token = sign_in(client, settings, "owner@example.org")
@@ -372,7 +372,7 @@ def test_data_files_are_readable_by_the_owner_only(tmp_path: Path) -> None:
 
 def answer_then_outbox(
     app, store: Store, path: str, body: bytes, headers: list[tuple[bytes, bytes]]
-) -> tuple[bytes, int, int]:  # noqa: ANN001
+) -> tuple[bytes, int, int]:
     """Call the app directly; the answer, the outbox size at the moment the answer was complete, and after."""
     seen: list[int] = []
     chunks: list[bytes] = []
@@ -405,7 +405,7 @@ def answer_then_outbox(
     return b"".join(chunks), seen[0], sum(store.outbox_counts().values())
 
 
-def test_subscribe_and_sign_in_answer_before_any_address_dependent_work(client, store) -> None:  # noqa: ANN001
+def test_subscribe_and_sign_in_answer_before_any_address_dependent_work(client, store) -> None:
     import_subscribers(store, io.StringIO("email\nknown@example.org\n"), confirmed=True)
     json_type = [(b"content-type", b"application/json")]
     answers = []

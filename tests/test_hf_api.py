@@ -52,7 +52,9 @@ def hf_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         cluster = request.getfixturevalue("postgres_cluster")
         database_url = cluster.create_database(f"hf_api_{os.getpid()}", request.getfixturevalue("postgres_template"))
     home = tmp_path_factory.mktemp("hf") / "home"
-    settings = Settings(home=home, secret_key="test-secret-key-0123456789abcdefghijklmnop", embedder="none", database_url=database_url)
+    settings = Settings(
+        home=home, secret_key="test-secret-key-0123456789abcdefghijklmnop", embedder="none", database_url=database_url
+    )
     store = open_store(settings.effective_database_url)
     report = ingest_files(store, [HF_2025])
     assert report.added == 144 and not report.skipped

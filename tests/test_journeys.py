@@ -46,11 +46,11 @@ def csrf_from(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def plain_body(message) -> str:  # noqa: ANN001 - an EmailMessage
+def plain_body(message) -> str:  # an EmailMessage
     return message.get_body(("plain",)).get_content()
 
 
-def confirm_link(message) -> str:  # noqa: ANN001
+def confirm_link(message) -> str:
     return re.search(r"http://testserver(/subscribe/confirm/\S+)", plain_body(message)).group(1)
 
 
@@ -205,7 +205,10 @@ def test_personal_pages_are_never_stored_by_the_browser(web, sink: SmtpSink) -> 
 
 def test_the_home_page_opens_on_a_day_with_a_real_list(tmp_path: Path, database_url: str) -> None:
     settings = Settings(
-        home=tmp_path / "home", secret_key="test-secret-key-long-enough-for-paperwire", embedder="none", database_url=database_url
+        home=tmp_path / "home",
+        secret_key="test-secret-key-long-enough-for-paperwire",
+        embedder="none",
+        database_url=database_url,
     )
     store = open_store(settings.effective_database_url)
     busy = [Paper(id=f"2506.{n:05d}", title=f"Busy {n}", listed_on="2025-06-09") for n in range(1, 21)]

@@ -58,7 +58,7 @@ def site(tmp_path: Path, sink: SmtpSink) -> Iterator[tuple[str, Store]]:
 
 
 @pytest.fixture(params=list(VIEWPORTS))
-def page(request: pytest.FixtureRequest, chromium):  # noqa: ANN001, ANN201 - a playwright Page
+def page(request: pytest.FixtureRequest, chromium):  # a playwright Page
     context = chromium.new_context(bypass_csp=True, viewport=VIEWPORTS[request.param])
     tab = context.new_page()
     tab.set_default_timeout(10_000)
@@ -71,7 +71,7 @@ def mailed_link(sink: SmtpSink, address: str, pattern: str, count: int = 1) -> s
     return re.search(pattern, message.get_body(("plain",)).get_content()).group(0)
 
 
-def sign_in(page, base_url: str, sink: SmtpSink, address: str, name: str = "") -> None:  # noqa: ANN001
+def sign_in(page, base_url: str, sink: SmtpSink, address: str, name: str = "") -> None:
     seen = len(sink.messages_to(address))
     page.goto(f"{base_url}/login")
     page.fill("input[name=email]", address)
@@ -84,7 +84,7 @@ def sign_in(page, base_url: str, sink: SmtpSink, address: str, name: str = "") -
     page.wait_for_url(f"{base_url}/")
 
 
-def card_state(page, paper_id: str) -> dict:  # noqa: ANN001
+def card_state(page, paper_id: str) -> dict:
     return page.evaluate(
         """id => ({url: location.href, history: history.length, scroll: window.scrollY,
                    count: document.querySelector(`article[data-paper-id="${id}"] .count`).textContent,
@@ -93,7 +93,7 @@ def card_state(page, paper_id: str) -> dict:  # noqa: ANN001
     )
 
 
-def test_upvote_updates_the_count_in_place(page, site, sink: SmtpSink) -> None:  # noqa: ANN001
+def test_upvote_updates_the_count_in_place(page, site, sink: SmtpSink) -> None:
     base_url, store = site
     sign_in(page, base_url, sink, "ada@example.org", "Ada Lovelace")
     page.goto(f"{base_url}/papers?date={DAY}")
@@ -124,7 +124,7 @@ def test_upvote_updates_the_count_in_place(page, site, sink: SmtpSink) -> None: 
     assert store.get_paper(paper_id).upvotes == 80
 
 
-def test_sign_in_from_an_upvote_casts_it_and_returns_to_the_card(page, site, sink: SmtpSink) -> None:  # noqa: ANN001
+def test_sign_in_from_an_upvote_casts_it_and_returns_to_the_card(page, site, sink: SmtpSink) -> None:
     base_url, store = site
     paper_id = "2506.00025"
     page.goto(f"{base_url}/papers?date={DAY}")
@@ -144,7 +144,7 @@ def test_sign_in_from_an_upvote_casts_it_and_returns_to_the_card(page, site, sin
     assert store.get_paper(paper_id).upvotes == 76
 
 
-def test_subscribe_confirm_change_interests_unsubscribe_and_delete(page, site, sink: SmtpSink) -> None:  # noqa: ANN001
+def test_subscribe_confirm_change_interests_unsubscribe_and_delete(page, site, sink: SmtpSink) -> None:
     base_url, store = site
     page.goto(f"{base_url}/subscribe")
     page.fill("input[name=email]", "reader@example.org")
@@ -183,7 +183,7 @@ def test_subscribe_confirm_change_interests_unsubscribe_and_delete(page, site, s
     assert store.list_subscribers() == []
 
 
-def test_the_skip_link_goes_past_the_header(page, site) -> None:  # noqa: ANN001
+def test_the_skip_link_goes_past_the_header(page, site) -> None:
     base_url, _ = site
     page.goto(f"{base_url}/papers?date={DAY}")
     page.keyboard.press("Tab")
@@ -204,7 +204,7 @@ def save_small_png(png: bytes, path: Path) -> None:
     image.quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)
 
 
-def test_screenshots_of_the_main_pages(chromium, tmp_path: Path, sink: SmtpSink) -> None:  # noqa: ANN001
+def test_screenshots_of_the_main_pages(chromium, tmp_path: Path, sink: SmtpSink) -> None:
     folder = Path(os.environ.get("PAPERWIRE_SCREENSHOTS") or tmp_path / "shots")
     folder.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=tmp_path / "home", secret_key="test-secret-key-long-enough-for-paperwire", smtp_url=sink.url, embedder="none",
@@ -237,7 +237,7 @@ def test_screenshots_of_the_main_pages(chromium, tmp_path: Path, sink: SmtpSink)
         store.close()
 
 
-def test_back_after_signing_out_shows_the_signed_out_page(page, site, sink: SmtpSink) -> None:  # noqa: ANN001
+def test_back_after_signing_out_shows_the_signed_out_page(page, site, sink: SmtpSink) -> None:
     base_url, _ = site
     sign_in(page, base_url, sink, "ada@example.org", "Ada Lovelace")
     page.goto(f"{base_url}/papers?date={DAY}")

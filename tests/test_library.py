@@ -29,7 +29,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def catalogue(store) -> None:  # noqa: ANN001
+def catalogue(store) -> None:
     lines = (FIXTURES / "library_papers.jsonl").read_bytes().splitlines()
     store.upsert_papers([to_paper(orjson.loads(line)) for line in lines])
 
@@ -38,7 +38,7 @@ def csrf_of(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def import_zotero(client) -> str:  # noqa: ANN001
+def import_zotero(client) -> str:
     token = csrf_of(client.get("/library").text)
     response = client.post(
         "/library/import", data={"csrf_token": token, "collection": ""},
@@ -51,7 +51,7 @@ def import_zotero(client) -> str:  # noqa: ANN001
 # ---- import -----------------------------------------------------------------------------------------
 
 
-def test_zotero_import_reports_every_entry_by_line(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_zotero_import_reports_every_entry_by_line(client, settings, store, catalogue) -> None:
     sign_in(client, settings, "reader@example.org")
     page = import_zotero(client)
     rows = re.findall(r'<tr class="outcome-(\w+)"><td>(\d+)</td><td>([^<]+)</td>', page)
@@ -68,7 +68,7 @@ def test_zotero_import_reports_every_entry_by_line(client, settings, store, cata
     assert kept == {("2511.03992", "10.48550/arXiv.2511.03992"), (None, "10.1145/3592433")}
 
 
-def test_import_reads_id_lists_urls_and_json_lines(store, catalogue) -> None:  # noqa: ANN001
+def test_import_reads_id_lists_urls_and_json_lines(store, catalogue) -> None:
     user = store.ensure_user("ids@example.org")
     ids = b"2510.26921\nhttps://arxiv.org/abs/2511.02207v2\n# a comment\narXiv:2511.03992\nnot an id\n"
     result = import_library(store, user["id"], "ids.txt", ids)
@@ -85,7 +85,7 @@ def test_import_reads_id_lists_urls_and_json_lines(store, catalogue) -> None:  #
     assert {p.id for p in store.collection_papers(collection["id"])} == {"2511.03099", "2511.02777"}
 
 
-def test_references_become_saves_when_the_paper_arrives(store, catalogue) -> None:  # noqa: ANN001
+def test_references_become_saves_when_the_paper_arrives(store, catalogue) -> None:
     user = store.ensure_user("later@example.org")
     import_library(store, user["id"], "lib.bib", ZOTERO.read_bytes(), collection="3DGS")
     assert store.wanted_reference_arxiv_ids() == ["2511.03992"]
@@ -98,7 +98,7 @@ def test_references_become_saves_when_the_paper_arrives(store, catalogue) -> Non
     assert store.wanted_reference_arxiv_ids() == []
 
 
-def test_bibtex_export_reads_back_to_the_same_papers(store, catalogue) -> None:  # noqa: ANN001
+def test_bibtex_export_reads_back_to_the_same_papers(store, catalogue) -> None:
     user = store.ensure_user("bib@example.org")
     import_library(store, user["id"], "lib.bib", ZOTERO.read_bytes(), collection="3DGS")
     collection = store.collection_named(user["id"], "3DGS")
@@ -113,11 +113,11 @@ def test_bibtex_export_reads_back_to_the_same_papers(store, catalogue) -> None: 
 # ---- one-click feedback, all undoable ----------------------------------------------------------------
 
 
-def post(client, path: str, token: str, **data: str):  # noqa: ANN001, ANN201
+def post(client, path: str, token: str, **data: str):
     return client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
 
 
-def test_save_not_interested_and_follow_are_undoable_and_listed(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_save_not_interested_and_follow_are_undoable_and_listed(client, settings, store, catalogue) -> None:
     token = sign_in(client, settings, "one@example.org")
     assert post(client, "/papers/2512.08334/save", token, next="/for-you").status_code == 303
     assert post(client, "/papers/2512.07838/not-interested", token).status_code == 303
@@ -137,7 +137,7 @@ def test_save_not_interested_and_follow_are_undoable_and_listed(client, settings
     assert store.followed_author_names(user["id"]) == []  # the same author, case folded
 
 
-def test_feedback_needs_a_post_with_csrf_and_a_known_paper(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_feedback_needs_a_post_with_csrf_and_a_known_paper(client, settings, store, catalogue) -> None:
     token = sign_in(client, settings, "two@example.org")
     user = store.get_user_by_email("two@example.org")
     assert client.get("/papers/2512.08334/save").status_code == 405
@@ -147,7 +147,7 @@ def test_feedback_needs_a_post_with_csrf_and_a_known_paper(client, settings, sto
     assert post(client, "/authors/follow", token, name="   ").status_code == 400
 
 
-def test_collections_are_private_until_made_public(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_collections_are_private_until_made_public(client, settings, store, catalogue) -> None:
     token = sign_in(client, settings, "owner@example.org")
     assert post(client, "/papers/2512.08334/collect", token, new_collection="Splatting").status_code == 303
     owner = store.get_user_by_email("owner@example.org")
@@ -173,7 +173,7 @@ def test_collections_are_private_until_made_public(client, settings, store, cata
 # ---- privacy -------------------------------------------------------------------------------------------
 
 
-def test_another_reader_never_sees_someone_elses_library(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_another_reader_never_sees_someone_elses_library(client, settings, store, catalogue) -> None:
     token = sign_in(client, settings, "alice@example.org")
     import_zotero(client)
     post(client, "/papers/2512.07838/not-interested", token)
@@ -200,7 +200,7 @@ def test_another_reader_never_sees_someone_elses_library(client, settings, store
 # ---- the account's data -------------------------------------------------------------------------------
 
 
-def test_export_holds_everything_and_delete_removes_it(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_export_holds_everything_and_delete_removes_it(client, settings, store, catalogue) -> None:
     token = sign_in(client, settings, "leaving@example.org")
     import_zotero(client)
     post(client, "/papers/2512.07838/not-interested", token)
@@ -228,7 +228,7 @@ def test_export_holds_everything_and_delete_removes_it(client, settings, store, 
     assert client.get("/library", follow_redirects=False).status_code == 303  # signed out
 
 
-def test_the_live_arxiv_source_fetches_kept_references(settings, store, httpserver) -> None:  # noqa: ANN001
+def test_the_live_arxiv_source_fetches_kept_references(settings, store, httpserver) -> None:
     from werkzeug import Response
 
     from paperwire.sources.arxiv import ingest_arxiv_daily
@@ -249,10 +249,10 @@ def test_the_live_arxiv_source_fetches_kept_references(settings, store, httpserv
     assert any("now in readers' libraries" in note for note in report.notes)
 
 
-def test_bad_imports_get_a_clear_answer_never_a_500(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_bad_imports_get_a_clear_answer_never_a_500(client, settings, store, catalogue) -> None:
     token = sign_in(client, settings, "bad@example.org")
 
-    def upload(content: bytes, **data: str):  # noqa: ANN202
+    def upload(content: bytes, **data: str):
         return client.post("/library/import", data={"csrf_token": token, **data},
                            files={"file": ("library.bib", content, "application/octet-stream")})  # fmt: skip
 

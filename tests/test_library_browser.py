@@ -30,7 +30,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
                     database_url="", embedder="none")  # fmt: skip
 
 
-def test_library_and_for_you_in_the_browser(browser_page, live_server, store, settings, tmp_path) -> None:  # noqa: ANN001
+def test_library_and_for_you_in_the_browser(browser_page, live_server, store, settings, tmp_path) -> None:
     lines = (FIXTURES / "library_papers.jsonl").read_bytes().splitlines()
     store.upsert_papers([to_paper(orjson.loads(line)) for line in lines])
     page = browser_page

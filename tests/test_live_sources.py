@@ -99,7 +99,9 @@ def environment_of(settings: Settings) -> dict[str, str]:
 
 
 def run_cli(settings: Settings, *args: str):
-    return CliRunner().invoke(app, list(args), env={**environment_of(settings), "COLUMNS": "250"}, catch_exceptions=False)
+    return CliRunner().invoke(
+        app, list(args), env={**environment_of(settings), "COLUMNS": "250"}, catch_exceptions=False
+    )
 
 
 def stored_ids(store: Store) -> set[str]:
@@ -171,7 +173,9 @@ def test_one_connection_and_a_user_agent_with_the_operator_contact(settings: Set
     with socketserver.ThreadingTCPServer(("127.0.0.1", 0), KeepAliveCounter) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        config = settings.model_copy(update={"hf_api_url": base, "hf_request_interval": 0.01, "contact": "ops@example.org"})
+        config = settings.model_copy(
+            update={"hf_api_url": base, "hf_request_interval": 0.01, "contact": "ops@example.org"}
+        )
         with PoliteClient(config) as client:
             for _ in range(3):
                 assert client.get(f"{base}/api/daily_papers").json() == []
@@ -182,7 +186,9 @@ def test_one_connection_and_a_user_agent_with_the_operator_contact(settings: Set
     assert "ops@example.org" in agents[0] and agents[0].startswith("paperwire/")
 
 
-def test_a_server_failing_twice_then_answering_is_retried(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
+def test_a_server_failing_twice_then_answering_is_retried(
+    settings: Settings, httpserver: HTTPServer, sqlite_store: Store
+) -> None:
     feed = Recorder(Response("busy", status=503), Response("oops", status=502), Response(FEED, content_type=XML))
     httpserver.expect_request(FEED_PATH).respond_with_handler(feed)
     httpserver.expect_request("/api/query").respond_with_handler(api_answer)
@@ -227,8 +233,6 @@ def test_client_errors_are_not_retried(settings: Settings, httpserver: HTTPServe
     assert len(recorder.arrivals) == 1
 
 
-
-
 @pytest.mark.slow  # waits for intervals and timeouts
 def test_a_timeout_is_retried(settings: Settings, threaded_server: HTTPServer, sqlite_store: Store) -> None:
     retried = threading.Event()
@@ -268,7 +272,9 @@ def test_a_clear_error_after_the_retries_and_no_partial_batch(
     assert sqlite_store.count_papers() == 0
 
 
-def test_the_cli_exits_non_zero_and_records_the_failure(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
+def test_the_cli_exits_non_zero_and_records_the_failure(
+    settings: Settings, httpserver: HTTPServer, sqlite_store: Store
+) -> None:
     httpserver.expect_request(FEED_PATH).respond_with_data("down", status=500)
     result = run_cli(live(settings, httpserver, http_retries=1), "ingest", "arxiv", "--categories", "cs.AI,cs.CL,cs.LG")
     assert result.exit_code == 1
@@ -308,7 +314,9 @@ def test_arxiv_ingest_stores_exactly_the_announced_papers_once(
 
 
 def test_api_batches_are_stored_whole(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
-    api = Recorder(api_answer, Response(b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><entry><id>ht"))
+    api = Recorder(
+        api_answer, Response(b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><entry><id>ht")
+    )
     httpserver.expect_request(FEED_PATH).respond_with_data(FEED, content_type=XML)
     httpserver.expect_request("/api/query").respond_with_handler(api)
     with pytest.raises(ParseError, match="invalid XML"):
@@ -334,7 +342,9 @@ def test_replacements_update_stored_papers_only(settings: Settings, httpserver: 
     assert store.get_paper("2504.04321") is None, "replacements of papers we never had are not added"
 
 
-def test_an_empty_weekend_feed_is_no_announcement(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
+def test_an_empty_weekend_feed_is_no_announcement(
+    settings: Settings, httpserver: HTTPServer, sqlite_store: Store
+) -> None:
     httpserver.expect_request(FEED_PATH).respond_with_data(EMPTY_FEED, content_type=XML)
     result = run_cli(live(settings, httpserver), "ingest", "arxiv", "--categories", "cs.AI,cs.CL,cs.LG")
     assert result.exit_code == 0
@@ -416,7 +426,9 @@ def test_a_harvest_follows_tokens_and_a_rerun_fetches_only_what_changed(
 
 
 def test_an_expired_token_restarts_the_harvest(settings: Settings, httpserver: HTTPServer, sqlite_store: Store) -> None:
-    sqlite_store.set_checkpoint("oai:cs:cs:AI", orjson.dumps({"from": "2025-01-01", "token": "stale", "datestamp": None}).decode())
+    sqlite_store.set_checkpoint(
+        "oai:cs:cs:AI", orjson.dumps({"from": "2025-01-01", "token": "stale", "datestamp": None}).decode()
+    )
     httpserver.expect_request("/oai").respond_with_handler(oai_answer)
     report = harvest_oai(live(settings, httpserver), sqlite_store, set_spec="cs:cs:AI", from_day="2025-01-01")
     assert "resumption token expired" in report.summary and sqlite_store.count_papers() == 4

@@ -19,9 +19,15 @@ from test_mail_delivery import DAY, FAST, sample_papers
 pytestmark = pytest.mark.browser
 
 
-def test_subscribe_confirm_preferences_unsubscribe(browser_page, tmp_path: Path) -> None:  # noqa: ANN001
+def test_subscribe_confirm_preferences_unsubscribe(browser_page, tmp_path: Path) -> None:
     sink = SmtpSink().start()
-    settings = Settings(home=tmp_path / "home", secret_key="test-secret-key-0123456789abcdefghijklmnop", smtp_url=sink.url, embedder="none", mail_rate=0)
+    settings = Settings(
+        home=tmp_path / "home",
+        secret_key="test-secret-key-0123456789abcdefghijklmnop",
+        smtp_url=sink.url,
+        embedder="none",
+        mail_rate=0,
+    )
     store = open_store(settings.effective_database_url)
     store.upsert_papers(sample_papers())
     try:

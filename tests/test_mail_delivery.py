@@ -26,10 +26,13 @@ def sample_papers(day: date = DAY, count: int = 6) -> list[Paper]:
               "reinforcement learning from human feedback", "protein folding", "speech recognition"]  # fmt: skip
     return [
         Paper(
-            id=f"2506.{day.day:02d}{i:03d}", title=f"Paper {i} on {topics[i % len(topics)]} <b>&</b>",
+            id=f"2506.{day.day:02d}{i:03d}",
+            title=f"Paper {i} on {topics[i % len(topics)]} <b>&</b>",
             abstract=f"We study {topics[i % len(topics)]}. Results with $x<y$ & more." * 3,
-            authors=("Ada Lovelace", f"Author {i}"), categories=("cs.CL" if i % 2 else "cs.LG",),
-            listed_on=day.isoformat(), upvotes=100 - i,
+            authors=("Ada Lovelace", f"Author {i}"),
+            categories=("cs.CL" if i % 2 else "cs.LG",),
+            listed_on=day.isoformat(),
+            upvotes=100 - i,
         )
         for i in range(count)
     ]
@@ -63,7 +66,9 @@ def add_confirmed(store: Store, *lines: str) -> None:
     import_subscribers(store, io.StringIO("email,cadence,topics\n" + "\n".join(lines) + "\n"), confirmed=True)
 
 
-def test_digest_arrives_with_headers_parts_and_links(mail_store: Store, mail_settings: Settings, sink: SmtpSink) -> None:
+def test_digest_arrives_with_headers_parts_and_links(
+    mail_store: Store, mail_settings: Settings, sink: SmtpSink
+) -> None:
     add_confirmed(mail_store, "reader@example.org,daily,theory of mind")
     report = run_digest(mail_store, mail_settings, "daily", DAY, policy=FAST)
     assert report.compose.composed == 1 and report.send.sent == 1
@@ -85,7 +90,9 @@ def test_digest_arrives_with_headers_parts_and_links(mail_store: Store, mail_set
     assert "$x" in text
 
 
-def test_exactly_one_digest_per_period_and_no_paper_twice(mail_store: Store, mail_settings: Settings, sink: SmtpSink) -> None:
+def test_exactly_one_digest_per_period_and_no_paper_twice(
+    mail_store: Store, mail_settings: Settings, sink: SmtpSink
+) -> None:
     add_confirmed(mail_store, "a@example.org,daily,")
     run_digest(mail_store, mail_settings, "daily", DAY, policy=FAST)
     again = run_digest(mail_store, mail_settings, "daily", DAY, policy=FAST)
@@ -99,7 +106,9 @@ def test_exactly_one_digest_per_period_and_no_paper_twice(mail_store: Store, mai
     assert "A new paper" in second and "Paper 0 on" not in second
 
 
-def test_empty_period_sends_nothing_and_says_so(mail_store: Store, mail_settings: Settings, sink: SmtpSink, caplog) -> None:
+def test_empty_period_sends_nothing_and_says_so(
+    mail_store: Store, mail_settings: Settings, sink: SmtpSink, caplog
+) -> None:
     add_confirmed(mail_store, "a@example.org,daily,")
     with caplog.at_level("INFO", logger="paperwire.mail"):
         report = run_digest(mail_store, mail_settings, "daily", date(2025, 6, 14), policy=FAST)
@@ -108,7 +117,9 @@ def test_empty_period_sends_nothing_and_says_so(mail_store: Store, mail_settings
     assert mail_store.recent_job_runs(1)[0]["status"] == "empty"
 
 
-def test_temporary_failures_are_retried_then_delivered(mail_store: Store, mail_settings: Settings, sink: SmtpSink) -> None:
+def test_temporary_failures_are_retried_then_delivered(
+    mail_store: Store, mail_settings: Settings, sink: SmtpSink
+) -> None:
     add_confirmed(mail_store, "slow@example.org,daily,")
     sink.fail("slow@example.org", "451 4.3.0 try later", "451 4.3.0 try later")
     report = run_digest(mail_store, mail_settings, "daily", DAY, policy=FAST)  # no backoff: retried at once
@@ -127,7 +138,9 @@ def test_backoff_waits_before_the_next_attempt(mail_store: Store, mail_settings:
     assert row["status"] == "queued" and row["attempts"] == 1 and "451" in row["last_error"]
 
 
-def test_permanent_failure_stops_and_marks_after_threshold(mail_store: Store, mail_settings: Settings, sink: SmtpSink) -> None:
+def test_permanent_failure_stops_and_marks_after_threshold(
+    mail_store: Store, mail_settings: Settings, sink: SmtpSink
+) -> None:
     add_confirmed(mail_store, "gone@example.org,daily,")
     sink.always_fail("gone@example.org", "550 5.1.1 no such user")
     report = run_digest(mail_store, mail_settings, "daily", DAY, policy=FAST)
@@ -168,7 +181,9 @@ def test_transactional_mail_and_maildir_without_smtp(tmp_path: Path) -> None:
     import email
     import email.policy
 
-    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop")
+    settings = Settings(
+        home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop"
+    )
     store = open_store(settings.effective_database_url)
     try:
         enqueue_transactional(store, settings, "a@example.org", "Sign in — ünïcode", "Open http://x/y\n", None)

@@ -54,7 +54,7 @@ def tokens_in(message: EmailMessage) -> list[str]:
     return re.findall(r"http://testserver/\S+/([A-Za-z0-9_.\-]{20,})", message.get_body(("plain",)).get_content())
 
 
-def test_sent_mail_keeps_no_link_token_in_the_outbox(client, settings: Settings, store: Store) -> None:  # noqa: ANN001
+def test_sent_mail_keeps_no_link_token_in_the_outbox(client, settings: Settings, store: Store) -> None:
     token = csrf(client)  # signed out: a signed-in reader's subscribe uses the account's proven address
     client.post("/subscribe", data={"email": "sub@example.org", "cadence": "daily", "csrf_token": token})
     sign_in(client, settings, "reader@example.org")
@@ -96,7 +96,7 @@ def test_a_sender_that_died_before_scrubbing_is_scrubbed_after(settings: Setting
     assert "SECRET123" not in store.outbox_rows()[0]["payload"]
 
 
-def test_at_most_three_mails_per_address_per_hour_across_kinds(client, settings: Settings, store: Store) -> None:  # noqa: ANN001
+def test_at_most_three_mails_per_address_per_hour_across_kinds(client, settings: Settings, store: Store) -> None:
     token = csrf(client)
     for _ in range(3):
         assert client.post("/login", data={"email": "target@example.org", "csrf_token": token}).status_code == 200

@@ -70,8 +70,10 @@ def test_whole_life(web, sink: SmtpSink) -> None:
     run_digest(store, settings, "daily", DAY, policy=FAST)
     digest = sink.messages_to("Reader@example.org")[1]
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert "in your category cs.CL" in digest.get_body(("plain",)).get_content() or \
-        "matches your topic" in digest.get_body(("plain",)).get_content()
+    assert (
+        "in your category cs.CL" in digest.get_body(("plain",)).get_content()
+        or "matches your topic" in digest.get_body(("plain",)).get_content()
+    )
     unsubscribe_url = digest["List-Unsubscribe"].strip("<>")
     # RFC 8058: the mail client POSTs the body below, without cookies or CSRF token.
     one_click = TestClient(client.app).post(unsubscribe_url.removeprefix("http://testserver"),

@@ -27,7 +27,7 @@ EXCLUDED_CHECKS: list = [positive_data_acceptance]
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a schemathesis schema
+def api_schema(tmp_path_factory: pytest.TempPathFactory):  # a schemathesis schema
     from paperwire.app import create_app
 
     home: Path = tmp_path_factory.mktemp("fuzz") / "home"
@@ -44,7 +44,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a sc
     store.close()
 
 
-def fuzz_operation(operation, mode: GenerationMode) -> list[str]:  # noqa: ANN001 - an APIOperation
+def fuzz_operation(operation, mode: GenerationMode) -> list[str]:  # an APIOperation
     """Run MAX_EXAMPLES generated cases of one operation; the failures, described."""
     failures: list[str] = []
 
@@ -53,7 +53,7 @@ def fuzz_operation(operation, mode: GenerationMode) -> list[str]:  # noqa: ANN00
         max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
     )  # fmt: skip
-    def run(case) -> None:  # noqa: ANN001 - a schemathesis Case
+    def run(case) -> None:  # a schemathesis Case
         case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
 
     try:
@@ -65,7 +65,7 @@ def fuzz_operation(operation, mode: GenerationMode) -> list[str]:  # noqa: ANN00
     return failures
 
 
-def test_every_documented_operation_answers_as_documented(api_schema) -> None:  # noqa: ANN001
+def test_every_documented_operation_answers_as_documented(api_schema) -> None:
     failures: list[str] = []
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 10  # the whole documented API, not an empty schema

@@ -43,7 +43,7 @@ def start(arguments: list[str], environment: dict[str, str]) -> subprocess.Popen
     )  # fmt: skip
 
 
-def wait_until(condition, seconds: float, what: str) -> None:  # noqa: ANN001
+def wait_until(condition, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
@@ -156,7 +156,7 @@ def test_two_workers_and_two_web_nodes_on_one_postgresql(postgres_cluster, tmp_p
         postgres_cluster.drop_database(f"scale_{os.getpid()}")
 
 
-def voter_cookies(store, settings: Settings, count: int) -> list[str]:  # noqa: ANN001
+def voter_cookies(store, settings: Settings, count: int) -> list[str]:
     """Signed-in voters, as the sign-in link would leave them: a server-side session and its cookie."""
     from fastapi.responses import Response
 

@@ -39,22 +39,22 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def catalogue(store) -> None:  # noqa: ANN001
+def catalogue(store) -> None:
     lines = (FIXTURES / "library_papers.jsonl").read_bytes().splitlines()
     store.upsert_papers([to_paper(orjson.loads(line)) for line in lines])
 
 
-def reader_with_library(store, email: str = "reader@example.org") -> dict:  # noqa: ANN001
+def reader_with_library(store, email: str = "reader@example.org") -> dict:
     user = store.ensure_user(email)
     import_library(store, user["id"], "zotero.bib", (FIXTURES / "zotero_library.bib").read_bytes())
     return user
 
 
-def day_ids(store) -> set[str]:  # noqa: ANN001
+def day_ids(store) -> set[str]:
     return {p.id for p in store.papers_listed_between("2025-12-10", "2025-12-10", limit=100).papers}
 
 
-def test_the_library_subject_comes_first_with_reasons(store, catalogue) -> None:  # noqa: ANN001
+def test_the_library_subject_comes_first_with_reasons(store, catalogue) -> None:
     user = reader_with_library(store)
     ranked, total = recommendations(store, user, period_containing("day", DAY), limit=10)
     assert total == len(day_ids(store))  # every paper of the day, ranked; nothing from other days
@@ -64,7 +64,7 @@ def test_the_library_subject_comes_first_with_reasons(store, catalogue) -> None:
     assert re.fullmatch(r"close to \*.+\* in your library", ranked[0].reason)
 
 
-def test_the_ranking_is_stored_and_remade_only_after_feedback(store, catalogue) -> None:  # noqa: ANN001
+def test_the_ranking_is_stored_and_remade_only_after_feedback(store, catalogue) -> None:
     user = reader_with_library(store)
     period = period_containing("day", DAY)
     first, _ = recommendations(store, user, period, limit=5)
@@ -80,7 +80,7 @@ def test_the_ranking_is_stored_and_remade_only_after_feedback(store, catalogue) 
     assert store.get_ranking(user["id"], period.label)["computed_at"] != row["computed_at"]
 
 
-def test_only_readers_whose_feedback_changed_are_refitted(store, catalogue) -> None:  # noqa: ANN001
+def test_only_readers_whose_feedback_changed_are_refitted(store, catalogue) -> None:
     first = reader_with_library(store, "first@example.org")
     reader_with_library(store, "second@example.org")
     assert refit_changed(store) == 2
@@ -90,7 +90,7 @@ def test_only_readers_whose_feedback_changed_are_refitted(store, catalogue) -> N
     assert refit_changed(store) == 1
 
 
-def test_cold_start_follows_digest_topics_then_trending(store, catalogue) -> None:  # noqa: ANN001
+def test_cold_start_follows_digest_topics_then_trending(store, catalogue) -> None:
     topical = store.ensure_user("robots@example.org")
     import_subscribers(store, io.StringIO("email,cadence,topics\nrobots@example.org,daily,robotic\n"), confirmed=True)
     ranked, _ = recommendations(store, topical, period_containing("day", DAY), limit=3)
@@ -102,7 +102,7 @@ def test_cold_start_follows_digest_topics_then_trending(store, catalogue) -> Non
     assert [item.paper.id for item in ranked] == [paper.id for paper in trending]
 
 
-def test_a_followed_author_is_the_reason(store, catalogue) -> None:  # noqa: ANN001
+def test_a_followed_author_is_the_reason(store, catalogue) -> None:
     user = reader_with_library(store)
     author = store.get_paper("2512.07838").authors[0]  # a paper far from the library's subject
     store.set_following(user["id"], author, True)
@@ -125,7 +125,7 @@ def test_a_followed_author_is_the_reason(store, catalogue) -> None:  # noqa: ANN
 # ---- the API and the private feed ----------------------------------------------------------------------
 
 
-def test_api_recommendations_are_for_the_signed_in_reader_only(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_api_recommendations_are_for_the_signed_in_reader_only(client, settings, store, catalogue) -> None:
     assert client.get("/api/recommendations").status_code == 401
     sign_in(client, settings, "reader@example.org")
     user = store.get_user_by_email("reader@example.org")
@@ -147,7 +147,7 @@ def test_api_recommendations_are_for_the_signed_in_reader_only(client, settings,
     assert not any("your library" in paper["reason"] for paper in other["papers"])
 
 
-def test_the_private_feed_token_is_secret_and_revocable(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_the_private_feed_token_is_secret_and_revocable(client, settings, store, catalogue) -> None:
     token = sign_in(client, settings, "feed@example.org")
     user = store.get_user_by_email("feed@example.org")
     import_library(store, user["id"], "zotero.bib", (FIXTURES / "zotero_library.bib").read_bytes())
@@ -167,7 +167,7 @@ def test_the_private_feed_token_is_secret_and_revocable(client, settings, store,
 # ---- the digest ---------------------------------------------------------------------------------------
 
 
-def test_digest_has_a_for_you_section_only_for_readers_with_an_account(store, settings, catalogue) -> None:  # noqa: ANN001
+def test_digest_has_a_for_you_section_only_for_readers_with_an_account(store, settings, catalogue) -> None:
     sink = SmtpSink().start()
     try:
         mail_settings = settings.model_copy(update={"smtp_url": sink.url})
@@ -192,7 +192,7 @@ def test_digest_has_a_for_you_section_only_for_readers_with_an_account(store, se
 
 def test_the_for_you_page_shows_reasons_and_takes_feedback_without_javascript(
     client, settings, store, catalogue
-) -> None:  # noqa: ANN001
+) -> None:
     assert client.get("/for-you", follow_redirects=False).status_code == 303  # signed out: sign in first
     token = sign_in(client, settings, "page@example.org")
     user = store.get_user_by_email("page@example.org")
@@ -217,14 +217,14 @@ def test_the_for_you_page_shows_reasons_and_takes_feedback_without_javascript(
     assert client.get("/for-you", params={"date": "2025-02-30"}).status_code == 400
 
 
-def test_a_signed_in_reader_subscribes_without_retyping_the_address(client, settings, store) -> None:  # noqa: ANN001
+def test_a_signed_in_reader_subscribes_without_retyping_the_address(client, settings, store) -> None:
     assert 'value=""' in client.get("/subscribe").text.split('name="email"', 1)[1][:80]
     sign_in(client, settings, "linked@example.org")
     form = client.get("/subscribe").text
     assert 'value="linked@example.org"' in form.split('name="email"', 1)[1][:80]
 
 
-def test_the_job_ranks_every_reader_for_the_day_week_and_month(store, catalogue) -> None:  # noqa: ANN001
+def test_the_job_ranks_every_reader_for_the_day_week_and_month(store, catalogue) -> None:
     from paperwire.recommend.service import refresh_recommendations
 
     first = reader_with_library(store, "job1@example.org")
@@ -243,7 +243,7 @@ def test_the_job_ranks_every_reader_for_the_day_week_and_month(store, catalogue)
     assert refresh_recommendations(store, DAY).startswith("refitted 0 readers")  # nothing changed: no refit
 
 
-def test_a_reason_naming_a_hostile_title_is_escaped(client, settings, store, catalogue) -> None:  # noqa: ANN001
+def test_a_reason_naming_a_hostile_title_is_escaped(client, settings, store, catalogue) -> None:
     from paperwire.models import Paper
 
     hostile = "<script>window.x=1</script> Gaussian *Splatting* & reflections"
@@ -257,7 +257,7 @@ def test_a_reason_naming_a_hostile_title_is_escaped(client, settings, store, cat
     assert "&lt;script&gt;window.x=1&lt;/script&gt; Gaussian" in page
 
 
-def test_two_nodes_serve_the_same_list_and_see_each_others_feedback(store, settings, catalogue) -> None:  # noqa: ANN001
+def test_two_nodes_serve_the_same_list_and_see_each_others_feedback(store, settings, catalogue) -> None:
     from paperwire.storage import open_store
 
     other_node = open_store(settings.effective_database_url, upgrade=False)
@@ -277,7 +277,7 @@ def test_two_nodes_serve_the_same_list_and_see_each_others_feedback(store, setti
         other_node.close()
 
 
-def test_the_model_sees_the_stored_minilm_and_bulk_vectors(store, catalogue) -> None:  # noqa: ANN001
+def test_the_model_sees_the_stored_minilm_and_bulk_vectors(store, catalogue) -> None:
     import numpy as np
 
     from paperwire.recommend.service import features_of

@@ -62,7 +62,7 @@ def test_parse_query_recognises_arxiv_ids(text: str, expected: str | None) -> No
 
 
 @pytest.fixture(scope="module")
-def small_keyword_index(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def small_keyword_index(tmp_path_factory: pytest.TempPathFactory):
     from paperwire.search.keyword import KeywordIndex
 
     index = KeywordIndex(tmp_path_factory.mktemp("keyword"))
@@ -78,13 +78,13 @@ def small_keyword_index(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN2
 
 
 @pytest.mark.parametrize("text", [*HOSTILE, "x" * 10_000, '"' * 300, "(" * 500, "é" * 3000])
-def test_keyword_query_is_built_from_words_never_from_syntax(small_keyword_index, text: str) -> None:  # noqa: ANN001
+def test_keyword_query_is_built_from_words_never_from_syntax(small_keyword_index, text: str) -> None:
     # The query is assembled from term and phrase queries over analysed words: no user text is parsed.
     hits = small_keyword_index.search(parse_query(text), None, 10)
     assert isinstance(hits, list) and len(parse_query(text).words) <= 32
 
 
-def test_keyword_words_are_analysed_as_the_index_was(small_keyword_index) -> None:  # noqa: ANN001
+def test_keyword_words_are_analysed_as_the_index_was(small_keyword_index) -> None:
     def ids(text: str) -> list[str]:
         return [paper_id for paper_id, _ in small_keyword_index.search(parse_query(text), None, 10)]
 
@@ -147,13 +147,13 @@ def test_best_vector_fusion_scores_each_paper_by_its_best_model() -> None:
 
 
 @pytest.fixture
-def loaded(store):  # noqa: ANN001, ANN201
+def loaded(store):
     ingest_files(store, [FIXTURE], "jsonl")
     return store
 
 
 @pytest.fixture
-def keyword_client(settings: Settings, loaded):  # noqa: ANN001, ANN201
+def keyword_client(settings: Settings, loaded):
     settings = settings.model_copy(update={"embedder": "none"})
     with TestClient(create_app(settings, store=loaded)) as client:
         yield client
@@ -227,7 +227,7 @@ def test_similar_without_vectors_falls_back_to_keywords_and_never_returns_itself
 # ---- index sync, several nodes, incremental embeddings -------------------------------------------
 
 
-def test_two_nodes_on_one_database_find_a_new_paper(tmp_path: Path, loaded, monkeypatch) -> None:  # noqa: ANN001
+def test_two_nodes_on_one_database_find_a_new_paper(tmp_path: Path, loaded, monkeypatch) -> None:
     monkeypatch.setattr(search_index, "SYNC_INTERVAL_SECONDS", 0.0)
     nodes = [SearchService(loaded, Settings(home=tmp_path / f"node{i}", embedder="none")) for i in (1, 2)]
     assert all(node.search("zebrafish").hits == [] for node in nodes)
@@ -251,7 +251,7 @@ class HashingEmbedder:
     def load(self) -> None:
         return None
 
-    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:  # noqa: ANN001
+    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:
         self.calls += len(texts)
         rows = [np.frombuffer(hashlib.sha256(text.encode()).digest()[:16], dtype=np.uint8) for text in texts]
         matrix = np.asarray(rows, dtype=np.float32) - 127.5
@@ -261,7 +261,7 @@ class HashingEmbedder:
         return self.embed_documents([text])[0]
 
 
-def test_embeddings_are_incremental_and_per_model(loaded) -> None:  # noqa: ANN001
+def test_embeddings_are_incremental_and_per_model(loaded) -> None:
     embedder = HashingEmbedder()
     assert embed_missing(loaded, embedder).embedded == 12
     assert embed_missing(loaded, embedder).embedded == 0
@@ -276,7 +276,7 @@ def test_embeddings_are_incremental_and_per_model(loaded) -> None:  # noqa: ANN0
     assert embedder.calls == 13
 
 
-def test_similar_uses_stored_vectors_and_never_returns_itself(tmp_path: Path, loaded) -> None:  # noqa: ANN001
+def test_similar_uses_stored_vectors_and_never_returns_itself(tmp_path: Path, loaded) -> None:
     embedder = HashingEmbedder()
     embed_missing(loaded, embedder)
     service = SearchService(loaded, Settings(home=tmp_path / "home"), embedder=embedder)
@@ -291,7 +291,7 @@ def test_similar_uses_stored_vectors_and_never_returns_itself(tmp_path: Path, lo
     assert ranked[0].paper_id == TOM_ID and ranked[0].keyword_score > 0
 
 
-def test_search_uses_the_best_vector_each_paper_has(tmp_path: Path, loaded) -> None:  # noqa: ANN001
+def test_search_uses_the_best_vector_each_paper_has(tmp_path: Path, loaded) -> None:
     """A fast bulk backfill for every paper, quality vectors for half: both serve, never mixed in one index."""
     bulk, quality = HashingEmbedder("bulk-test"), HashingEmbedder("quality-test")
     assert embed_missing(loaded, bulk).embedded == 12
@@ -333,14 +333,14 @@ def test_search_uses_the_best_vector_each_paper_has(tmp_path: Path, loaded) -> N
     plain.close()
 
 
-def test_search_with_embedder_none_still_answers(tmp_path: Path, loaded) -> None:  # noqa: ANN001
+def test_search_with_embedder_none_still_answers(tmp_path: Path, loaded) -> None:
     service = SearchService(loaded, Settings(home=tmp_path / "home", embedder="none"))
     assert isinstance(service.embedder, NoEmbedder)
     results = service.search("gaussian splatting")
     assert results.keywords_only and results.hits[0].paper.id == "2511.21697"
 
 
-def test_a_search_right_after_start_waits_for_the_catch_up(tmp_path: Path, loaded) -> None:  # noqa: ANN001
+def test_a_search_right_after_start_waits_for_the_catch_up(tmp_path: Path, loaded) -> None:
     service = SearchService(loaded, Settings(home=tmp_path / "fresh", embedder="none"))
     service.start(warm_model=False)  # the background catch-up of a node that starts with an empty index
     results = service.search("gaussian splatting")
@@ -451,7 +451,7 @@ def test_a_bulk_load_faster_than_the_build_gets_lists_trained_for_its_full_size(
     assert index.search(vectors[2999], 1)[0][0] == "p2999"
 
 
-def test_embed_job_says_when_there_is_nothing_to_do(settings: Settings, loaded) -> None:  # noqa: ANN001
+def test_embed_job_says_when_there_is_nothing_to_do(settings: Settings, loaded) -> None:
     from paperwire.search.embedding import embed_missing_job
 
     result = embed_missing_job(settings.model_copy(update={"embedder": "none"}), loaded)

@@ -20,7 +20,7 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory, minilm):  # noqa: ANN001, ANN201
+def base_url(tmp_path_factory: pytest.TempPathFactory, minilm):
     from browser_support import serve_app
     from paperwire.storage import open_store
 
@@ -38,15 +38,17 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, minilm):  # noqa: ANN001,
 
 
 @pytest.fixture(params=list(VIEWPORTS))
-def page(request: pytest.FixtureRequest, chromium):  # noqa: ANN001, ANN201
-    context = chromium.new_context(bypass_csp=True, viewport=VIEWPORTS[request.param], is_mobile=request.param == "phone")
+def page(request: pytest.FixtureRequest, chromium):
+    context = chromium.new_context(
+        bypass_csp=True, viewport=VIEWPORTS[request.param], is_mobile=request.param == "phone"
+    )
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     yield tab
     context.close()
 
 
-def search_for(page, base_url: str, text: str) -> None:  # noqa: ANN001
+def search_for(page, base_url: str, text: str) -> None:
     page.goto(base_url + "/search")
     box = page.get_by_role("searchbox", name="Search query")
     box.fill(text)
@@ -54,11 +56,11 @@ def search_for(page, base_url: str, text: str) -> None:  # noqa: ANN001
     page.wait_for_load_state("domcontentloaded")
 
 
-def fits_the_screen(page) -> bool:  # noqa: ANN001
+def fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
-def test_no_match_says_so_with_help(page, base_url: str) -> None:  # noqa: ANN001
+def test_no_match_says_so_with_help(page, base_url: str) -> None:
     search_for(page, base_url, "xyzzyqwertyplugh")
     status = page.locator(".search-help .empty")
     assert status.inner_text().startswith("No results for “xyzzyqwertyplugh”")
@@ -67,7 +69,7 @@ def test_no_match_says_so_with_help(page, base_url: str) -> None:  # noqa: ANN00
     assert fits_the_screen(page)
 
 
-def test_an_unknown_id_offers_to_submit_it_and_a_known_id_opens_the_paper(page, base_url: str) -> None:  # noqa: ANN001
+def test_an_unknown_id_offers_to_submit_it_and_a_known_id_opens_the_paper(page, base_url: str) -> None:
     search_for(page, base_url, "arXiv:2512.01234v2")
     offer = page.get_by_role("link", name="Submit arXiv 2512.01234")
     assert offer.get_attribute("href") == "/submit?paper=2512.01234"
@@ -76,7 +78,7 @@ def test_an_unknown_id_offers_to_submit_it_and_a_known_id_opens_the_paper(page, 
     assert "Theory of Mind" in page.locator("h1").inner_text()
 
 
-def test_paging_to_the_end_keeps_one_count(page, base_url: str) -> None:  # noqa: ANN001
+def test_paging_to_the_end_keeps_one_count(page, base_url: str) -> None:
     search_for(page, base_url, TOPIC)
     count_text = page.locator(".search-count").inner_text()
     total = int(re.match(r"(\d+) results", count_text).group(1))
@@ -100,7 +102,7 @@ def test_paging_to_the_end_keeps_one_count(page, base_url: str) -> None:  # noqa
     assert page.locator(".search-count").inner_text() == count_text
 
 
-def test_an_author_link_opens_exactly_their_papers_newest_first(page, base_url: str) -> None:  # noqa: ANN001
+def test_an_author_link_opens_exactly_their_papers_newest_first(page, base_url: str) -> None:
     search_for(page, base_url, f"{TOPIC} study 21")
     page.locator(".search-results article .authors").get_by_role("link", name="Zoë Quasi").first.click()
     page.wait_for_url("**/authors/*")

@@ -47,7 +47,7 @@ def paging_papers(count: int = PAGING) -> list[Paper]:
 
 
 @pytest.fixture
-def client(settings: Settings, store):  # noqa: ANN001, ANN201 - keywords only, on each backend
+def client(settings: Settings, store):  # keywords only, on each backend
     ingest_files(store, [FIXTURE], "jsonl")
     store.upsert_papers(paging_papers())
     with TestClient(create_app(settings.model_copy(update={"embedder": "none"}), store=store)) as test_client:
@@ -55,10 +55,12 @@ def client(settings: Settings, store):  # noqa: ANN001, ANN201 - keywords only, 
 
 
 @pytest.fixture
-def meaning_client(tmp_path: Path, minilm):  # noqa: ANN001, ANN201 - MiniLM, SQLite (the model is under test)
+def meaning_client(tmp_path: Path, minilm):  # MiniLM, SQLite (the model is under test)
     from paperwire.storage import open_store
 
-    settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire")
+    settings = Settings(
+        home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire"
+    )
     store = open_store(settings.effective_database_url)
     ingest_files(store, [FIXTURE], "jsonl")
     assert embed_missing(store, minilm).embedded == len(FIXTURE_PAPERS)
@@ -78,7 +80,7 @@ def search(client: TestClient, **params: object) -> dict:
 # ---- no match, with help ---------------------------------------------------------------------------
 
 
-def test_nonsense_answers_zero_results_with_nearby_topics_and_real_questions_still_match(meaning_client) -> None:  # noqa: ANN001
+def test_nonsense_answers_zero_results_with_nearby_topics_and_real_questions_still_match(meaning_client) -> None:
     body = search(meaning_client, q="xyzzyqwertyplugh")
     assert body["keywords_only"] is False  # the meaning half ran, and found nothing close
     assert body["total"] == 0 and body["hits"] == []
@@ -255,7 +257,7 @@ def test_author_links_on_cards_and_paper_pages_open_the_author_page(client: Test
     assert [p["id"] for p in client.get("/api/authors/Mengfan%20Li").json()["papers"]] == [TOM_ID]
 
 
-def test_no_list_ever_shows_a_page_past_its_last(client: TestClient, store) -> None:  # noqa: ANN001
+def test_no_list_ever_shows_a_page_past_its_last(client: TestClient, store) -> None:
     store.upsert_papers([Paper(id=f"2303.{n:05d}", title=f"Busy day {n}", listed_on="2023-03-03") for n in range(45)])
     day = client.get("/papers", params={"date": "2023-03-03", "page": 99})
     assert "past the end" in day.text and "Page 99 of" not in day.text

@@ -23,7 +23,7 @@ TOM_ID = "2511.22275"
 
 
 @pytest.fixture(scope="session")
-def static_model(minilm: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def static_model(minilm: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory):
     """The bulk model, distilled here from MiniLM (15–45 s), answering queries with the session's MiniLM."""
     from paperwire.search.static import StaticEmbedder
 
@@ -31,14 +31,14 @@ def static_model(minilm: SentenceTransformerEmbedder, tmp_path_factory: pytest.T
 
 
 @pytest.fixture
-def store(settings: Settings):  # noqa: ANN201 - SQLite only: the model, not the backend, is under test here
+def store(settings: Settings):  # SQLite only: the model, not the backend, is under test here
     store = open_store(settings.effective_database_url)
     yield store
     store.close()
 
 
 @pytest.fixture
-def semantic_app(settings: Settings, store, minilm):  # noqa: ANN001, ANN201
+def semantic_app(settings: Settings, store, minilm):
     ingest_files(store, [FIXTURE], "jsonl")
     assert embed_missing(store, minilm).embedded == 12
     application = create_app(settings, store=store)
@@ -46,7 +46,7 @@ def semantic_app(settings: Settings, store, minilm):  # noqa: ANN001, ANN201
     return application
 
 
-def test_meaning_finds_a_paper_without_its_words(semantic_app) -> None:  # noqa: ANN001
+def test_meaning_finds_a_paper_without_its_words(semantic_app) -> None:
     with TestClient(semantic_app) as client:
         body = client.get("/api/search", params={"q": "can chatbots infer what people believe?"}).json()
     assert body["keywords_only"] is False and body["notice"] is None
@@ -54,7 +54,7 @@ def test_meaning_finds_a_paper_without_its_words(semantic_app) -> None:  # noqa:
     assert body["hits"][0]["match"] in ("semantic", "keyword+semantic")
 
 
-def test_hybrid_keeps_exact_matches_first_and_similar_excludes_itself(semantic_app) -> None:  # noqa: ANN001
+def test_hybrid_keeps_exact_matches_first_and_similar_excludes_itself(semantic_app) -> None:
     with TestClient(semantic_app) as client:
         body = client.get("/api/search", params={"q": "2511.22103"}).json()
         assert [hit["id"] for hit in body["hits"]] == ["2511.22103"]  # the id opens that paper alone
@@ -65,7 +65,7 @@ def test_hybrid_keeps_exact_matches_first_and_similar_excludes_itself(semantic_a
 
 
 @pytest.mark.browser
-def test_browser_search_highlight_open_and_similar(semantic_app, browser_page) -> None:  # noqa: ANN001
+def test_browser_search_highlight_open_and_similar(semantic_app, browser_page) -> None:
     from browser_support import serve_app
 
     with serve_app(semantic_app) as base_url:
@@ -85,7 +85,7 @@ def test_browser_search_highlight_open_and_similar(semantic_app, browser_page) -
         assert TOM_ID not in [similar.nth(i).get_attribute("data-paper-id") for i in range(similar.count())]
 
 
-def test_the_demo_sample_ships_its_vectors(settings: Settings, store, minilm) -> None:  # noqa: ANN001
+def test_the_demo_sample_ships_its_vectors(settings: Settings, store, minilm) -> None:
     from paperwire.sample import load_sample
 
     load_sample(store)
@@ -163,7 +163,7 @@ def test_query_cache_keeps_the_most_recent() -> None:
 
 
 def test_bulk_vectors_land_near_minilms_and_meaning_finds_a_paper_through_them(
-    settings: Settings, store, minilm: SentenceTransformerEmbedder, static_model  # noqa: ANN001
+    settings: Settings, store, minilm: SentenceTransformerEmbedder, static_model
 ) -> None:
     import json
 
@@ -174,7 +174,9 @@ def test_bulk_vectors_land_near_minilms_and_meaning_finds_a_paper_through_them(
     bulk, quality = static_model.embed_documents(texts), minilm.embed_documents(texts)
     assert bulk.shape == quality.shape and np.allclose(np.linalg.norm(bulk, axis=1), 1.0, atol=1e-5)
     cosines = bulk @ quality.T
-    assert float(np.mean(np.diag(cosines))) >= 0.6  # mapped into MiniLM's space (the sums before the map: ≈ 0.25 on arXiv papers)
+    assert (
+        float(np.mean(np.diag(cosines))) >= 0.6
+    )  # mapped into MiniLM's space (the sums before the map: ≈ 0.25 on arXiv papers)
     assert sum(int(np.argmax(row) == i) for i, row in enumerate(cosines)) >= len(texts) - 2
     # queries are MiniLM's own vectors (shared embedder, shared cache)
     query = "can chatbots infer what people believe?"

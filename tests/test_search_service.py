@@ -94,10 +94,10 @@ class GatedStore:
         self.waiting = threading.Event()  # the build wrote its first page and waits for the gate
         self.pages = 0
 
-    def __getattr__(self, name: str):  # noqa: ANN204 - everything else is the real store's
+    def __getattr__(self, name: str):  # everything else is the real store's
         return getattr(self._store, name)
 
-    def papers_changed_since(self, cursor, limit: int = 2000):  # noqa: ANN001, ANN201
+    def papers_changed_since(self, cursor, limit: int = 2000):
         self.pages += 1
         if self.pages > 1:
             self.waiting.set()
@@ -162,7 +162,7 @@ class SlowModel:
         self.loaded.wait(30)
         self._model = self
 
-    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:  # noqa: ANN001
+    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:
         return np.tile(np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32), (len(texts), 1))
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -193,7 +193,7 @@ class CountingModel(SlowModel):
         self._model = self
         self.documents = 0
 
-    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:  # noqa: ANN001
+    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:
         self.documents += len(texts)
         return super().embed_documents(texts, batch_size)
 

@@ -124,13 +124,13 @@ def topic_papers() -> list[Paper]:
 class TableEmbedder:
     """A model whose vectors are given per paper (by the title's first word): noise or the topic."""
 
-    def __init__(self, name: str, vector_of) -> None:  # noqa: ANN001 - title → vector
+    def __init__(self, name: str, vector_of) -> None:  # title → vector
         self.name, self.dimensions, self._model, self.vector_of = name, 16, self, vector_of
 
     def load(self) -> None:
         return None
 
-    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:  # noqa: ANN001
+    def embed_documents(self, texts, batch_size: int = 32) -> np.ndarray:
         rows = np.asarray([self.vector_of(text) for text in texts], dtype=np.float32)
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
@@ -159,7 +159,7 @@ def mean_ndcg(service: SearchService, papers: list[Paper]) -> float:
 
 
 @pytest.mark.parametrize(("vectors", "stronger"), [(noise, False), (topic_vector, True)], ids=["noise", "topic"])
-def test_bulk_only_catalogue_ranks_at_least_as_the_keywords(store: Store, tmp_path: Path, vectors, stronger) -> None:  # noqa: ANN001
+def test_bulk_only_catalogue_ranks_at_least_as_the_keywords(store: Store, tmp_path: Path, vectors, stronger) -> None:
     papers = topic_papers()
     store.upsert_papers(papers)
     keywords = keyword_service(store, tmp_path / "keywords")

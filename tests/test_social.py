@@ -27,7 +27,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def papers(store) -> None:  # noqa: ANN001
+def papers(store) -> None:
     store.upsert_papers([
         Paper(id=PAPER, title="A paper to vote on", abstract="Votes.", authors=("Ada Lovelace",),
               listed_on="2025-06-10", listed_from="hf", upvotes=7, observed_at="2025-06-10T00:00:00Z"),
@@ -40,7 +40,7 @@ def papers(store) -> None:  # noqa: ANN001
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def csrf(client) -> str:  # noqa: ANN001
+def csrf(client) -> str:
     page = client.get("/login")
     return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
@@ -62,7 +62,7 @@ def read_sign_in_link(settings: Settings, address: str, seen: int = 0, timeout: 
     raise AssertionError(f"no sign-in mail for {address} in {folder}")
 
 
-def sign_in(client, settings: Settings, address: str, name: str = "") -> str:  # noqa: ANN001
+def sign_in(client, settings: Settings, address: str, name: str = "") -> str:
     token = csrf(client)
     folder = settings.home / "maildir" / "new"
     seen = sum(1 for p in folder.glob("*") if address in p.read_text(errors="replace")) if folder.exists() else 0
@@ -73,14 +73,14 @@ def sign_in(client, settings: Settings, address: str, name: str = "") -> str:  #
     return csrf(client)  # signing in rotates the CSRF cookie: the token from before is void now
 
 
-def upvotes(client) -> int:  # noqa: ANN001
+def upvotes(client) -> int:
     return client.get(f"/api/papers/{PAPER}").json()["upvotes"]
 
 
 # ---- sign-in ----------------------------------------------------------------------------------
 
 
-def test_sign_in_link_works_once(client, settings) -> None:  # noqa: ANN001
+def test_sign_in_link_works_once(client, settings) -> None:
     token = csrf(client)
     response = client.post("/login", data={"email": "Reader@Example.org", "csrf_token": token})
     assert response.status_code == 200 and "Check your inbox" in response.text
@@ -108,7 +108,7 @@ def test_sign_in_link_works_once(client, settings) -> None:  # noqa: ANN001
     assert "as <strong>reader</strong>" in second.text and 'name="name"' not in second.text
 
 
-def test_expired_sign_in_link_is_refused(client, store) -> None:  # noqa: ANN001
+def test_expired_sign_in_link_is_refused(client, store) -> None:
     token = csrf(client)
     past = (datetime.now(timezone.utc) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     store.create_login_token(hash_token("expired-link-token"), "late@example.org", past)
@@ -117,7 +117,7 @@ def test_expired_sign_in_link_is_refused(client, store) -> None:  # noqa: ANN001
     assert store.get_user_by_email("late@example.org") is None
 
 
-def test_link_lifetime_is_fifteen_minutes(client, store, settings) -> None:  # noqa: ANN001
+def test_link_lifetime_is_fifteen_minutes(client, store, settings) -> None:
     from paperwire.storage.schema import login_tokens
 
     before = datetime.now(timezone.utc)
@@ -128,7 +128,7 @@ def test_link_lifetime_is_fifteen_minutes(client, store, settings) -> None:  # n
     assert timedelta(minutes=14, seconds=55) < lifetime <= timedelta(minutes=15, seconds=5)
 
 
-def test_sign_in_answers_identically_for_known_and_unknown_addresses(client, store) -> None:  # noqa: ANN001
+def test_sign_in_answers_identically_for_known_and_unknown_addresses(client, store) -> None:
     store.ensure_user("known@example.org", "known")
     token = csrf(client)
     answers = []
@@ -141,7 +141,7 @@ def test_sign_in_answers_identically_for_known_and_unknown_addresses(client, sto
     assert answers[0][0] == 200
 
 
-def test_sign_in_is_rate_limited_per_address(client) -> None:  # noqa: ANN001
+def test_sign_in_is_rate_limited_per_address(client) -> None:
     token = csrf(client)
     codes = [client.post("/login", data={"email": "flood@example.org", "csrf_token": token}).status_code
              for _ in range(6)]  # fmt: skip
@@ -149,7 +149,7 @@ def test_sign_in_is_rate_limited_per_address(client) -> None:  # noqa: ANN001
     assert client.post("/login", data={"email": "other@example.org", "csrf_token": token}).status_code == 200
 
 
-def test_sign_in_rejects_a_malformed_address_and_foreign_next(client, settings) -> None:  # noqa: ANN001
+def test_sign_in_rejects_a_malformed_address_and_foreign_next(client, settings) -> None:
     token = csrf(client)
     assert client.post("/login", data={"email": "not an address", "csrf_token": token}).status_code == 400
     client.post("/login", data={"email": "next@example.org", "csrf_token": token})
@@ -158,7 +158,7 @@ def test_sign_in_rejects_a_malformed_address_and_foreign_next(client, settings) 
     assert response.headers["location"] == "/"
 
 
-def test_logout_needs_a_post_with_csrf(client, settings) -> None:  # noqa: ANN001
+def test_logout_needs_a_post_with_csrf(client, settings) -> None:
     token = sign_in(client, settings, "leaving@example.org")
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code == 403
@@ -170,14 +170,14 @@ def test_logout_needs_a_post_with_csrf(client, settings) -> None:  # noqa: ANN00
 # ---- upvotes ----------------------------------------------------------------------------------
 
 
-def test_a_get_never_changes_a_vote(client, settings, store, papers) -> None:  # noqa: ANN001
+def test_a_get_never_changes_a_vote(client, settings, store, papers) -> None:
     sign_in(client, settings, "voter@example.org")
     for path in (f"/papers/{PAPER}/upvote", f"/api/papers/{PAPER}/upvote"):
         assert client.get(path).status_code in (404, 405)
     assert upvotes(client) == 7 and store.count_votes(PAPER) == 0
 
 
-def test_a_post_without_the_csrf_token_fails(client, settings, store, papers) -> None:  # noqa: ANN001
+def test_a_post_without_the_csrf_token_fails(client, settings, store, papers) -> None:
     sign_in(client, settings, "voter@example.org")
     assert client.post(f"/papers/{PAPER}/upvote", data={"action": "up"}).status_code == 403
     assert (
@@ -197,7 +197,7 @@ def csrf_for(cookie_value: str) -> str:
     return Signer("test-secret-key-0123456789abcdefghijklmnop", salt="paperwire.csrf").sign(cookie_value).decode()
 
 
-def test_one_vote_per_user_with_undo(client, settings, store, papers) -> None:  # noqa: ANN001
+def test_one_vote_per_user_with_undo(client, settings, store, papers) -> None:
     token = sign_in(client, settings, "voter@example.org")
     for _ in range(2):
         response = client.post(f"/papers/{PAPER}/upvote", data={"action": "up", "csrf_token": token},
@@ -212,7 +212,7 @@ def test_one_vote_per_user_with_undo(client, settings, store, papers) -> None:  
     assert client.post("/api/papers/2599.99999/upvote", headers={"X-CSRF-Token": token}).status_code == 404
 
 
-def test_upvote_form_works_without_javascript(client, settings, papers) -> None:  # noqa: ANN001
+def test_upvote_form_works_without_javascript(client, settings, papers) -> None:
     token = csrf(client)
     anonymous = client.post(f"/papers/{PAPER}/upvote", data={"csrf_token": token, "next": "/papers?date=2025-06-10"},
                             follow_redirects=False)  # fmt: skip
@@ -226,7 +226,7 @@ def test_upvote_form_works_without_javascript(client, settings, papers) -> None:
     assert re.search(rf'action="/papers/{PAPER}/upvote".*?<span class="count">8</span>', listing, re.S)
 
 
-def test_votes_feed_trending(client, settings, papers) -> None:  # noqa: ANN001
+def test_votes_feed_trending(client, settings, papers) -> None:
     token = sign_in(client, settings, "fan@example.org")
     client.post("/api/papers/hep-th/9901001/upvote", headers={"X-CSRF-Token": token})
     trending = client.get("/api/trending").json()
@@ -238,7 +238,7 @@ def test_votes_feed_trending(client, settings, papers) -> None:  # noqa: ANN001
 # ---- submissions ------------------------------------------------------------------------------
 
 
-def test_submit_validates_ids(client, settings) -> None:  # noqa: ANN001
+def test_submit_validates_ids(client, settings) -> None:
     token = sign_in(client, settings, "strict@example.org")
     for value in ("2501.129", "hep-th/990100", "not an id", "https://example.org/abs/2501.12948",
                   "2501.12948; DROP TABLE papers", ""):  # fmt: skip
@@ -246,7 +246,7 @@ def test_submit_validates_ids(client, settings) -> None:  # noqa: ANN001
         assert response.status_code == 400 and "not an arXiv id" in response.text, value
 
 
-def test_submit_needs_sign_in_and_csrf(client, settings, papers) -> None:  # noqa: ANN001
+def test_submit_needs_sign_in_and_csrf(client, settings, papers) -> None:
     token = csrf(client)
     response = client.post("/submit", data={"csrf_token": token, "paper": "hep-th/9901001"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
@@ -254,7 +254,7 @@ def test_submit_needs_sign_in_and_csrf(client, settings, papers) -> None:  # noq
     assert client.post("/submit", data={"paper": "hep-th/9901001"}).status_code == 403
 
 
-def test_users_get_unique_display_names(store) -> None:  # noqa: ANN001
+def test_users_get_unique_display_names(store) -> None:
     first = store.ensure_user("Sam@example.org")
     second = store.ensure_user("sam@example.net")
     assert (first["name"], second["name"]) == ("sam", "sam2")
@@ -262,7 +262,7 @@ def test_users_get_unique_display_names(store) -> None:  # noqa: ANN001
     assert store.ensure_user("x@example.org", "Sam")["name"] == "Sam3"
 
 
-def test_rate_limits_are_shared_through_the_database(store, settings) -> None:  # noqa: ANN001
+def test_rate_limits_are_shared_through_the_database(store, settings) -> None:
     from paperwire.storage import open_store
     from paperwire.web.security import RateLimiter
 
@@ -279,7 +279,7 @@ def test_rate_limits_are_shared_through_the_database(store, settings) -> None:  
         other_node.close()
 
 
-def test_a_tampered_session_cookie_signs_nobody_in(client, settings) -> None:  # noqa: ANN001
+def test_a_tampered_session_cookie_signs_nobody_in(client, settings) -> None:
     sign_in(client, settings, "real@example.org")
     value = client.cookies.get("pw_session")
     assert client.get("/submit", follow_redirects=False).status_code == 200
@@ -292,10 +292,12 @@ def test_a_tampered_session_cookie_signs_nobody_in(client, settings) -> None:  #
     assert client.get("/submit", follow_redirects=False).status_code == 200  # the genuine one still works
 
 
-def test_signed_out_readers_get_a_sign_in_link_instead_of_a_vote_form(client, papers) -> None:  # noqa: ANN001
+def test_signed_out_readers_get_a_sign_in_link_instead_of_a_vote_form(client, papers) -> None:
     page = client.get("/papers?date=2025-06-10")
     # each card's link carries its vote and comes back to the card
-    links = re.findall(r'href="/login\?next=%2Fpapers%3Fdate%3D2025-06-10%23paper-([^"&]+)&amp;vote=([^"&]+)"', page.text)
+    links = re.findall(
+        r'href="/login\?next=%2Fpapers%3Fdate%3D2025-06-10%23paper-([^"&]+)&amp;vote=([^"&]+)"', page.text
+    )
     assert links and all(anchor == paper_id.replace("%2F", "-") for anchor, paper_id in links)
     assert '/upvote"' not in page.text and "csrf_token" not in page.text  # no vote forms
     assert "pw_csrf" not in page.headers.get("set-cookie", "")

@@ -48,7 +48,7 @@ def wait_for_link(settings: Settings, address: str, timeout: float = 10.0) -> st
     raise AssertionError(f"no sign-in mail for {address}")
 
 
-def test_sign_in_upvote_and_submit_in_the_browser(browser_page, live_server, store, settings) -> None:  # noqa: ANN001
+def test_sign_in_upvote_and_submit_in_the_browser(browser_page, live_server, store, settings) -> None:
     today = datetime.now(timezone.utc).date().isoformat()
     store.upsert_papers([
         Paper(id="2506.00001", title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT, authors=("Ada Lovelace",),
@@ -108,9 +108,11 @@ def test_sign_in_upvote_and_submit_in_the_browser(browser_page, live_server, sto
     assert page.locator('article.card[data-paper-id="hep-th/9901001"]').count() == 0
 
 
-def test_submit_a_new_paper_follows_the_fetch_in_the_browser(browser_page, live_server, settings, httpserver) -> None:  # noqa: ANN001
+def test_submit_a_new_paper_follows_the_fetch_in_the_browser(browser_page, live_server, settings, httpserver) -> None:
     """Offline arXiv first: a busy page, then "try again later"; then arXiv answers and the paper lands."""
-    httpserver.expect_oneshot_request("/api/query").respond_with_data("down", status=503, headers={"Retry-After": "600"})
+    httpserver.expect_oneshot_request("/api/query").respond_with_data(
+        "down", status=503, headers={"Retry-After": "600"}
+    )
     settings.arxiv_api_url = httpserver.url_for("/api/query")
     settings.arxiv_request_interval = 0.0
     page = browser_page
@@ -125,7 +127,10 @@ def test_submit_a_new_paper_follows_the_fetch_in_the_browser(browser_page, live_
     page.click("form.stacked-form button[type=submit]")
     page.wait_for_url(re.compile(r"/submit/\d+$"))
     page.locator("[data-state=failed]").wait_for(timeout=20_000)  # the page refreshed itself until it failed
-    assert "arXiv is busy and asks everyone to wait. Please try again later." in page.locator("[data-state=failed]").inner_text()
+    assert (
+        "arXiv is busy and asks everyone to wait. Please try again later."
+        in page.locator("[data-state=failed]").inner_text()
+    )
 
     httpserver.expect_request("/api/query").respond_with_data(
         (FIXTURES / "arxiv_api_entries.xml").read_bytes(), content_type="application/atom+xml"

@@ -35,7 +35,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def papers(store) -> None:  # noqa: ANN001
+def papers(store) -> None:
     store.upsert_papers([
         Paper(id="hep-th/9901001", title="Old-style strings", abstract="Strings.", listed_on="2025-06-09"),
         Paper(id="2506.00009", title="Already on the list", submitted_by="someone", listed_on="2025-06-10",
@@ -74,7 +74,7 @@ def wait_for_state(client: TestClient, location: str, states: tuple[str, ...], t
     raise AssertionError(f"{location} never reached {states}")
 
 
-def test_a_known_paper_is_confirmed_and_stays_on_its_day(client, settings, papers) -> None:  # noqa: ANN001
+def test_a_known_paper_is_confirmed_and_stays_on_its_day(client, settings, papers) -> None:
     token = sign_in(client, settings, "submitter@example.org", name="Grace")
     response = submit(client, token, "https://arxiv.org/abs/hep-th/9901001v2")
     assert response.status_code == 200
@@ -87,7 +87,7 @@ def test_a_known_paper_is_confirmed_and_stays_on_its_day(client, settings, paper
     assert client.get("/api/papers/2506.00009").json()["listed_on"] == "2025-06-10"
 
 
-def test_an_unknown_paper_is_fetched_in_the_background(client, settings, httpserver) -> None:  # noqa: ANN001
+def test_an_unknown_paper_is_fetched_in_the_background(client, settings, httpserver) -> None:
     httpserver.expect_request("/api/query").respond_with_data(
         (FIXTURES / "arxiv_api_entries.xml").read_bytes(), content_type="application/atom+xml"
     )
@@ -105,7 +105,7 @@ def test_an_unknown_paper_is_fetched_in_the_background(client, settings, httpser
     assert "arXiv has no paper 2507.99999." in page
 
 
-def test_pages_answer_while_arxiv_hangs(client, settings, papers, hanging_arxiv) -> None:  # noqa: ANN001
+def test_pages_answer_while_arxiv_hangs(client, settings, papers, hanging_arxiv) -> None:
     token = sign_in(client, settings, "patient@example.org")
     response = submit(client, token, "2506.08001")
     assert response.status_code == 303  # answered without waiting for arXiv
@@ -120,7 +120,7 @@ def test_pages_answer_while_arxiv_hangs(client, settings, papers, hanging_arxiv)
     assert '<meta http-equiv="refresh"' not in failed and "Try again" in failed
 
 
-def test_retry_after_600_fails_fast_with_try_again_later(client, settings, httpserver) -> None:  # noqa: ANN001
+def test_retry_after_600_fails_fast_with_try_again_later(client, settings, httpserver) -> None:
     httpserver.expect_request("/api/query").respond_with_data("busy", status=503, headers={"Retry-After": "600"})
     settings.arxiv_api_url = httpserver.url_for("/api/query")
     token = sign_in(client, settings, "busy@example.org")
@@ -131,7 +131,7 @@ def test_retry_after_600_fails_fast_with_try_again_later(client, settings, https
     assert "arXiv is busy and asks everyone to wait. Please try again later." in failed
 
 
-def test_fetches_are_bounded_per_reader_and_for_the_site(client, settings, hanging_arxiv) -> None:  # noqa: ANN001
+def test_fetches_are_bounded_per_reader_and_for_the_site(client, settings, hanging_arxiv) -> None:
     token = sign_in(client, settings, "eager@example.org")
     accepted = [submit(client, token, f"2506.0800{n}").status_code for n in range(3)]
     assert accepted == [303, 303, 303]
@@ -148,7 +148,7 @@ def test_fetches_are_bounded_per_reader_and_for_the_site(client, settings, hangi
     assert client.get("/healthz").status_code == 200
 
 
-def test_a_fetch_page_is_its_readers_own(client, settings, hanging_arxiv) -> None:  # noqa: ANN001
+def test_a_fetch_page_is_its_readers_own(client, settings, hanging_arxiv) -> None:
     token = sign_in(client, settings, "owner@example.org")
     location = submit(client, token, "2506.08001").headers["location"]
     other = TestClient(client.app)

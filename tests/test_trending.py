@@ -10,6 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from paperwire.models import Paper
+from paperwire.storage import Store
+from paperwire.storage.schema import trending_scores
 from paperwire.trending import (
     HALF_LIFE,
     explain_trending,
@@ -18,8 +20,6 @@ from paperwire.trending import (
     score_from_rank_key,
     score_trending,
 )
-from paperwire.storage import Store
-from paperwire.storage.schema import trending_scores
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -182,7 +182,7 @@ def test_a_withdrawn_vote_is_not_growth_and_a_recast_counts_once_when_recast() -
     assert explain_trending(recast, NOW, listed) == ["+1 upvote today"]
 
 
-def test_a_vote_then_its_undo_leaves_nothing_trending(store) -> None:  # noqa: ANN001
+def test_a_vote_then_its_undo_leaves_nothing_trending(store) -> None:
     from paperwire.trending import list_trending, rescore_papers
 
     store.upsert_papers([Paper(id="2506.00007", title="From the arXiv feed", listed_on="2025-06-03")])
@@ -198,7 +198,7 @@ def test_a_vote_then_its_undo_leaves_nothing_trending(store) -> None:  # noqa: A
     assert list_trending(store, now=now).entries == []
 
 
-def test_a_backfilled_day_never_looks_like_todays_news(store) -> None:  # noqa: ANN001
+def test_a_backfilled_day_never_looks_like_todays_news(store) -> None:
     from paperwire.trending import list_trending
 
     eight_months_ago = (NOW - timedelta(days=240)).date().isoformat()
@@ -219,7 +219,7 @@ def test_a_backfilled_day_never_looks_like_todays_news(store) -> None:  # noqa: 
     assert reasons["2410.00001"] == "+250 upvotes by Feb 10, 2025"  # halfway between its listing and its fetch
 
 
-def test_when_nothing_grew_lately_the_page_says_so_and_each_card_says_when(client, store) -> None:  # noqa: ANN001
+def test_when_nothing_grew_lately_the_page_says_so_and_each_card_says_when(client, store) -> None:
     store.upsert_papers([
         Paper(id="2506.00001", title="Old news", upvotes=40, listed_on="2025-06-09", listed_from="hf",
               observed_at="2025-06-09T12:00:00Z"),
@@ -243,7 +243,7 @@ def test_when_nothing_grew_lately_the_page_says_so_and_each_card_says_when(clien
     assert client.get("/papers/trending", params={"page": 9}).text.count("There is no page 9") == 1
 
 
-def test_the_digest_gives_the_reason_the_site_gives(store) -> None:  # noqa: ANN001
+def test_the_digest_gives_the_reason_the_site_gives(store) -> None:
     from datetime import date
 
     from paperwire.mail.compose import load_period, period_for

@@ -16,7 +16,19 @@ from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from paperwire.submissions import submission_fetcher_running
 from paperwire.web import (
-    api, authors, docs, feeds, for_you, hf_api, library, pages, search, social, submissions, subscriptions, trending,
+    api,
+    authors,
+    docs,
+    feeds,
+    for_you,
+    hf_api,
+    library,
+    pages,
+    search,
+    social,
+    submissions,
+    subscriptions,
+    trending,
 )
 from paperwire.web import metrics as web_metrics
 from paperwire.web.headers import SecureResponses
@@ -58,8 +70,10 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def _jobs_running(application: FastAPI) -> AsyncIterator[None]:
     # Transactional mail (confirmations, sign-in links) leaves from every web process, also under --no-jobs.
-    with transactional_sender_running(application.state.store, application.state.settings), \
-            submission_fetcher_running(application.state.store, application.state.settings):  # arXiv, off the requests
+    with (
+        transactional_sender_running(application.state.store, application.state.settings),
+        submission_fetcher_running(application.state.store, application.state.settings),
+    ):  # arXiv, off the requests
         # Scheduled jobs (live ingest, digests) run in this process unless `serve --no-jobs`.
         with scheduler_running(
             application.state.settings, application.state.store, enabled=application.state.run_jobs,

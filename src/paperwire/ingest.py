@@ -32,7 +32,7 @@ def read_file(path: Path, format_name: str | None = None, progress: Progress | N
         raw.close()
 
 
-def _reporting(lines: Iterator[tuple[int, bytes]], raw, progress: Progress) -> Iterator[tuple[int, bytes]]:  # noqa: ANN001
+def _reporting(lines: Iterator[tuple[int, bytes]], raw, progress: Progress) -> Iterator[tuple[int, bytes]]:
     position = 0
     for count, item in enumerate(lines):
         yield item

@@ -131,8 +131,13 @@ JOBS: dict[str, Job] = {}
 
 
 def register(
-    name: str, schedule: Schedule | Callable[[Settings], Schedule], run: JobFunction, *, quiet: bool = False,
-    live: bool = False, uses_search: bool = False,
+    name: str,
+    schedule: Schedule | Callable[[Settings], Schedule],
+    run: JobFunction,
+    *,
+    quiet: bool = False,
+    live: bool = False,
+    uses_search: bool = False,
 ) -> Job:
     """Add (or replace) a job in the registry; see the module docstring."""
     job = Job(name, schedule, run, quiet, live, uses_search)
@@ -230,7 +235,7 @@ def planned_runs(settings: Settings, store: Store, now: datetime | None = None) 
         try:
             schedule, next_at = next_run(job, settings, store, now)
             shown, due = str(schedule), max(next_at, now)
-        except Exception as error:  # noqa: BLE001 - status must answer whatever the settings hold
+        except Exception as error:  # status must answer whatever the settings hold
             shown, due = f"invalid: {error}", None
         failure = failures.get(job.name)
         plan.append({
@@ -273,7 +278,7 @@ class Scheduler:
                 continue
             try:
                 self.next_at[job.name] = next_run(job, self.settings, self.store, now)[1]
-            except Exception as error:  # noqa: BLE001 - one broken schedule must not stop the others
+            except Exception as error:  # one broken schedule must not stop the others
                 self._record_broken(job, error)
 
     def _record_broken(self, job: Job, error: Exception) -> None:
@@ -303,7 +308,7 @@ class Scheduler:
             now = self.clock()
             try:
                 self.next_at[name] = job.schedule_for(self.settings).next_after(now)
-            except Exception as error:  # noqa: BLE001 - see _plan
+            except Exception as error:  # see _plan
                 del self.next_at[name]
                 self._record_broken(job, error)
         return results

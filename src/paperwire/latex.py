@@ -26,7 +26,7 @@ class _KeepUnknownMacros(LatexNodes2Text):
     """Authors' own macros (`\\method`, `\\ourmodel`) are defined in their paper, not in the abstract:
     show them as written rather than dropping the word they stand for."""
 
-    def macro_node_to_text(self, node):  # noqa: ANN001, ANN201 - pylatexenc's node in, text out
+    def macro_node_to_text(self, node):  # pylatexenc's node in, text out
         if self.latex_context.get_macro_spec(node.macroname) is None:
             return "\\" + node.macroname + (getattr(node, "macro_post_space", "") or "")
         return super().macro_node_to_text(node)
@@ -55,7 +55,7 @@ def latex_to_text(text: str | None) -> str:
     source = HREF.sub(r"\2", MATH.sub(_scripts_in_math, source))
     try:
         converted = _converter.latex_to_text(source)
-    except Exception:  # noqa: BLE001 - malformed markup in imported data: show it as it was given
+    except Exception:  # malformed markup in imported data: show it as it was given
         return text
     for char, placeholder in KEPT.items():
         converted = converted.replace(placeholder, char)

@@ -111,7 +111,7 @@ def plain(value: str) -> str:
     if "\\" in value or "{" in value:
         try:
             value = LatexNodes2Text().latex_to_text(value)
-        except Exception:  # noqa: BLE001 - a malformed field is read as written
+        except Exception:  # a malformed field is read as written
             value = value.replace("{", "").replace("}", "")
     return " ".join(value.split())
 
@@ -134,7 +134,7 @@ def read_bibtex(text: str) -> list[Entry]:
     parser.homogenise_fields = False
     try:
         database = bibtexparser.loads(text, parser=parser)
-    except Exception as error:  # noqa: BLE001 - the parser's own errors vary by input
+    except Exception as error:  # the parser's own errors vary by input
         raise LibraryFileError(f"this BibTeX file could not be read: {error}") from error
     entries = []
     for raw in database.entries:

@@ -343,6 +343,8 @@ def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
             except ValueError as error:
                 raise ValueError(f"{entry.strip()!r} is not an IP address or CIDR (e.g. 10.0.0.0/8, ::1)") from error
     return tuple(networks)
+
+
 def describe_errors(error: ValidationError) -> list[str]:
     """One line per invalid value: the variable, what is expected, and what was given."""
     problems = []

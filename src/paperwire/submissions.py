@@ -141,7 +141,7 @@ class SubmissionFetcher:
                 self._stop.wait(wait)  # arXiv's spacing between our requests
             try:
                 status, message = fetch_submission(self.store, self.settings, row)
-            except Exception as error:  # noqa: BLE001 - one bad fetch must not stop the others
+            except Exception as error:  # one bad fetch must not stop the others
                 log.exception("submission %s failed", row["paper_id"])
                 status, message = "failed", f"Something went wrong ({type(error).__name__}). Please try again later."
             finally:
@@ -154,13 +154,13 @@ class SubmissionFetcher:
         stale = iso(datetime.now(timezone.utc) - STALE_AFTER)
         try:
             self.store.fail_stale_arxiv_fetches(stale, "The fetch was interrupted. Please try again.")
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not clear interrupted submissions")
         while not self._stop.is_set():
             try:
                 if self.store.has_queued_arxiv_fetch():
                     self.run_pending()
-            except Exception:  # noqa: BLE001 - e.g. the database briefly unavailable
+            except Exception:  # e.g. the database briefly unavailable
                 log.exception("submission fetcher pass failed; retrying")
             self._wake.wait(self.poll_seconds)
             self._wake.clear()

@@ -186,7 +186,7 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
     try:
         store = store_for(ctx)
         papers = store.count_papers()
-    except Exception as error:  # noqa: BLE001 - status reports what is wrong instead of a traceback
+    except Exception as error:  # status reports what is wrong instead of a traceback
         from paperwire.settings import mask_url_password
 
         shown = mask_url_password(settings_of(ctx).effective_database_url)
@@ -206,8 +206,8 @@ def status(ctx: typer.Context, limit: int = typer.Option(20, help="how many rece
     planned = Table("job", "schedule", "next run (UTC)", "last status", "last error", title="scheduled jobs")
     for plan in planned_runs(settings_of(ctx), store):
         next_at = plan["next_at"].strftime("%Y-%m-%d %H:%M") if plan["next_at"] else "(not scheduled)"
-        error = f"{plan['last_error_at'][:16]} {plan['last_error']}" if plan["last_error"] else ""
-        planned.add_row(plan["job"], plan["schedule"], next_at, plan["last_status"] or "", error)
+        last_error = f"{plan['last_error_at'][:16]} {plan['last_error']}" if plan["last_error"] else ""
+        planned.add_row(plan["job"], plan["schedule"], next_at, plan["last_status"] or "", last_error)
     out.print(planned)
 
 

@@ -156,7 +156,7 @@ def worker(
             search.stop()
 
 
-def worker_search(store, settings):  # noqa: ANN001, ANN201 - Store, Settings → SearchService | None
+def worker_search(store, settings):  # Store, Settings → SearchService | None
     """The search service of a worker process (None when search is not installed)."""
     try:
         from paperwire.search.hybrid import SearchService

@@ -34,8 +34,9 @@ app.add_typer(subscribers_app, name="subscribers")
 def digest_run(
     ctx: typer.Context,
     cadence: str = typer.Option("daily", help=f"one of {', '.join(CADENCES)}"),
-    day: str | None = typer.Option(None, "--date", help="YYYY-MM-DD: the period containing this day "
-                                   "(default: the last complete period)"),  # fmt: skip
+    day: str | None = typer.Option(
+        None, "--date", help="YYYY-MM-DD: the period containing this day (default: the last complete period)"
+    ),  # fmt: skip
     dry_run: bool = typer.Option(False, "--dry-run", help="show what would be composed; write and send nothing"),
 ) -> None:
     """Compose the period's digests into the outbox, then send them."""

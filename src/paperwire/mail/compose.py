@@ -94,7 +94,7 @@ def load_period(store: Store, period: Period) -> PeriodPapers:
     return PeriodPapers(period, papers, trending)
 
 
-def topic_relevance_for(search, papers: Sequence[Paper]) -> TopicRelevance | None:  # noqa: ANN001 - a SearchService
+def topic_relevance_for(search, papers: Sequence[Paper]) -> TopicRelevance | None:  # a SearchService
     """Hybrid search's relevance over the period's papers, from the process's search service (None:
     the matcher uses its keyword scorer)."""
     if search is None:
@@ -117,7 +117,7 @@ def topic_relevance_for(search, papers: Sequence[Paper]) -> TopicRelevance | Non
 
     try:
         relevance("digest relevance probe")
-    except Exception as error:  # noqa: BLE001 - search is optional: fall back, say why
+    except Exception as error:  # search is optional: fall back, say why
         log.warning("hybrid search unavailable for digests (%s); using keyword matching", error)
         return None
     return relevance
@@ -182,8 +182,7 @@ def compose_digests(
                  "created_at": iso(now)}
             )  # fmt: skip
             sent_papers += [
-                {"subscriber_id": row["id"], "paper_id": item.paper_id, "period_label": period.label}
-                for item in items
+                {"subscriber_id": row["id"], "paper_id": item.paper_id, "period_label": period.label} for item in items
             ]
         if dry_run:
             report.composed += len(rows)
@@ -194,7 +193,7 @@ def compose_digests(
     return report
 
 
-def own_search(store: Store, settings: Settings):  # noqa: ANN201 - SearchService | None
+def own_search(store: Store, settings: Settings):  # SearchService | None
     """A search service for one run whose caller has none (a test, a script): it syncs when used and
     holds nothing between syncs. None when search is not installed (keyword matching then)."""
     try:
@@ -215,7 +214,7 @@ def for_you_of(store: Store, batch: Sequence[dict], period: Period) -> dict[int,
 def run_digest(
     store: Store, settings: Settings, cadence: str = "daily", day: date | None = None, *,
     dry_run: bool = False, send: bool = True, policy: DeliveryPolicy | None = None,
-    topic_relevance: TopicRelevance | None = None, samples: int = 0, search=None,  # noqa: ANN001 - SearchService
+    topic_relevance: TopicRelevance | None = None, samples: int = 0, search=None,  # SearchService
 ) -> DigestRunReport:  # fmt: skip
     """Compose the digests of one period into the outbox, then send what is due.
 
@@ -244,7 +243,9 @@ def run_digest(
     run_id = store.start_job_run(job)
     report = DigestRunReport(cadence, period, len(loaded.papers), ComposeReport(), None, "ok")
     try:
-        report.compose = compose_digests(store, settings, cadence, loaded, matcher=matcher, run_id=run_id, samples=samples)
+        report.compose = compose_digests(
+            store, settings, cadence, loaded, matcher=matcher, run_id=run_id, samples=samples
+        )
         if send:
             sender = OutboxSender(store, settings, policy=policy)
             try:
@@ -279,7 +280,7 @@ class ScheduledDigests:
 
 
 def run_scheduled_digests(
-    settings: Settings, store: Store, today: date | None = None, search=None,  # noqa: ANN001 - SearchService
+    settings: Settings, store: Store, today: date | None = None, search=None,  # SearchService
 ) -> ScheduledDigests:  # fmt: skip
     """The scheduler's digest job: yesterday's daily digest every day, last week's on Mondays and last
     month's on the 1st (days in the schedule's time zone)."""

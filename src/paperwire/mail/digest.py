@@ -203,7 +203,8 @@ class PeriodMatcher:
         # Ties go to the paper that trends more (the papers are in trending order).
         rank = self._rank
         top = heapq.nsmallest(
-            limit, ((-score, rank[paper_id], paper_id) for paper_id, score in scores.items() if score >= MIN_MATCH_SCORE)
+            limit,
+            ((-score, rank[paper_id], paper_id) for paper_id, score in scores.items() if score >= MIN_MATCH_SCORE),
         )
         return [Match(paper_id, round(-negative, 4), best[paper_id][1]) for negative, _, paper_id in top]
 

@@ -88,7 +88,7 @@ def build_message(
         boundary = "=_pw_" + uuid.uuid4().hex
     lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    part_head = f"--{boundary}\r\nContent-Type: text/%s; charset=\"utf-8\"\r\nContent-Transfer-Encoding: %s\r\n\r\n"
+    part_head = f'--{boundary}\r\nContent-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: %s\r\n\r\n'
     return b"".join(
         (
             head,

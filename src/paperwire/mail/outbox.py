@@ -198,7 +198,11 @@ class OutboxSender:
         try:
             while max_messages is None or handled < max_messages:
                 now = now_utc()
-                limit = self.policy.batch_size if max_messages is None else min(self.policy.batch_size, max_messages - handled)
+                limit = (
+                    self.policy.batch_size
+                    if max_messages is None
+                    else min(self.policy.batch_size, max_messages - handled)
+                )
                 batch = self.store.claim_outbox_batch(
                     self.worker, limit=limit, now=iso(now),
                     lease_until=iso(now + timedelta(seconds=self.policy.lease_seconds)), kinds=kinds,
@@ -233,7 +237,9 @@ class OutboxSender:
     def _deliver(self, row: dict, report: SendReport) -> None:
         now = now_utc()
         if row["deadline_at"] < iso(now):
-            self.store.fail_outbox(row["id"], self.worker, status="expired", error=row["last_error"] or "deadline passed")
+            self.store.fail_outbox(
+                row["id"], self.worker, status="expired", error=row["last_error"] or "deadline passed"
+            )
             report.expired += 1
             return
         message = self.renderer.message_for(row, eight_bit=self.transport.eight_bit())

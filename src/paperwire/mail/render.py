@@ -116,7 +116,9 @@ class MailRenderer:
                         wanted.append(paper_id)
         if wanted:
             self.add_papers(self.store.get_papers(wanted))
-        subscribers = [row["subscriber_id"] for row in rows if row["kind"] == "digest" and row["subscriber_id"] is not None]
+        subscribers = [
+            row["subscriber_id"] for row in rows if row["kind"] == "digest" and row["subscriber_id"] is not None
+        ]
         self._nonces = self.store.subscriber_nonces(subscribers)
 
     def subscriber_links(self, row: dict, payload: dict) -> dict[str, str] | None:
@@ -146,7 +148,9 @@ class MailRenderer:
                 pieces = self._pieces.get(paper_id)
             if pieces is None:
                 continue  # the paper was removed since composing
-            entry = sections.setdefault(section, {"title": SECTION_TITLES.get(section, section), "html": [], "text": []})
+            entry = sections.setdefault(
+                section, {"title": SECTION_TITLES.get(section, section), "html": [], "text": []}
+            )
             entry["html"].append({"head": pieces.html_head, "body": pieces.html_body, "reason": reason})
             entry["text"].append({"head": pieces.text_head, "body": pieces.text_body, "reason": reason})
         if not sections:
@@ -154,9 +158,11 @@ class MailRenderer:
         context = {
             "subject": subject, "cadence": payload["cadence"], "period_title": payload["period_title"], **links,
         }  # fmt: skip
-        html = pack_lines(self._digest_html.render(
-            sections=[{"title": s["title"], "items": s["html"]} for s in sections.values()], **context
-        ))
+        html = pack_lines(
+            self._digest_html.render(
+                sections=[{"title": s["title"], "items": s["html"]} for s in sections.values()], **context
+            )
+        )
         text = self._digest_text.render(
             sections=[{"title": s["title"], "items": s["text"]} for s in sections.values()], **context
         )

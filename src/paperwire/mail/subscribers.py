@@ -148,7 +148,7 @@ def check_categories(values: tuple[str, ...]) -> tuple[str, ...]:
         raise InvalidSubscription(str(error)) from error
 
 
-def make_interests(topics=None, categories=None, authors=None, keywords=None) -> Interests:  # noqa: ANN001
+def make_interests(topics=None, categories=None, authors=None, keywords=None) -> Interests:
     """Interests from lists or comma/newline separated text: trimmed, de-duplicated, bounded; categories
     must be arXiv's."""
     return Interests(
@@ -223,7 +223,9 @@ def request_subscription(
                               None, subscriber_id=row["id"], secrets=list(links.values()))  # fmt: skip
         return
     unchanged = (row["cadence"], Interests.from_json(row["interests"]), row["max_papers"]) == (
-        cadence, interests, max_papers
+        cadence,
+        interests,
+        max_papers,
     )
     if row["status"] == "pending" and unchanged and _recently(row["confirmation_sent_at"], now):
         return
@@ -274,7 +276,9 @@ def _recently(moment: str | None, now: str) -> bool:
     return elapsed.total_seconds() < RECONFIRM_AFTER_SECONDS
 
 
-def send_confirmation(store: Store, settings: Settings, subscriber_id: int, nonce: str, address: str, cadence: str) -> None:
+def send_confirmation(
+    store: Store, settings: Settings, subscriber_id: int, nonce: str, address: str, cadence: str
+) -> None:
     confirm_url = link_for(settings, "confirm", subscriber_id, nonce)
     text, html = MailRenderer(None, settings).render_named("confirm", cadence=cadence, confirm_url=confirm_url)
     enqueue_transactional(store, settings, address, f"Confirm your {settings.site_name} subscription", text, html,

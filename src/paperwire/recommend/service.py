@@ -230,7 +230,7 @@ def refresh_recommendations(store: Store, day: date) -> str:
     return f"refitted {refitted} readers; stored {ranked} rankings for {day.isoformat()}"
 
 
-def refresh_recommendations_job(settings, store: Store) -> str:  # noqa: ANN001 - Settings
+def refresh_recommendations_job(settings, store: Store) -> str:  # Settings
     """The scheduled job: the newest listed day's periods."""
     latest = store.latest_listed_day()
     if latest is None:

@@ -83,7 +83,7 @@ def write_vectors_file(store: Store, model: str, paper_ids: list[str], path: Pat
     return len(ids)
 
 
-def _all_texts(store: Store, model: str):  # noqa: ANN202
+def _all_texts(store: Store, model: str):
     from paperwire.storage.search import TextToEmbed
 
     for paper in store.iter_papers():
@@ -126,7 +126,7 @@ class EmbedJobResult:
     summary: str
 
 
-def embed_missing_job(settings, store: Store, search=None) -> EmbedJobResult:  # noqa: ANN001 - Settings, SearchService
+def embed_missing_job(settings, store: Store, search=None) -> EmbedJobResult:  # Settings, SearchService
     """The scheduled job (what `paperwire embed --limit 2000` does): embed new or changed papers.
 
     With the process's search service, its embedder (the configured model, loaded once for the

@@ -35,7 +35,7 @@ def matches(
     if not candidates:
         return []
     position = {paper_id: i for i, paper_id in enumerate(fused_order)}
-    wrote = [paper for _, why, paper in candidates if why == "author"]
+    wrote = [paper for _, why, paper in candidates if why == "author" and paper is not None]
     wrote.sort(key=lambda p: (position.get(p.id, len(position)), -(int((p.listed_on or "0").replace("-", "")))))
     found = [(paper_id, why) for paper_id, why, _ in candidates if why != "author"]
     found += [(paper.id, "author") for paper in wrote]

@@ -74,6 +74,7 @@ def fusion_for(model: str) -> FusionSettings:
     """The fusion settings tuned for a model's vectors (FUSION unless it has its own)."""
     return FUSION_BY_MODEL.get(model, FUSION)
 
+
 # A search over papers of which some have only a bulk (static) vector uses both indexes: see
 # fusion.best_vector_fusion (each paper scored by the best model it has a vector of, each model's
 # cosines normalised on their own, with that model's weight).
@@ -104,7 +105,9 @@ class SearchService:
 
             # its queries are MiniLM's: share the search's MiniLM (and its query cache) when it is one
             shared = embedder if embedder.name == MINILM else None
-            bulk_embedder = StaticEmbedder(query_embedder=shared, threads=QUERY_THREADS) if model != STATIC_NAME else None
+            bulk_embedder = (
+                StaticEmbedder(query_embedder=shared, threads=QUERY_THREADS) if model != STATIC_NAME else None
+            )
         self.bulk_embedder = bulk_embedder if bulk_embedder is not None and model is not None else None
         bulk_model = self.bulk_embedder.name if self.bulk_embedder is not None else None
         self.index = SearchIndex(settings.home / "search", model, bulk_model=bulk_model)
@@ -370,8 +373,8 @@ class SearchService:
         results.did_you_mean = did_you_mean(self.index.keyword, self.store, query)
         near_ids = [paper_id for paper_id, _ in sorted(nearest, key=lambda pair: -pair[1])[:NEARBY_POOL]]
         if not near_ids and results.did_you_mean:
-            near_ids = self.index.keyword.search(parse_query(results.did_you_mean), results.filters, NEARBY_POOL)
-            near_ids = [paper_id for paper_id, _ in near_ids]
+            respelt = self.index.keyword.search(parse_query(results.did_you_mean), results.filters, NEARBY_POOL)
+            near_ids = [paper_id for paper_id, _ in respelt]
         results.nearby_categories = nearby_categories(self.store.get_papers(near_ids))
 
     def _bulk_semantic(self, text: str, filters: Filters, pool: int) -> list[tuple[str, float]]:

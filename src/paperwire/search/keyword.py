@@ -297,7 +297,8 @@ class KeywordIndex:
     def _ordered(self, query: tantivy.Query, limit: int, offset: int) -> tuple[list[str], int]:
         searcher = self.index.searcher()
         result = searcher.search(query, limit=max(limit, 1), count=True, order_by_field="listed_on", offset=offset)
-        return [searcher.doc(address)["id"][0] for _, address in result.hits], result.count or 0
+        count = getattr(result, "count", None)  # set because count=True above
+        return [searcher.doc(address)["id"][0] for _, address in result.hits], count or 0
 
     def matching(
         self, filters: Filters, among: Sequence[str] | None = None, limit: int = MAX_FILTER_CANDIDATES

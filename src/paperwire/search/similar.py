@@ -182,11 +182,11 @@ def gather_evidence(service: SearchService, paper: Paper) -> Evidence:
     quality, bulk = index.vectors, index.bulk_vectors
     quality_vector = quality.vector(paper.id) if quality is not None else None
     bulk_vector = bulk.vector(paper.id) if bulk is not None else None
-    if quality_vector is not None:
+    if quality is not None and quality_vector is not None:
         neighbours = [(i, s) for i, s in quality.search(quality_vector, POOL + 1) if i != paper.id][:POOL]
         for paper_id, score in normalise(neighbours).items():
             evidence.of(paper_id).meaning = score
-    if bulk_vector is not None:
+    if bulk is not None and bulk_vector is not None:
         neighbours = [(i, s) for i, s in bulk.search(bulk_vector, POOL + 1) if i != paper.id][:POOL]
         evidence.agreement = agreement([i for i, _ in words], [i for i, _ in neighbours], len(bulk))
         has_quality = quality if quality_vector is not None else None

@@ -40,7 +40,7 @@ class UnknownFormat(ValueError):
 
 def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
     """(reader of the content, the raw file for progress by bytes); gzip detected by magic bytes."""
-    raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    raw = open(path, "rb")  # the caller closes it
     if raw.read(2) == b"\x1f\x8b":
         raw.seek(0)
         return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]

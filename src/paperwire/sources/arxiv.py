@@ -174,9 +174,7 @@ def api_entry_to_paper(entry: ElementTree.Element) -> Paper:
         version=version,
         title=_text(entry, f"{ATOM}title"),
         abstract=_text(entry, f"{ATOM}summary"),
-        authors=tuple(
-            name for author in entry.findall(f"{ATOM}author") if (name := _text(author, f"{ATOM}name"))
-        ),
+        authors=tuple(name for author in entry.findall(f"{ATOM}author") if (name := _text(author, f"{ATOM}name"))),
         categories=tuple(dict.fromkeys(c.strip() for c in categories if c and c.strip())),
         published_at=parse_timestamp(published) if published else None,
         updated_at=parse_timestamp(updated) if updated else None,
@@ -206,9 +204,7 @@ def fetch_metadata(client: PoliteClient, settings: Settings, ids: Sequence[str])
     return kept
 
 
-def fetch_arxiv_papers(
-    ids: Sequence[str], settings: Settings, *, client: PoliteClient | None = None
-) -> list[Paper]:
+def fetch_arxiv_papers(ids: Sequence[str], settings: Settings, *, client: PoliteClient | None = None) -> list[Paper]:
     """Metadata of these arXiv ids (any form parse_arxiv_id reads) from the API, politely.
 
     Unknown ids are left out of the result; invalid ids raise InvalidRecord; an unreachable API
@@ -240,7 +236,9 @@ def fetch_library_references(
     polite session, then saved into those libraries (storage resolves the references)."""
     wanted = store.wanted_reference_arxiv_ids()
     for batch in chunks(wanted, batch_size):
-        store.upsert_papers([r for r in fetch_metadata(client, settings, batch) if not isinstance(r, Skip)], live.report)
+        store.upsert_papers(
+            [r for r in fetch_metadata(client, settings, batch) if not isinstance(r, Skip)], live.report
+        )
     resolved = store.resolve_references()
     if wanted:
         live.notes.append(f"library references: {len(wanted)} asked of arXiv, {resolved} now in readers' libraries")

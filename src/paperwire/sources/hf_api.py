@@ -53,9 +53,7 @@ def observation_time() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def fetch_day(
-    client: PoliteClient, settings: Settings, day: str, *, page_size: int = PAGE_SIZE
-) -> list[Paper | Skip]:
+def fetch_day(client: PoliteClient, settings: Settings, day: str, *, page_size: int = PAGE_SIZE) -> list[Paper | Skip]:
     """Every item of one day, following pages until one comes back short."""
     url = f"{settings.hf_api_url}/api/daily_papers"
     records: list[Paper | Skip] = []

@@ -43,7 +43,7 @@ def decode_object(line: bytes) -> dict:
     return value
 
 
-def read_objects(lines: Iterator[tuple[int, bytes]], source: str, convert) -> Iterator[Paper | Skip]:  # noqa: ANN001
+def read_objects(lines: Iterator[tuple[int, bytes]], source: str, convert) -> Iterator[Paper | Skip]:
     """The shared loop of JSON-lines sources: decode, convert, or name the line and the reason."""
     for number, line in lines:
         if not line.strip():

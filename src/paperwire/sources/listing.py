@@ -52,7 +52,7 @@ def read(lines: Iterator[tuple[int, bytes]], source: str, today: str | None = No
         yield Skip(source, pending[0], "title without an abstract line at the end of the file")
 
 
-def _take(line: tuple[int, str], pending: tuple[int, str] | None, source: str, listed_on: str):  # noqa: ANN202
+def _take(line: tuple[int, str], pending: tuple[int, str] | None, source: str, listed_on: str):
     """Pair a title line with the next line; yields a Paper or a Skip; returns the new pending title."""
     number, text = line
     if not text.strip():
@@ -62,9 +62,7 @@ def _take(line: tuple[int, str], pending: tuple[int, str] | None, source: str, l
     title_number, title = pending
     try:
         title = clean_text(title)
-        yield check_sizes(
-            Paper(id=title_id(title), title=title, abstract=clean_text(text), listed_on=listed_on)
-        )
+        yield check_sizes(Paper(id=title_id(title), title=title, abstract=clean_text(text), listed_on=listed_on))
     except InvalidRecord as error:
         yield Skip(source, title_number, str(error))
     return None

@@ -206,4 +206,3 @@ def harvest_oai(
         live.notes.append(f"nothing new since {harvest_from or 'the start'}")
     live.notes.append(f"{pages} page{'s' if pages != 1 else ''}; checkpoint {newest or harvest_from or '-'}")
     return live
-

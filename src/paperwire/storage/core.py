@@ -46,6 +46,8 @@ class StoreCore:
 
         def set_checkpoint(self, name: str, value: str, connection: sa.Connection | None = None) -> None: ...
 
+        def _bump_feedback(self, connection: sa.Connection, user_id: int) -> None: ...  # library.py
+
 
 def inserted_id(result: sa.CursorResult[Any]) -> int:
     """The primary key of the row an INSERT just made."""

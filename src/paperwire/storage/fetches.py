@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
+from paperwire.storage.core import StoreCore, inserted_id
 from paperwire.storage.schema import arxiv_fetches
 
 PENDING = ("queued", "fetching")
@@ -19,7 +20,7 @@ class FetchQueueFull(Exception):
         self.limit = limit
 
 
-class FetchQueries:
+class FetchQueries(StoreCore):
     """Mixed into Store."""
 
     def queue_arxiv_fetch(
@@ -49,11 +50,14 @@ class FetchQueries:
             if everyone >= total:
                 raise FetchQueueFull("site", total)
             now = utc_now_iso()
-            return connection.execute(
-                arxiv_fetches.insert().values(
-                    user_id=user_id, paper_id=paper_id, version=version, status="queued", created_at=now, updated_at=now
+            return inserted_id(
+                connection.execute(
+                    arxiv_fetches.insert().values(
+                        user_id=user_id, paper_id=paper_id, version=version, status="queued", created_at=now,
+                        updated_at=now,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )  # fmt: skip
 
     def get_arxiv_fetch(self, fetch_id: int) -> dict | None:
         with self.read() as connection:
@@ -81,7 +85,7 @@ class FetchQueries:
                 ).rowcount
                 if taken:
                     row = connection.execute(sa.select(arxiv_fetches).where(arxiv_fetches.c.id == fetch_id)).first()
-                    return dict(row._mapping)
+                    return dict(row._mapping) if row is not None else None
         return None
 
     def finish_arxiv_fetch(self, fetch_id: int, status: str, message: str) -> None:

@@ -14,9 +14,7 @@ class JobQueries(StoreCore):
 
     def start_job_run(self, job: str) -> int:
         with self.write() as connection:
-            result = connection.execute(
-                job_runs.insert().values(job=job, started_at=utc_now_iso(), status="running")
-            )
+            result = connection.execute(job_runs.insert().values(job=job, started_at=utc_now_iso(), status="running"))
             return inserted_id(result)
 
     def finish_job_run(self, run_id: int, status: str, summary: str) -> None:
@@ -46,11 +44,15 @@ class JobQueries(StoreCore):
             latest, latest.c.id == job_runs.c.id
         )
         with self.read() as connection:
-            return {row.job: {"started_at": row.started_at, "summary": row.summary} for row in connection.execute(query)}
+            return {
+                row.job: {"started_at": row.started_at, "summary": row.summary} for row in connection.execute(query)
+            }
 
     def job_run_counts(self) -> dict[tuple[str, str], int]:
         """How many runs each job has had, by outcome: {(job, status): count} (for /metrics)."""
-        query = sa.select(job_runs.c.job, job_runs.c.status, sa.func.count()).group_by(job_runs.c.job, job_runs.c.status)
+        query = sa.select(job_runs.c.job, job_runs.c.status, sa.func.count()).group_by(
+            job_runs.c.job, job_runs.c.status
+        )
         with self.read() as connection:
             return {(job, status): count for job, status, count in connection.execute(query)}
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.papers import SELECT_PAPERS, row_to_paper
 from paperwire.storage.schema import (
     collection_papers,
@@ -34,7 +35,7 @@ def author_key(name: str) -> str:
     return " ".join(folded.lower().split())
 
 
-class LibraryQueries:
+class LibraryQueries(StoreCore):
     """Mixed into Store."""
 
     # ---- the feedback version ---------------------------------------------------------------

@@ -48,9 +48,7 @@ class MailQueries(StoreCore):
             for start in range(0, len(keys), 500):
                 known.update(
                     connection.execute(
-                        sa.select(subscribers.c.email_key).where(
-                            subscribers.c.email_key.in_(keys[start : start + 500])
-                        )
+                        sa.select(subscribers.c.email_key).where(subscribers.c.email_key.in_(keys[start : start + 500]))
                     ).scalars()
                 )
             fresh = {row["email_key"]: row for row in rows if row["email_key"] not in known}
@@ -68,17 +66,13 @@ class MailQueries(StoreCore):
 
     def find_subscriber(self, email_key: str) -> dict | None:
         with self.read() as connection:
-            row = connection.execute(
-                sa.select(subscribers).where(subscribers.c.email_key == email_key)
-            ).first()
+            row = connection.execute(sa.select(subscribers).where(subscribers.c.email_key == email_key)).first()
         return dict(row._mapping) if row else None
 
     def update_subscriber(self, subscriber_id: int, **values: object) -> bool:
         values.setdefault("updated_at", utc_now_iso())
         with self.write() as connection:
-            result = connection.execute(
-                subscribers.update().where(subscribers.c.id == subscriber_id).values(**values)
-            )
+            result = connection.execute(subscribers.update().where(subscribers.c.id == subscriber_id).values(**values))
         return result.rowcount == 1
 
     def delete_subscriber(self, subscriber_id: int) -> bool:
@@ -155,7 +149,9 @@ class MailQueries(StoreCore):
                 ).scalars()
             )
 
-    def papers_sent_to(self, subscriber_ids: Sequence[int], paper_ids: Iterable[str] | None = None) -> dict[int, set[str]]:
+    def papers_sent_to(
+        self, subscriber_ids: Sequence[int], paper_ids: Iterable[str] | None = None
+    ) -> dict[int, set[str]]:
         """Papers each subscriber already received (optionally only among `paper_ids`)."""
         found: dict[int, set[str]] = {}
         if not subscriber_ids:
@@ -256,6 +252,7 @@ class MailQueries(StoreCore):
             (then or (lambda: None))()
 
         raw = self.engine.raw_connection()
+        failure: Exception | None = None
         try:
             cursor = raw.cursor()
             try:
@@ -325,7 +322,9 @@ class MailQueries(StoreCore):
                 .values(status="sending", sent_at=None, attempts=mail_outbox.c.attempts - 1, last_error=error)
             )  # fmt: skip
 
-    def retry_outbox(self, outbox_id: int, worker: str, *, next_attempt_at: str, error: str, count: bool = True) -> None:
+    def retry_outbox(
+        self, outbox_id: int, worker: str, *, next_attempt_at: str, error: str, count: bool = True
+    ) -> None:
         """A temporary failure: back to the queue for a later attempt."""
         values: dict = {"status": "queued", "next_attempt_at": next_attempt_at, "lease_until": None,
                         "claimed_by": None, "last_error": error[:1000]}  # fmt: skip
@@ -334,8 +333,9 @@ class MailQueries(StoreCore):
         with self.write() as connection:
             connection.execute(
                 mail_outbox.update()
-                .where(mail_outbox.c.id == outbox_id, mail_outbox.c.claimed_by == worker,
-                       mail_outbox.c.status == "sending")
+                .where(
+                    mail_outbox.c.id == outbox_id, mail_outbox.c.claimed_by == worker, mail_outbox.c.status == "sending"
+                )
                 .values(**values)
             )
 

@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.schema import (
     collection_papers,
     collections,
@@ -29,7 +30,7 @@ from paperwire.storage.schema import (
 )
 
 
-class ReaderQueries:
+class ReaderQueries(StoreCore):
     """Mixed into Store."""
 
     # ---- versions and models ---------------------------------------------------------------------

@@ -10,10 +10,11 @@ import orjson
 import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.schema import collection_papers, library_references, library_saves, papers
 
 
-class ReferenceQueries:
+class ReferenceQueries(StoreCore):
     """Mixed into Store (with LibraryQueries, whose feedback version every change bumps)."""
 
     def paper_ids_by_title_keys(self, keys: Sequence[str]) -> dict[str, str]:

@@ -8,12 +8,13 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.schema import mail_outbox, mail_senders
 
 SENDER_LOCK_PREFIX = "mail-sender-"
 
 
-class SenderQueries:
+class SenderQueries(StoreCore):
     """Mixed into Store."""
 
     def register_mail_sender(self, worker: str, host: str, pid: int, process_start: str) -> None:

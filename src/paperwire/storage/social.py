@@ -216,8 +216,9 @@ class SocialQueries(StoreCore):
         """Every paper the user has upvoted, in one query; None when there are more than `limit`."""
         with self.read() as connection:
             found = set(
-                connection.execute(sa.select(votes.c.paper_id).where(votes.c.user_id == user_id).limit(limit + 1))
-                .scalars()
+                connection.execute(
+                    sa.select(votes.c.paper_id).where(votes.c.user_id == user_id).limit(limit + 1)
+                ).scalars()
             )
         return found if len(found) <= limit else None
 

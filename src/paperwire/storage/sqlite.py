@@ -21,7 +21,7 @@ def create_engine(url: str) -> sa.Engine:
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
-    def _configure(dbapi_connection, _record) -> None:  # noqa: ANN001
+    def _configure(dbapi_connection, _record) -> None:
         # Let SQLAlchemy own transactions (BEGIN is issued in the "begin" hook below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -32,7 +32,7 @@ def create_engine(url: str) -> sa.Engine:
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
-    def _begin(connection) -> None:  # noqa: ANN001
+    def _begin(connection) -> None:
         # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
         connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get("write") else "BEGIN")
 
@@ -77,7 +77,7 @@ def lock_for_upsert(connection: sa.Connection) -> None:
 class FileLock:
     """A cross-process lock: flock on a file beside the database, freed when its holder exits."""
 
-    def __init__(self, handle, name: str) -> None:  # noqa: ANN001
+    def __init__(self, handle, name: str) -> None:
         self.handle = handle
         self.name = name
 
@@ -102,7 +102,7 @@ def try_lock(engine: sa.Engine, name: str) -> FileLock | None:
     if not database or database == ":memory:":
         raise ValueError("cross-process locks need a database file")
     path = Path(f"{database}.{name}.lock")
-    handle = open(path, "a+")  # noqa: SIM115 - held open for as long as the lock
+    handle = open(path, "a+")  # held open for as long as the lock
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

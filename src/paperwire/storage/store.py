@@ -46,8 +46,18 @@ def backend_for(url: str) -> ModuleType:
 
 
 class Store(
-    PaperQueries, JobQueries, SearchQueries, SocialQueries, TrendingQueries, LiveQueries, MailQueries, SenderQueries,
-    FetchQueries, LibraryQueries, ReaderQueries, ReferenceQueries,
+    PaperQueries,
+    JobQueries,
+    SearchQueries,
+    SocialQueries,
+    TrendingQueries,
+    LiveQueries,
+    MailQueries,
+    SenderQueries,
+    FetchQueries,
+    LibraryQueries,
+    ReaderQueries,
+    ReferenceQueries,
 ):
     """All state of paperwire. One instance per process; thread-safe through the engine's pool."""
 

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
+from paperwire.storage.core import StoreCore
 from paperwire.storage.papers import SELECT_PAPERS, PaperPage, row_to_paper
 from paperwire.storage.schema import paper_signals, papers, trending_scores
 
 
-class TrendingQueries:
+class TrendingQueries(StoreCore):
     """Mixed into Store."""
 
     def trending_candidates_after(self, changed_at: str, paper_id: str, *, limit: int) -> list[tuple[str, str]]:
@@ -98,7 +99,7 @@ class TrendingQueries:
         submitter: str | None = None,
     ) -> tuple[list[tuple[Paper, float]], int]:  # fmt: skip
         """Papers by stored trending rank, best first, optionally within listed days; with the total."""
-        condition = sa.true()
+        condition: sa.ColumnElement[bool] = sa.true()
         if first_day and last_day:
             condition = sa.and_(condition, papers.c.listed_on.between(first_day, last_day))
         if submitter:
@@ -121,7 +122,7 @@ class TrendingQueries:
         self, first_day: str, last_day: str, *, limit: int, offset: int, submitter: str | None = None
     ) -> PaperPage:
         """A period's papers, trending first, then the rest most upvoted first."""
-        condition = papers.c.listed_on.between(first_day, last_day)
+        condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
         if submitter:
             condition = sa.and_(condition, papers.c.submitted_by == submitter)
         joined = papers.outerjoin(trending_scores, trending_scores.c.paper_id == papers.c.id)

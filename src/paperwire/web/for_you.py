@@ -20,8 +20,9 @@ from paperwire.recommend.service import recommendations
 from paperwire.web.api import json_error, json_response, paper_json, period_json
 from paperwire.web.feeds import FORMATS, Feed, FeedEntry, feed_response
 from paperwire.web.library import PRIVATE, reader_marks
-from paperwire.web.listings import MAX_LIMIT, MAX_OFFSET, default_day, parse_period, period_of_day
-from paperwire.web.pages import MAX_PAGE, parse_page, render_error
+from paperwire.web.listings import default_day, parse_period, period_of_day
+from paperwire.web.pages import render_error
+from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, MAX_PAGE, parse_int
 from paperwire.web.security import hash_token
 from paperwire.web.social import current_user, preload_votes, render, store_of
 
@@ -53,7 +54,7 @@ def for_you_page(request: Request, period: str = "day", date: str | None = None,
         return RedirectResponse(f"/login?{urlencode({'next': str(request.url.path)})}", status_code=303)
     try:
         chosen = chosen_period(request, period, date)
-        number = parse_page(page)
+        number = parse_int("page", page or None, 1, 1, MAX_PAGE)
     except (InvalidPeriod, ValueError) as error:
         return render_error(request, 400, "That is not a period we understand", str(error), hint_url="/for-you",
                             hint_text="Go to today's suggestions")  # fmt: skip

@@ -68,7 +68,7 @@ def visible_collection(request: Request, collection_id: int) -> dict:
 
 
 @router.post("/papers/{paper_id:paper_id}/save", dependencies=[Depends(require_csrf)])
-def save_paper(request: Request, paper_id: str, action: str = Form("save"), next: str = Form("")) -> Response:  # noqa: A002
+def save_paper(request: Request, paper_id: str, action: str = Form("save"), next: str = Form("")) -> Response:
     back = safe_next(next, f"/papers/{paper_id}")
     user = signed_in_or_redirect(request, back)
     if not isinstance(user, dict):
@@ -80,7 +80,7 @@ def save_paper(request: Request, paper_id: str, action: str = Form("save"), next
 
 
 @router.post("/papers/{paper_id:paper_id}/not-interested", dependencies=[Depends(require_csrf)])
-def mark_not_interested(request: Request, paper_id: str, action: str = Form("mark"), next: str = Form("")) -> Response:  # noqa: A002
+def mark_not_interested(request: Request, paper_id: str, action: str = Form("mark"), next: str = Form("")) -> Response:
     back = safe_next(next, "/for-you")
     user = signed_in_or_redirect(request, back)
     if not isinstance(user, dict):
@@ -94,7 +94,7 @@ def mark_not_interested(request: Request, paper_id: str, action: str = Form("mar
 @router.post("/papers/{paper_id:paper_id}/collect", dependencies=[Depends(require_csrf)])
 def collect_paper(
     request: Request, paper_id: str, collection_id: str = Form(""), new_collection: str = Form(""),
-    action: str = Form("add"), next: str = Form(""),  # noqa: A002
+    action: str = Form("add"), next: str = Form(""),
 ) -> Response:  # fmt: skip
     back = safe_next(next, f"/papers/{paper_id}")
     user = signed_in_or_redirect(request, back)
@@ -121,7 +121,7 @@ def collect_paper(
 @router.post("/authors/follow", dependencies=[Depends(require_csrf)])
 def follow_author(
     request: Request, name: str = Form(""), action: str = Form("follow"), next: str = Form("")
-) -> Response:  # noqa: A002
+) -> Response:
     back = safe_next(next, "/library")
     user = signed_in_or_redirect(request, back)
     if not isinstance(user, dict):
@@ -336,7 +336,7 @@ def reader_marks(request: Request, paper_ids: list[str]) -> dict[str, set[str]]:
     }
 
 
-def reader_paper_state(paper: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a Paper from the template
+def reader_paper_state(paper: Any) -> dict[str, Any] | None:  # a Paper from the template
     """For the paper page: the signed-in reader's save, collections and followed authors (None: signed out)."""
     request = current_request()
     user = current_user(request) if request is not None else None
@@ -352,5 +352,5 @@ def reader_paper_state(paper: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a
     }
 
 
-def install_library_helpers(application: Any) -> None:  # noqa: ANN401 - a FastAPI app
+def install_library_helpers(application: Any) -> None:  # a FastAPI app
     application.state.templates.env.globals["reader_paper_state"] = reader_paper_state

@@ -69,7 +69,7 @@ class PageCache:
     """Plain ASGI middleware (see the module docstring)."""
 
     def __init__(
-        self, app: ASGIApp, *, store: Any, max_age: float, probe_seconds: float = 1.0,  # noqa: ANN401 - the Store
+        self, app: ASGIApp, *, store: Any, max_age: float, probe_seconds: float = 1.0,  # the Store
         size: int = 512, stats: PageCacheStats | None = None,
     ) -> None:  # fmt: skip
         self.app = app

@@ -38,7 +38,7 @@ def day_text(name: str, text: str | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def parse_filters(params) -> Filters:  # noqa: ANN001 - request.query_params
+def parse_filters(params) -> Filters:  # request.query_params
     def text(name: str) -> str | None:
         value = (params.get(name) or "").strip()
         if len(value) > FILTER_CHARS:
@@ -54,7 +54,7 @@ def parse_filters(params) -> Filters:  # noqa: ANN001 - request.query_params
     return filters
 
 
-def parse_q(params, *, required: bool) -> str:  # noqa: ANN001
+def parse_q(params, *, required: bool) -> str:
     q = params.get("q") or ""
     if len(q) > MAX_QUERY_CHARS:
         raise InvalidSearch(f"q is {len(q):,} characters long; the limit is {MAX_QUERY_CHARS:,}: shorten the query")

@@ -195,7 +195,7 @@ class CSRFCookieMiddleware:
             _current_request.reset(token)
 
 
-def install_security(application, settings: Settings) -> None:  # noqa: ANN001 - a FastAPI app
+def install_security(application, settings: Settings) -> None:  # a FastAPI app
     """Add the CSRF cookie middleware and expose `csrf_token` / `csrf_field` to templates."""
     application.add_middleware(CSRFCookieMiddleware, secure=_secure_cookies(settings))
     templates = getattr(application.state, "templates", None)
@@ -237,7 +237,7 @@ class RateLimiter:
     """At most `limit` hits per key per fixed window, counted in the database (shared by all nodes)."""
 
     def __init__(
-        self, store, settings: Settings, name: str, *, limit: int, window_seconds: int,  # noqa: ANN001
+        self, store, settings: Settings, name: str, *, limit: int, window_seconds: int,
         clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
         self.store = store

@@ -148,7 +148,9 @@ def sign_in_to_vote_url(paper_id: str) -> str:
 
 def install_template_helpers(application) -> None:  # a FastAPI app
     application.state.templates.env.globals.update(
-        current_user=current_user, has_voted=has_voted, current_request_path=current_request_path,
+        current_user=current_user,
+        has_voted=has_voted,
+        current_request_path=current_request_path,
         sign_in_to_vote_url=sign_in_to_vote_url,
     )
     application.state.templates.env.filters["card_anchor"] = card_anchor
@@ -194,14 +196,14 @@ def send_login_mail(request: Request, email: str, token: str, next_path: str = "
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(request: Request, next: str | None = None, vote: str | None = None) -> HTMLResponse:  # noqa: A002
+def login_form(request: Request, next: str | None = None, vote: str | None = None) -> HTMLResponse:
     context = {"next": safe_next(next), "vote": vote_intent(vote), "email": "", "error": None}
     return render(request, "login.html", context)
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
 def login_request(
-    request: Request, background: BackgroundTasks, email: str = Form(""), next: str = Form("/"),  # noqa: A002
+    request: Request, background: BackgroundTasks, email: str = Form(""), next: str = Form("/"),
     vote: str = Form(""),
 ) -> HTMLResponse:  # fmt: skip
     """Always the same answer for a well-formed address, whether it belongs to a user or not; the link is
@@ -227,9 +229,7 @@ def queue_sign_in_link(request: Request, address: str, next_path: str, vote: str
 
 
 @router.get("/login/{token}", response_class=HTMLResponse, include_in_schema=False)
-def login_confirm_form(
-    request: Request, token: str, next: str | None = None, vote: str | None = None  # noqa: A002
-) -> HTMLResponse:
+def login_confirm_form(request: Request, token: str, next: str | None = None, vote: str | None = None) -> HTMLResponse:
     """The page the emailed link opens: a button that signs in (a GET never uses up the token)."""
     store = store_of(request)
     email = store.peek_login_token(hash_token(token), iso(now_utc()))
@@ -243,7 +243,7 @@ def login_confirm_form(
 
 @router.post("/login/{token}", include_in_schema=False, dependencies=[Depends(require_csrf)])
 def login_confirm(
-    request: Request, token: str, next: str = Form("/"), name: str = Form(""), vote: str = Form("")  # noqa: A002
+    request: Request, token: str, next: str = Form("/"), name: str = Form(""), vote: str = Form("")
 ) -> Response:
     """Sign in; when the sign-in started from an upvote, cast that vote and go back to its card."""
     store = store_of(request)

@@ -36,11 +36,11 @@ IP_LIMIT = (20, 3600)  # subscribe requests per client address per hour
 ADDRESS_LIMIT = (5, 3600)  # per email address per hour (beyond: same answer, no mail)
 
 
-def _store(request: Request):  # noqa: ANN202
+def _store(request: Request):
     return request.app.state.store
 
 
-def _settings(request: Request):  # noqa: ANN202
+def _settings(request: Request):
     return request.app.state.settings
 
 
@@ -234,7 +234,9 @@ def preferences_page(request: Request, token: str, saved: str | None = None) -> 
     if isinstance(subscriber, HTMLResponse):
         return subscriber
     context = preferences_context(request, subscriber, token, preferences_form(subscriber))
-    return render(request, "preferences.html", {**context, "saved": saved if saved in ("saved", "subscribed") else None})
+    return render(
+        request, "preferences.html", {**context, "saved": saved if saved in ("saved", "subscribed") else None}
+    )
 
 
 @router.post(
@@ -286,7 +288,12 @@ def delete_data_page(request: Request, token: str) -> HTMLResponse:
     return render(request, "delete_confirm.html", {"subscriber": subscriber, "token": token})
 
 
-@router.post("/preferences/{token}/delete", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/preferences/{token}/delete",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require_csrf)],
+)
 def delete_data(request: Request, token: str) -> Response:
     subscriber = subscriber_or_error(request, "preferences", token)
     if isinstance(subscriber, HTMLResponse):

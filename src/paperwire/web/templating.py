@@ -28,8 +28,14 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     templates.env.globals["base_url"] = settings.base_url
     templates.env.globals["card_fragment"] = FragmentCache(templates.env)
     templates.env.filters.update(
-        compact=compact_number, http_url=http_url, github_url=github_url, github_name=github_name, day=format_day,
-        plain_text=latex_to_text, discussion_url=discussion_url, plural=plural,
+        compact=compact_number,
+        http_url=http_url,
+        github_url=github_url,
+        github_name=github_name,
+        day=format_day,
+        plain_text=latex_to_text,
+        discussion_url=discussion_url,
+        plural=plural,
     )
     return templates
 

@@ -44,9 +44,7 @@ def upgrade() -> None:
     op.create_index("ix_papers_changed_at", "papers", ["changed_at"])
     op.create_table(
         "paper_signals",
-        sa.Column(
-            "paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("observed_at", sa.String(20), primary_key=True),
         sa.Column("upvotes", sa.Integer, nullable=False),
         sa.Column("comments", sa.Integer, nullable=False),
