@@ -250,6 +250,18 @@ def test_imports_skip_out_of_range_days_odd_ids_and_control_characters(store, tm
     assert "out of range" in reasons and "not a category name" in reasons and "neither an arXiv id" in reasons
 
 
+def test_acm_and_msc_classes_beside_the_categories_keep_the_paper(store, tmp_path) -> None:
+    """arXiv's records list ACM / MSC classes with the categories: the paper is real, those entries go."""
+    line = {"id": "2506.00011", "title": "Classified", "listed_on": "2025-06-10",
+            "categories": ["cs.CL", "I.2.7; I.2.6", "68T50, 68T07 (Primary)"]}  # fmt: skip
+    path = tmp_path / "classified.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    report = ingest_files(store, [path])
+    assert report.added == 1 and not report.skipped
+    stored = store.get_paper("2506.00011")
+    assert stored is not None and stored.categories == ("cs.CL",)
+
+
 def test_feeds_stay_well_formed_xml_whatever_the_data_holds(client, store, papers) -> None:
     store.upsert_papers([
         Paper(id="2506.00009", title="Bell\x07 and \ufffe", abstract="Form\x0cfeed", authors=("Nul\x00l",),

@@ -24,7 +24,7 @@ LIBRARY_IDS = ["2510.26921", "2510.27133", "2510.27318", "2511.02207", "2511.030
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire",
                     database_url=database_url, embedder="none")  # fmt: skip
 
 

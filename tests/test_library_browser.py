@@ -26,7 +26,7 @@ def database_url() -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire",
                     database_url="", embedder="none")  # fmt: skip
 
 

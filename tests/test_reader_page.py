@@ -26,7 +26,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     return Settings(
         home=tmp_path / "home",
         base_url="http://testserver",
-        secret_key="test-secret-key",
+        secret_key="test-secret-key-long-enough-for-paperwire",
         database_url=database_url,
         embedder="none",
     )

@@ -34,7 +34,7 @@ LANGUAGE = {"2512.08082", "2512.08088", "2512.08026", "2512.08057", "2512.08193"
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key",
+    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire",
                     database_url=database_url, embedder="none")  # fmt: skip
 
 

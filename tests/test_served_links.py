@@ -58,6 +58,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def mails_to(home: Path, address: str, count: int = 1, timeout: float = 20) -> list[EmailMessage]:

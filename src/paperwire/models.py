@@ -173,8 +173,12 @@ def check_sizes(paper: Paper) -> Paper:
     if not (TITLE_ID.match(paper.id) or NEW_STYLE_ID.match(paper.id) or OLD_STYLE_ID.match(paper.id)):
         raise InvalidRecord(f"id {paper.id[:40]!r} is neither an arXiv id nor t- and 16 hex digits: rejected")
     for category in paper.categories:
-        if not CATEGORY.match(category):
+        if not category.isprintable():
             raise InvalidRecord(f"category {category[:40]!r} is not a category name (e.g. cs.CL): rejected")
+    if not all(CATEGORY.match(category) for category in paper.categories):
+        # arXiv's own records list ACM and MSC classes beside the categories ("I.2.7; I.2.6", "68T50, 68T07"):
+        # real papers, so those entries are left out rather than the paper.
+        paper.categories = tuple(category for category in paper.categories if CATEGORY.match(category))
     if paper.listed_on is not None:
         parse_day(paper.listed_on)
     if not paper.title:

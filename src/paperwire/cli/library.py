@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
@@ -14,7 +15,9 @@ from rich.console import Console
 from paperwire.cli import app
 from paperwire.cli.catalogue import store_for
 from paperwire.periods import InvalidPeriod, parse_day, period_containing
-from paperwire.storage import Store
+
+if TYPE_CHECKING:
+    from paperwire.storage import Store
 
 console = Console(stderr=True)
 library_app = typer.Typer(help="A reader's library: import BibTeX / arXiv ids / JSON lines, export BibTeX.",

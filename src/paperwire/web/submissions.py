@@ -36,7 +36,9 @@ def day_text(day: str | None) -> str:
 def submit_form(request: Request) -> Response:
     prefill = request.query_params.get("paper", "")[:300]  # search offers "Submit arXiv …" for an unknown id
     if current_user(request) is None:
-        back = f"/submit?{urlencode({'paper': prefill})}" if prefill else "/submit"
+        if not prefill:
+            return RedirectResponse("/login?next=/submit", status_code=303)
+        back = f"/submit?{urlencode({'paper': prefill})}"
         return RedirectResponse(f"/login?{urlencode({'next': back})}", status_code=303)
     return submit_page(request, prefill)
 
