@@ -75,7 +75,7 @@ def test_library_and_for_you_in_the_browser(browser_page, live_server, store, se
 
     # 👎 the first one: it disappears, and the list is ranked again in place (the next paper moves up)
     dismissed = before[0]
-    cards.first.get_by_role("button", name="👎 Not interested").click()
+    cards.first.get_by_role("button", name="✕ Not interested").click()
     page.locator(f'#for-you-list article[data-paper-id="{dismissed}"]').wait_for(state="detached")
     page.wait_for_function("document.querySelectorAll('#for-you-list article.card').length === 20")
     after = [cards.nth(i).get_attribute("data-paper-id") for i in range(cards.count())]

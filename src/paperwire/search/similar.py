@@ -281,10 +281,13 @@ def explain(
             ))  # fmt: skip
             return f"shares *{own[best].lower()}*"
         their_tokens = set(ANALYZERS["en_stem"].analyze(their_text))
-        common = sorted((token for token in idf if token in their_tokens), key=lambda token: (-idf[token], token))[:2]
+        surface = _surface_words(own_text)  # a stem is shown only as the paper writes it ("mixture", never "mixtur")
+        common = sorted(
+            (token for token in idf if token in their_tokens and token in surface),
+            key=lambda token: (-idf[token], token),
+        )[:2]
         if common:
-            surface = _surface_words(own_text)
-            return "shares the words " + ", ".join(f"*{surface.get(token, token)}*" for token in common)
+            return "shares the words " + ", ".join(f"*{surface[token]}*" for token in common)
         return "similar words"
     if strongest == "categories":
         common = [c for c in paper.categories if c in set(other.categories)]
