@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from paperwire.models import InvalidRecord, Paper
 from paperwire.settings import Settings
 from paperwire.storage import Store
+from paperwire.storage.records import UserRecord
 from paperwire.storage.social import AlreadySubmitted
 
 log = logging.getLogger("paperwire.submissions")
@@ -32,7 +33,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def queue_submission(store: Store, settings: Settings, user: dict, paper_id: str, version: int | None) -> int:
+def queue_submission(store: Store, settings: Settings, user: UserRecord, paper_id: str, version: int | None) -> int:
     """Record a fetch of `paper_id` for `user` and wake the fetchers; its id. FetchQueueFull when the
     reader (submit_pending_per_reader) or the site (submit_pending_total) has too many waiting."""
     fetch_id = store.queue_arxiv_fetch(

@@ -18,6 +18,7 @@ from paperwire.periods import InvalidPeriod, parse_day, period_containing
 
 if TYPE_CHECKING:
     from paperwire.storage import Store
+    from paperwire.storage.records import UserRecord
 
 console = Console(stderr=True)
 library_app = typer.Typer(help="A reader's library: import BibTeX / arXiv ids / JSON lines, export BibTeX.",
@@ -33,7 +34,7 @@ def checked_address(email: str) -> str:
         raise typer.Exit(2) from error
 
 
-def user_or_exit(store: Store, email: str) -> dict:
+def user_or_exit(store: Store, email: str) -> UserRecord:
     user = store.get_user_by_email(checked_address(email))
     if user is None:
         console.print(f"no account with the address {email}", markup=False, highlight=False)

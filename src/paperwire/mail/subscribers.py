@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 import orjson
 from email_validator import EmailNotValidError, validate_email
@@ -77,7 +77,7 @@ class Subscriber:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_row(cls, row: dict) -> Subscriber:
+    def from_row(cls, row: Mapping[str, Any]) -> Subscriber:
         return cls(
             id=row["id"], email=row["email"], status=row["status"], cadence=row["cadence"],
             interests=Interests.from_json(row["interests"]), max_papers=row["max_papers"], nonce=row["nonce"],
@@ -314,7 +314,7 @@ def unsubscribe(store: Store, subscriber: Subscriber) -> None:
 
 def export_subscriber(store: Store, subscriber: Subscriber) -> dict:
     """Everything paperwire keeps about one subscriber, as JSON-ready data."""
-    row = store.get_subscriber(subscriber.id) or {}
+    row: Mapping[str, Any] = store.get_subscriber(subscriber.id) or {}
     mails = store.outbox_rows(subscriber_id=subscriber.id, limit=10_000)
     return {
         "email": row.get("email"), "status": row.get("status"), "cadence": row.get("cadence"),

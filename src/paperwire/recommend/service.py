@@ -30,6 +30,7 @@ from paperwire.recommend.model import (
 )
 from paperwire.storage import Store
 from paperwire.storage.library import author_key
+from paperwire.storage.records import UserRecord
 
 log = logging.getLogger("paperwire.recommend")
 
@@ -85,7 +86,7 @@ def reader_topics(store: Store, email: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*parsed.topics, *parsed.keywords]))
 
 
-def gather_signals(store: Store, user: dict) -> ReaderSignals:
+def gather_signals(store: Store, user: UserRecord) -> ReaderSignals:
     positives = sorted(store.positive_paper_ids(user["id"]))[-MAX_SIGNAL_PAPERS:]
     negatives = sorted(store.not_interested_ids(user["id"]))[-MAX_SIGNAL_PAPERS:]
     return ReaderSignals(
@@ -99,7 +100,7 @@ def gather_signals(store: Store, user: dict) -> ReaderSignals:
 # ---- models ------------------------------------------------------------------------------------------
 
 
-def refit_reader(store: Store, user: dict) -> tuple[ReaderModel, int]:
+def refit_reader(store: Store, user: UserRecord) -> tuple[ReaderModel, int]:
     """Fit the reader's model on their signals now and store it; returns (model, feedback version)."""
     version = store.feedback_version(user["id"])  # read first: feedback given while fitting refits again
     model = fit_reader(gather_signals(store, user))
@@ -107,7 +108,7 @@ def refit_reader(store: Store, user: dict) -> tuple[ReaderModel, int]:
     return model, version
 
 
-def current_model(store: Store, user: dict) -> tuple[ReaderModel, int]:
+def current_model(store: Store, user: UserRecord) -> tuple[ReaderModel, int]:
     """The reader's stored model when it is up to date with their feedback, else a fresh fit."""
     version = store.feedback_version(user["id"])
     for user_id, model_version, blob in store.reader_models_of([user["id"]]):
@@ -141,7 +142,7 @@ def period_papers(store: Store, period: Period) -> tuple[list[Paper], list[str]]
     return page.papers, [paper.id for paper in page.papers]
 
 
-def rank_readers(store: Store, users: Sequence[dict], period: Period) -> int:
+def rank_readers(store: Store, users: Sequence[UserRecord], period: Period) -> int:
     """Rank the period's papers for these readers (models refitted where stale) and store the lists."""
     return rank_fitted(store, [(user, *current_model(store, user)) for user in users], period)
 
@@ -159,7 +160,7 @@ def with_followed_spellings(candidates: list[PaperFeatures], models: Sequence[Re
     return renamed
 
 
-def rank_fitted(store: Store, fitted: Sequence[tuple[dict, ReaderModel, int]], period: Period) -> int:
+def rank_fitted(store: Store, fitted: Sequence[tuple[UserRecord, ReaderModel, int]], period: Period) -> int:
     """Rank the period's papers for readers with their (model, feedback version), a block at a time,
     and store each list."""
     papers, trending = period_papers(store, period)
@@ -177,7 +178,7 @@ def rank_fitted(store: Store, fitted: Sequence[tuple[dict, ReaderModel, int]], p
     return len(fitted)
 
 
-def stored_ranking(store: Store, user: dict, period: Period) -> list[list]:
+def stored_ranking(store: Store, user: UserRecord, period: Period) -> list[list]:
     """The reader's ranking of the period: the stored row, remade first when it is out of date."""
     row = store.get_ranking(user["id"], period.label)
     if row is not None:
@@ -192,7 +193,7 @@ def stored_ranking(store: Store, user: dict, period: Period) -> list[list]:
 
 
 def recommendations(
-    store: Store, user: dict, period: Period, *, limit: int = 50, offset: int = 0
+    store: Store, user: UserRecord, period: Period, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[RankedPaper], int]:
     """One page of the reader's "For you" list for the period, best first, and how many there are."""
     items = stored_ranking(store, user, period)
@@ -205,7 +206,7 @@ def recommendations(
     return ranked, len(items)
 
 
-def suggestions_for(store: Store, user: dict, period: Period, limit: int) -> list[Suggestion]:
+def suggestions_for(store: Store, user: UserRecord, period: Period, limit: int) -> list[Suggestion]:
     ranked, _ = recommendations(store, user, period, limit=limit)
     return [Suggestion(item.paper.id, item.score, item.reason) for item in ranked]
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
 from paperwire.storage.core import StoreCore, inserted_id
+from paperwire.storage.records import OutboxRecord, SubscriberRecord, outbox_record, subscriber_record
 from paperwire.storage.schema import mail_outbox, mail_paper_history, subscribers
 
 CLAIMABLE = ("queued", "sending")
@@ -59,15 +60,15 @@ class MailQueries(StoreCore):
                 )
             return len(fresh)
 
-    def get_subscriber(self, subscriber_id: int) -> dict | None:
+    def get_subscriber(self, subscriber_id: int) -> SubscriberRecord | None:
         with self.read() as connection:
             row = connection.execute(sa.select(subscribers).where(subscribers.c.id == subscriber_id)).first()
-        return dict(row._mapping) if row else None
+        return subscriber_record(row._mapping) if row else None
 
-    def find_subscriber(self, email_key: str) -> dict | None:
+    def find_subscriber(self, email_key: str) -> SubscriberRecord | None:
         with self.read() as connection:
             row = connection.execute(sa.select(subscribers).where(subscribers.c.email_key == email_key)).first()
-        return dict(row._mapping) if row else None
+        return subscriber_record(row._mapping) if row else None
 
     def update_subscriber(self, subscriber_id: int, **values: object) -> bool:
         values.setdefault("updated_at", utc_now_iso())
@@ -83,12 +84,14 @@ class MailQueries(StoreCore):
             result = connection.execute(subscribers.delete().where(subscribers.c.id == subscriber_id))
         return result.rowcount == 1
 
-    def list_subscribers(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+    def list_subscribers(
+        self, *, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[SubscriberRecord]:
         query = sa.select(subscribers).order_by(subscribers.c.id).limit(limit).offset(offset)
         if status:
             query = query.where(subscribers.c.status == status)
         with self.read() as connection:
-            return [dict(row) for row in connection.execute(query).mappings()]
+            return [subscriber_record(row) for row in connection.execute(query).mappings()]
 
     def count_subscribers(self) -> dict[str, int]:
         with self.read() as connection:
@@ -400,11 +403,11 @@ class MailQueries(StoreCore):
             return {status: count for status, count in connection.execute(query).all()}
 
     def outbox_rows(self, *, subscriber_id: int | None = None, recipient: str | None = None,
-                    limit: int = 100) -> list[dict]:  # fmt: skip
+                    limit: int = 100) -> list[OutboxRecord]:  # fmt: skip
         query = sa.select(mail_outbox).order_by(mail_outbox.c.id.desc()).limit(limit)
         if subscriber_id is not None:
             query = query.where(mail_outbox.c.subscriber_id == subscriber_id)
         if recipient is not None:
             query = query.where(mail_outbox.c.recipient == recipient)
         with self.read() as connection:
-            return [dict(row) for row in connection.execute(query).mappings()]
+            return [outbox_record(row) for row in connection.execute(query).mappings()]

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
 from paperwire.storage.core import StoreCore
+from paperwire.storage.records import UserRecord, user_record
 from paperwire.storage.schema import (
     collection_papers,
     collections,
@@ -154,7 +155,7 @@ class ReaderQueries(StoreCore):
                 is not None
             )
 
-    def user_for_feed_token(self, token_hash: str) -> dict[str, Any] | None:
+    def user_for_feed_token(self, token_hash: str) -> UserRecord | None:
         query = (
             sa.select(users)
             .join(reader_models, reader_models.c.user_id == users.c.id)
@@ -162,7 +163,7 @@ class ReaderQueries(StoreCore):
         )
         with self.read() as connection:
             row = connection.execute(query).mappings().first()
-        return dict(row) if row else None
+        return user_record(row) if row else None
 
     # ---- features ---------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from paperwire.models import Paper, utc_now_iso
 from paperwire.storage.core import StoreCore
 from paperwire.storage.papers import SELECT_PAPERS, PaperPage, row_to_paper
+from paperwire.storage.records import UserRecord, user_record
 from paperwire.storage.schema import (
     login_tokens,
     paper_signals,
@@ -61,17 +62,17 @@ class SocialQueries(StoreCore):
 
     # ---- users and sign-in ------------------------------------------------------------------
 
-    def get_user(self, user_id: int) -> dict | None:
+    def get_user(self, user_id: int) -> UserRecord | None:
         with self.read() as connection:
             row = connection.execute(sa.select(users).where(users.c.id == user_id)).mappings().first()
-        return dict(row) if row else None
+        return user_record(row) if row else None
 
-    def get_user_by_email(self, email: str) -> dict | None:
+    def get_user_by_email(self, email: str) -> UserRecord | None:
         with self.read() as connection:
             row = connection.execute(sa.select(users).where(users.c.email == email.lower())).mappings().first()
-        return dict(row) if row else None
+        return user_record(row) if row else None
 
-    def ensure_user(self, email: str, name: str | None = None) -> dict:
+    def ensure_user(self, email: str, name: str | None = None) -> UserRecord:
         """The user with this address, created on first sign-in with a unique display name."""
         email = email.strip().lower()
         base = (name or _name_from_email(email))[:40]
@@ -138,7 +139,7 @@ class SocialQueries(StoreCore):
                 )
             )
 
-    def session_user(self, id_hash: str, now: str) -> dict | None:
+    def session_user(self, id_hash: str, now: str) -> UserRecord | None:
         query = (
             sa.select(users)
             .join(user_sessions, user_sessions.c.user_id == users.c.id)
@@ -146,7 +147,7 @@ class SocialQueries(StoreCore):
         )
         with self.read() as connection:
             row = connection.execute(query).mappings().first()
-        return dict(row) if row else None
+        return user_record(row) if row else None
 
     def delete_session(self, id_hash: str) -> None:
         with self.write() as connection:
@@ -242,7 +243,7 @@ class SocialQueries(StoreCore):
 
     # ---- submissions ------------------------------------------------------------------------
 
-    def submit_paper(self, paper: Paper, user: dict, day: str) -> Paper:
+    def submit_paper(self, paper: Paper, user: UserRecord, day: str) -> Paper:
         """Put `paper` on the daily list of `day`, submitted by `user`; a paper is submitted once."""
         self.upsert_papers([paper])
         with self.write(papers=True) as connection:

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 from paperwire.periods import InvalidPeriod, Period
 from paperwire.recommend.service import recommendations
+from paperwire.storage.records import UserRecord
 from paperwire.web.api import json_error, json_response, paper_json, period_json
 from paperwire.web.feeds import FORMATS, Feed, FeedEntry, feed_response
 from paperwire.web.library import PRIVATE, reader_marks
@@ -85,7 +86,7 @@ def for_you_page(request: Request, period: str = "day", date: str | None = None,
     return response
 
 
-def ranked_json(request: Request, user: dict, chosen: Period, limit: int, offset: int) -> dict:
+def ranked_json(request: Request, user: UserRecord, chosen: Period, limit: int, offset: int) -> dict:
     ranked, total = recommendations(store_of(request), user, chosen, limit=limit, offset=offset)
     return {
         "period": period_json(chosen), "total": total, "limit": limit, "offset": offset,

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from paperwire.library_import import LibraryFileError, import_library, papers_to_bibtex
 from paperwire.storage.library import author_key
+from paperwire.storage.records import UserRecord
 from paperwire.web.feeds import FORMATS, Feed, FeedEntry, feed_response
 from paperwire.web.security import clear_session_cookie, current_request, hash_token, new_token, require_csrf
 from paperwire.web.social import current_user, render, safe_next, store_of, wants_json
@@ -27,7 +28,7 @@ MAX_ROW_ID = 2**31 - 1
 PRIVATE = {"Cache-Control": "private, no-store"}
 
 
-def signed_in_or_redirect(request: Request, back: str) -> dict | Response:
+def signed_in_or_redirect(request: Request, back: str) -> UserRecord | Response:
     user = current_user(request)
     if user is None:
         if wants_json(request):
@@ -47,7 +48,7 @@ def paper_or_404(request: Request, paper_id: str) -> None:
         raise HTTPException(404, f"no paper {paper_id!r} in this catalogue")
 
 
-def own_collection(request: Request, user: dict, collection_id: int) -> dict:
+def own_collection(request: Request, user: UserRecord, collection_id: int) -> dict:
     """The reader's own collection; 404 for anybody else's (the same answer as a missing one)."""
     found = store_of(request).get_collection(collection_id) if 0 < collection_id <= MAX_ROW_ID else None
     if found is None or found["user_id"] != user["id"]:
@@ -137,7 +138,7 @@ def follow_author(
 # ---- My library ------------------------------------------------------------------------------------
 
 
-def library_context(request: Request, user: dict, **extra: Any) -> dict[str, Any]:
+def library_context(request: Request, user: UserRecord, **extra: Any) -> dict[str, Any]:
     store = store_of(request)
     return {
         "saved": store.saved_papers(user["id"]),
@@ -153,7 +154,7 @@ def library_context(request: Request, user: dict, **extra: Any) -> dict[str, Any
     }
 
 
-def library_page(request: Request, user: dict, status_code: int = 200, **extra: Any) -> HTMLResponse:
+def library_page(request: Request, user: UserRecord, status_code: int = 200, **extra: Any) -> HTMLResponse:
     response = render(request, "library.html", library_context(request, user, **extra), status_code)
     response.headers.update(PRIVATE)
     return response

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from paperwire.models import InvalidRecord, parse_arxiv_id
 from paperwire.settings import Settings
 from paperwire.storage import Store
+from paperwire.storage.records import UserRecord
 from paperwire.trending import rescore_papers
 from paperwire.web.api import json_error
 from paperwire.web.security import (
@@ -79,7 +80,7 @@ def safe_next(value: str | None, default: str = "/") -> str:
 # ---- who is signed in -------------------------------------------------------------------------
 
 
-def current_user(request: Request | None = None) -> dict | None:
+def current_user(request: Request | None = None) -> UserRecord | None:
     """The signed-in user of this request (looked up once per request), or None."""
     request = request or current_request()
     if request is None:
@@ -277,7 +278,7 @@ def logout(request: Request) -> Response:
 # ---- upvotes ----------------------------------------------------------------------------------
 
 
-def cast_vote(request: Request, paper_id: str, user: dict, up: bool) -> tuple[bool, int]:
+def cast_vote(request: Request, paper_id: str, user: UserRecord, up: bool) -> tuple[bool, int]:
     store = store_of(request)
     voted, upvotes = store.set_vote(paper_id, user["id"], up)
     store.note_feedback(user["id"])  # an upvote is a "For you" signal: the reader's model is out of date
