@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+from paperwire.background import WakeableWorker, Wakers
 from paperwire.models import InvalidRecord, Paper
 from paperwire.settings import Settings
 from paperwire.storage import Store
@@ -95,40 +95,22 @@ def fetch_submission(store: Store, settings: Settings, row: dict) -> tuple[str, 
 
 # ---- the background fetcher -------------------------------------------------------------------
 
-_wakers: set[threading.Event] = set()
-_wakers_lock = threading.Lock()
+FETCHERS = Wakers()  # this process's fetchers: a new submission wakes them at once
 
 
 def _wake_fetchers() -> None:
-    with _wakers_lock:
-        for event in _wakers:
-            event.set()
+    FETCHERS.wake_all()
 
 
-class SubmissionFetcher:
+class SubmissionFetcher(WakeableWorker):
     """A daemon thread that fetches queued submissions one at a time, in every web process."""
 
     def __init__(self, store: Store, settings: Settings, *, poll_seconds: float = 2.0) -> None:
+        # A fetch in flight ends within its timeout; the daemon thread does not hold up shutdown.
+        super().__init__(FETCHERS, "paperwire-submissions", poll_seconds=poll_seconds, join_seconds=2)
         self.store = store
         self.settings = settings
-        self.poll_seconds = poll_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._last_fetch = 0.0
-        self._thread = threading.Thread(target=self._run, name="paperwire-submissions", daemon=True)
-
-    def start(self) -> None:
-        with _wakers_lock:
-            _wakers.add(self._wake)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        with _wakers_lock:
-            _wakers.discard(self._wake)
-        # A fetch in flight ends within its timeout; the daemon thread does not hold up shutdown.
-        self._thread.join(timeout=2)
 
     def run_pending(self) -> int:
         """Fetch every queued submission now; how many were handled."""
@@ -163,8 +145,7 @@ class SubmissionFetcher:
                     self.run_pending()
             except Exception:  # e.g. the database briefly unavailable
                 log.exception("submission fetcher pass failed; retrying")
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
+            self._wait(self.poll_seconds)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from paperwire.background import WakeableWorker, Wakers
 from paperwire.mail.leases import recover_dead_leases, register_sender
 from paperwire.mail.message import new_message_id
 from paperwire.mail.transport import Transport, TransportUnavailable, open_transport
@@ -57,14 +57,11 @@ def mail_domain(settings: Settings) -> str:
 
 # ---- enqueueing -----------------------------------------------------------------------------
 
-_wakers: set[threading.Event] = set()
-_wakers_lock = threading.Lock()
+SENDERS = Wakers()  # this process's transactional senders: a queued mail wakes them at once
 
 
 def _wake_senders() -> None:
-    with _wakers_lock:
-        for event in _wakers:
-            event.set()
+    SENDERS.wake_all()
 
 
 def enqueue_transactional(
@@ -296,34 +293,18 @@ def send_outbox(store: Store, settings: Settings, kinds: Sequence[str] | None = 
 # ---- the in-process transactional sender -----------------------------------------------------
 
 
-class TransactionalSender:
+class TransactionalSender(WakeableWorker):
     """A daemon thread that sends transactional mail within seconds, in every web process."""
 
     def __init__(self, store: Store, settings: Settings, *, poll_seconds: float = 2.0) -> None:
+        super().__init__(SENDERS, "paperwire-transactional-mail", poll_seconds=poll_seconds, join_seconds=10)
         self.store = store
         self.settings = settings
-        self.poll_seconds = poll_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="paperwire-transactional-mail", daemon=True)
-
-    def start(self) -> None:
-        with _wakers_lock:
-            _wakers.add(self._wake)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
-        with _wakers_lock:
-            _wakers.discard(self._wake)
 
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds * (2 ** min(failures, 5)))
-            self._wake.clear()
+            self._wait(self.poll_seconds * (2 ** min(failures, 5)))
             if self._stop.is_set():
                 return
             try:
