@@ -13,26 +13,8 @@ document.addEventListener("submit", async (event) => {
   const form = event.target.closest("form.js-feedback");
   if (!form) return;
   event.preventDefault();
-  let response;
-  try {
-    // getAttribute: the form has an input named "action", which shadows form.action.
-    response = await fetch(form.getAttribute("action"), {
-      method: "POST", body: new FormData(form), credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-  } catch (error) {
-    form.submit();
-    return;
-  }
-  if (response.status === 401) {
-    location.href = (await response.json()).login;
-    return;
-  }
-  if (!response.ok) {
-    form.submit();
-    return;
-  }
-  const data = await response.json();
+  const data = await window.postForm(form);  // upvote.js; null when the page is being left
+  if (!data) return;
   if (form.classList.contains("js-dismiss")) {
     const card = form.closest("[data-paper-id]");
     const list = card ? card.parentElement : null;

@@ -3,11 +3,9 @@
 // Without JavaScript the forms post and come back to the same card.
 // The form's `action` attribute is read with getAttribute: `form.action` would be its
 // <input name="action">, which shadows the property.
-document.addEventListener("submit", async (event) => {
-  const form = event.target.closest("form.upvote");
-  if (!form) return;
-  event.preventDefault();
-  const button = form.querySelector("button");
+// postForm(form): POST a one-click form with fetch() and return its JSON answer; null when the page is
+// being left instead (sign-in needed, or the plain submit that is the fallback). library.js uses it too.
+window.postForm = async (form) => {
   let response;
   try {
     response = await fetch(form.getAttribute("action"), {
@@ -16,17 +14,26 @@ document.addEventListener("submit", async (event) => {
     });
   } catch (error) {
     form.submit();
-    return;
+    return null;
   }
   if (response.status === 401) {
     location.href = (await response.json()).login;
-    return;
+    return null;
   }
   if (!response.ok) {
     form.submit();
-    return;
+    return null;
   }
-  const data = await response.json();
+  return response.json();
+};
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form.upvote");
+  if (!form) return;
+  event.preventDefault();
+  const button = form.querySelector("button");
+  const data = await window.postForm(form);
+  if (!data) return;
   form.querySelector(".count").textContent = data.upvotes;
   const label = form.querySelector(".label, .visually-hidden");
   if (label) label.textContent = data.upvotes === 1 ? " upvote" : " upvotes";
