@@ -164,6 +164,7 @@ def raw_exchange(base_url: str, data: bytes, *, pause_after: bytes = b"", pause:
     return b"".join(chunks)
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_the_server_caps_headers_and_times_out_slow_and_idle_clients(settings, store) -> None:
     from paperwire.app import create_app
 
@@ -318,6 +319,7 @@ def subscribe_from_address(client: TestClient, forwarded: str) -> int:
     return client.post("/api/subscriptions", json=body, headers={"X-Forwarded-For": forwarded}).status_code
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_x_forwarded_for_counts_only_from_trusted_proxies(settings, store) -> None:
     from paperwire.app import create_app
 
@@ -331,6 +333,7 @@ def test_x_forwarded_for_counts_only_from_trusted_proxies(settings, store) -> No
         assert subscribe_from_address(proxied, "garbage, 10.0.0.7") == 429
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_paperwire_serve_ignores_x_forwarded_for_from_loopback_by_default(settings, store) -> None:
     import httpx
 

@@ -175,6 +175,7 @@ def serve_empty_hf(server: HTTPServer, settings: Settings) -> Settings:
     })  # fmt: skip
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_serve_runs_the_jobs_in_the_app_lifespan(settings: Settings, store: Store, httpserver: HTTPServer) -> None:
     from paperwire.app import create_app
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SPLATTING = {"2512.08478", "2512.08930", "2512.08215", "2512.08334"}
 
@@ -21,6 +23,7 @@ def paperwire(home: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_import_then_recommend_on_a_fresh_data_directory(tmp_path: Path) -> None:
     home = tmp_path / "home"
     ingest = paperwire(home, "ingest", str(FIXTURES / "library_papers.jsonl"))

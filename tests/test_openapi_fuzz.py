@@ -65,6 +65,7 @@ def fuzz_operation(operation, mode: GenerationMode) -> list[str]:  # an APIOpera
     return failures
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_every_documented_operation_answers_as_documented(api_schema) -> None:
     failures: list[str] = []
     operations = [result.ok() for result in api_schema.get_all_operations()]

@@ -84,6 +84,7 @@ def links_in(message: EmailMessage) -> list[str]:
     return re.findall(r"https?://[^\s<>\"]+", message.get_body(("plain",)).get_content())
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_mailed_and_page_links_point_to_the_port_served(demo: tuple[str, Path]) -> None:
     base, home = demo
     with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as client:

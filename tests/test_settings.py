@@ -71,6 +71,7 @@ def test_short_secret_key_setting_refuses_to_start(tmp_path: Path) -> None:
     assert "PAPERWIRE_SECRET_KEY: expected at least 32 characters" in result.stderr
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 @pytest.mark.parametrize("content", ["", "\n", "too-short-a-key"])
 def test_empty_or_short_secret_key_file_refuses_to_start(tmp_path: Path, content: str) -> None:
     home = tmp_path / "home"
@@ -130,6 +131,7 @@ def test_one_failing_job_does_not_stop_the_next(settings: Settings, store: Store
     assert set(store.last_job_failures()) == {"bad-schedule", "explodes"}
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_status_survives_bad_settings_and_shows_each_jobs_last_error(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert paperwire(home, "db", "upgrade").returncode == 0

@@ -105,6 +105,7 @@ def test_an_unknown_paper_is_fetched_in_the_background(client, settings, httpser
     assert "arXiv has no paper 2507.99999." in page
 
 
+@pytest.mark.slow  # a real server or subprocess: in `make test`, not the fast lane
 def test_pages_answer_while_arxiv_hangs(client, settings, papers, hanging_arxiv) -> None:
     token = sign_in(client, settings, "patient@example.org")
     response = submit(client, token, "2506.08001")
