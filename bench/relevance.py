@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from paperwire.models import Paper  # noqa: E402
-from paperwire.search import hybrid  # noqa: E402
+from paperwire.search import fusion, hybrid  # noqa: E402
 from paperwire.search.embedders import make_embedder, paper_text  # noqa: E402
 from paperwire.search.embedding import text_hash  # noqa: E402
 from paperwire.search.fusion import FusionSettings, fuse  # noqa: E402
@@ -139,10 +139,10 @@ def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple
             keyword_runs[qid] = [d[3:] for d, _ in keyword_scores[qid]]
             semantic_runs[qid] = [d[3:] for d, _ in semantic_scores[qid]]
             hybrid_runs[qid] = [hit.paper.id[3:] for hit in service.search(text, limit=100).hits]
-        # the same hybrid search without the "close in meaning" floor (hybrid.SEMANTIC_FLOOR), same run
-        floors, hybrid.SEMANTIC_FLOOR = hybrid.SEMANTIC_FLOOR, {}
+        # the same hybrid search without the "close in meaning" floor (fusion.SEMANTIC_FLOOR), same run
+        floors, fusion.SEMANTIC_FLOOR = fusion.SEMANTIC_FLOOR, {}
         unfloored_runs = {q: [h.paper.id[3:] for h in service.search(t, limit=100).hits] for q, t in queries.items()}
-        hybrid.SEMANTIC_FLOOR = floors
+        fusion.SEMANTIC_FLOOR = floors
         service.close()
         store.close()
     tuning, report = split_halves(qrels)
@@ -150,7 +150,7 @@ def run(embedder, corpus, queries, qrels, tune: bool = False) -> dict[str, tuple
     same_first = sum(1 for q in report if hybrid_runs[q][:1] == keyword_runs[q][:1])
     print(f"report half: the semantic side's share of the hybrid top-10 slots (papers not in the keyword top 10) "
           f"{100 * float(np.mean(changed)):.1f}%; first hit = keyword's first in {same_first} of {len(report)} queries")  # fmt: skip
-    shipped = hybrid.fusion_for(embedder.name)
+    shipped = fusion.fusion_for(embedder.name)
     results = evaluate({"keyword (tantivy BM25)": keyword_runs, f"semantic ({embedder.name})": semantic_runs,
                         f"hybrid as shipped, no meaning floor ({embedder.name})": unfloored_runs,
                         f"hybrid as shipped ({shipped.method}, semantic weight {shipped.semantic_weight}, "

@@ -42,8 +42,8 @@ from machine import describe  # noqa: E402  (bench/machine.py)
 from paperwire.models import Paper  # noqa: E402
 from paperwire.sample import sample_vectors_path  # noqa: E402
 from paperwire.search.embedders import FastBertQuery, QueryCache, SentenceTransformerEmbedder, native_bf16  # noqa: E402
-from paperwire.search.fusion import fuse  # noqa: E402
-from paperwire.search.hybrid import FUSION, SearchService  # noqa: E402
+from paperwire.search.fusion import FUSION, fuse  # noqa: E402
+from paperwire.search.hybrid import SearchService  # noqa: E402
 from paperwire.search.query import parse_query  # noqa: E402
 from paperwire.search.vectors import encode_vector  # noqa: E402
 from paperwire.settings import Settings  # noqa: E402

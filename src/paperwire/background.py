@@ -3,6 +3,7 @@ sender, the arXiv submission fetcher): one shape, so starting, waking and stoppi
 
 from __future__ import annotations
 
+import abc
 import threading
 
 
@@ -27,7 +28,7 @@ class Wakers:
                 event.set()
 
 
-class WakeableWorker:
+class WakeableWorker(abc.ABC):
     """A daemon thread running `_run` (a subclass's loop over `_wait()`), woken through `wakers`."""
 
     def __init__(self, wakers: Wakers, name: str, *, poll_seconds: float, join_seconds: float) -> None:
@@ -53,5 +54,6 @@ class WakeableWorker:
         self._wake.wait(seconds)
         self._wake.clear()
 
+    @abc.abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The worker's loop: until `_stop` is set, do a pass, then `_wait()` (each subclass has its own)."""

@@ -116,3 +116,29 @@ def best_vector_fusion(keyword: Mapping[str, float], semantic: Sequence[Semantic
         fused[item] = (1 - weight) * keyword_norm.get(item, 0.0) + weight * meaning
     order = {item: position for position, item in enumerate(items)}
     return sorted(fused.items(), key=lambda pair: (-pair[1], order[pair[0]]))
+
+
+# ---- the settings per model ---------------------------------------------------------------------
+
+# Tuned on SciFact training queries (bench/relevance.py); see docs/benchmarks.md.
+FUSION = FusionSettings(method="convex", semantic_weight=0.45)
+# The bulk (static) model is a weaker ranker: it gets a smaller share (SciFact hybrid nDCG@10 best at 0.3).
+FUSION_BY_MODEL = {"static-minilm-v3": FusionSettings(method="convex", semantic_weight=0.3)}
+# A paper is "close in meaning" at this cosine or more (below it MiniLM's neighbours of nonsense such as
+# "xyzzyqwertyplugh" sit at 0.1-0.25); the bulk (static) model's cosines run lower. A model without a
+# calibrated floor here keeps every neighbour.
+SEMANTIC_FLOOR = {
+    "all-MiniLM-L6-v2": 0.30,  # embedders.MINILM
+    "static-minilm-v3": 0.25,
+}
+
+
+def fusion_for(model: str) -> FusionSettings:
+    """The fusion settings tuned for a model's vectors (FUSION unless it has its own)."""
+    return FUSION_BY_MODEL.get(model, FUSION)
+
+
+def above_floor(hits: list[tuple[str, float]], model: str) -> list[tuple[str, float]]:
+    """The meaning hits close enough to count as results (see SEMANTIC_FLOOR)."""
+    floor = SEMANTIC_FLOOR.get(model, -1.0)
+    return [(paper_id, score) for paper_id, score in hits if score >= floor]

@@ -25,12 +25,12 @@ from paperwire.search.embedders import (
     NoEmbedder,
     make_embedder,
 )
-from paperwire.search.fusion import FusionSettings, SemanticList, best_vector_fusion, convex_fusion, fuse
+from paperwire.search.fusion import SemanticList, above_floor, best_vector_fusion, convex_fusion, fuse, fusion_for
 from paperwire.search.index import SearchIndex
 from paperwire.search.keyword import Filters
-from paperwire.search.query import SEMANTIC_CHARS, ParsedQuery, parse_query
+from paperwire.search.query import SEMANTIC_CHARS, parse_query
 from paperwire.search.results import SearchHit, SearchResults, TopicMatch
-from paperwire.search.suggest import MAX_CORRECTED_WORDS, did_you_mean, nearby_categories
+from paperwire.search.suggest import MAX_CORRECTED_WORDS, NEARBY_POOL, did_you_mean, fill_help
 from paperwire.search.vectors import VectorIndex
 from paperwire.settings import Settings
 from paperwire.storage import Store
@@ -39,12 +39,6 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW = 1000  # offset + limit never reaches past this many ranked candidates
 CANDIDATES = 200  # keyword and meaning candidates of a search (each): the count is what paging reaches
-NEARBY_POOL = 20  # nearest papers whose categories are offered when nothing is close enough
-# A paper is "close in meaning" at this cosine or more (below it MiniLM's neighbours of nonsense such as
-# "xyzzyqwertyplugh" sit at 0.1-0.25); the bulk (static) model's cosines run lower. A model without a
-# calibrated floor here keeps every neighbour.
-SEMANTIC_FLOOR = {MINILM: 0.30, "static-minilm-v3": 0.25}
-MIN_POOL = 100
 # Searches in the first moments after start wait for the start-up catch-up: once some papers are indexed,
 # until FIRST_SYNC_WAIT_SECONDS after start while the keyword build goes on, VECTOR_CATCH_UP_WAIT_SECONDS
 # while the vectors are read (later ones answer at once from what is indexed, and say so); while none is,
@@ -58,23 +52,6 @@ QUERY_THREADS = 1  # torch threads of the process that answers searches (see mak
 # runs the keyword search and the exact-match lookups (torch, faiss and tantivy release the GIL while
 # they compute): on 2 cores a hybrid search then waits for about the slower of the two, not their sum.
 _QUERY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
-# Tuned on SciFact training queries (bench/relevance.py); see docs/benchmarks.md.
-FUSION = FusionSettings(method="convex", semantic_weight=0.45)
-# The bulk (static) model is a weaker ranker: it gets a smaller share (SciFact hybrid nDCG@10 best at 0.3).
-FUSION_BY_MODEL = {"static-minilm-v3": FusionSettings(method="convex", semantic_weight=0.3)}
-
-
-def above_floor(hits: list[tuple[str, float]], model: str) -> list[tuple[str, float]]:
-    """The meaning hits close enough to count as results (see SEMANTIC_FLOOR)."""
-    floor = SEMANTIC_FLOOR.get(model, -1.0)
-    return [(paper_id, score) for paper_id, score in hits if score >= floor]
-
-
-def fusion_for(model: str) -> FusionSettings:
-    """The fusion settings tuned for a model's vectors (FUSION unless it has its own)."""
-    return FUSION_BY_MODEL.get(model, FUSION)
-
-
 # A search over papers of which some have only a bulk (static) vector uses both indexes: see
 # fusion.best_vector_fusion (each paper scored by the best model it has a vector of, each model's
 # cosines normalised on their own, with that model's weight).
@@ -337,7 +314,7 @@ class SearchService:
         ranked = ranked[:MAX_WINDOW]
         results.total = len(ranked)
         if not ranked:
-            self._help(query, nearest, results)
+            fill_help(self.index.keyword, self.store, query, nearest, results)
             return results
         if len(query.terms) <= MAX_CORRECTED_WORDS:  # found by meaning, yet a word may be misspelt
             results.did_you_mean = did_you_mean(self.index.keyword, self.store, query)
@@ -367,15 +344,6 @@ class SearchService:
         papers = {paper.id: paper for paper in self.store.get_papers(ids)}
         results.hits = [SearchHit(papers[i], 0.0, "filters") for i in ids if i in papers]
         return results
-
-    def _help(self, query: ParsedQuery, nearest: list[tuple[str, float]], results: SearchResults) -> None:
-        """Nothing matched: a spelling from the catalogue, and the categories of the nearest papers."""
-        results.did_you_mean = did_you_mean(self.index.keyword, self.store, query)
-        near_ids = [paper_id for paper_id, _ in sorted(nearest, key=lambda pair: -pair[1])[:NEARBY_POOL]]
-        if not near_ids and results.did_you_mean:
-            respelt = self.index.keyword.search(parse_query(results.did_you_mean), results.filters, NEARBY_POOL)
-            near_ids = [paper_id for paper_id, _ in respelt]
-        results.nearby_categories = nearby_categories(self.store.get_papers(near_ids))
 
     def _bulk_semantic(self, text: str, filters: Filters, pool: int) -> list[tuple[str, float]]:
         """The bulk model's hits, when papers carry its vectors (a backfill not yet re-embedded)."""

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 
 from paperwire.models import Paper
 from paperwire.search.keyword import KeywordIndex
-from paperwire.search.query import UNMARKED, ParsedQuery, words_of
+from paperwire.search.query import UNMARKED, ParsedQuery, parse_query, words_of
+from paperwire.search.results import SearchResults
 from paperwire.storage import Store
 
 MAX_CORRECTED_WORDS = 8  # words of a query checked for spelling (a long query that matches nothing is rare)
 MAX_EDITS = 2
 NEARBY_CATEGORIES = 5
+NEARBY_POOL = 20  # nearest papers whose categories are offered when nothing is close enough
 
 
 def edit_distance(left: str, right: str) -> int:
@@ -56,3 +58,15 @@ def nearby_categories(papers: Sequence[Paper]) -> list[str]:
     """The primary categories of these papers (the nearest ones, even if not close enough), commonest first."""
     counts = Counter(paper.categories[0] for paper in papers if paper.categories)
     return [category for category, _ in counts.most_common(NEARBY_CATEGORIES)]
+
+
+def fill_help(
+    keyword: KeywordIndex, store: Store, query: ParsedQuery, nearest: list[tuple[str, float]], results: SearchResults
+) -> None:
+    """Nothing matched: a spelling from the catalogue, and the categories of the nearest papers."""
+    results.did_you_mean = did_you_mean(keyword, store, query)
+    near_ids = [paper_id for paper_id, _ in sorted(nearest, key=lambda pair: -pair[1])[:NEARBY_POOL]]
+    if not near_ids and results.did_you_mean:
+        respelt = keyword.search(parse_query(results.did_you_mean), results.filters, NEARBY_POOL)
+        near_ids = [paper_id for paper_id, _ in respelt]
+    results.nearby_categories = nearby_categories(store.get_papers(near_ids))

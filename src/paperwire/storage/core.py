@@ -24,19 +24,16 @@ class StoreCore:
     held_locks: dict[str, list[Any]]
     generation: int
 
-    def read(self) -> contextlib.AbstractContextManager[sa.Connection]:
-        raise NotImplementedError
-
-    def write(self, *, papers: bool = False) -> contextlib.AbstractContextManager[sa.Connection]:
-        raise NotImplementedError
-
-    def insert(self, table: sa.Table) -> Any:  # the dialect's Insert, with its on_conflict_* methods
-        raise NotImplementedError
-
-    def try_lock(self, name: str) -> Any:  # the backend's lock object (held(), release()), or None
-        raise NotImplementedError
-
     if TYPE_CHECKING:
+        # Defined by Store (store.py), which every mixin is combined into.
+        def read(self) -> contextlib.AbstractContextManager[sa.Connection]: ...
+
+        def write(self, *, papers: bool = False) -> contextlib.AbstractContextManager[sa.Connection]: ...
+
+        def insert(self, table: sa.Table) -> Any: ...  # the dialect's Insert, with its on_conflict_* methods
+
+        def try_lock(self, name: str) -> Any: ...  # the backend's lock object (held(), release()), or None
+
         # Used across mixins (defined in papers.py and jobs.py).
         def get_paper(self, paper_id: str) -> Paper | None: ...
 

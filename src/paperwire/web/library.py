@@ -6,6 +6,7 @@ answers JSON to fetch(); everything private answers 404 to anybody else, as if i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paperwire.library_import import LibraryFileError, import_library, papers_to_bibtex
-from paperwire.storage.library import author_key
+from paperwire.storage.library import LibraryQueries, author_key
 from paperwire.storage.records import UserRecord
 from paperwire.web.feeds import FORMATS, Feed, FeedEntry, feed_response
 from paperwire.web.security import clear_session_cookie, current_request, hash_token, new_token, require_csrf
@@ -68,28 +69,28 @@ def visible_collection(request: Request, collection_id: int) -> dict:
 # ---- one-click feedback ------------------------------------------------------------------------
 
 
-@router.post("/papers/{paper_id:paper_id}/save", dependencies=[Depends(require_csrf)])
-def save_paper(request: Request, paper_id: str, action: str = Form("save"), next: str = Form("")) -> Response:
-    back = safe_next(next, f"/papers/{paper_id}")
+def set_paper_mark(
+    request: Request, paper_id: str, back: str, on: bool, mark: Callable[[LibraryQueries, int, str, bool], object]
+) -> Response:
+    """A one-click mark of the signed-in reader on a paper (save, not interested): set or undone."""
     user = signed_in_or_redirect(request, back)
     if not isinstance(user, dict):
         return user
     paper_or_404(request, paper_id)
-    saved = action != "undo"
-    store_of(request).set_saved(user["id"], paper_id, saved)
-    return answer(request, back, {"id": paper_id, "on": saved})
+    mark(store_of(request), user["id"], paper_id, on)
+    return answer(request, back, {"id": paper_id, "on": on})
+
+
+@router.post("/papers/{paper_id:paper_id}/save", dependencies=[Depends(require_csrf)])
+def save_paper(request: Request, paper_id: str, action: str = Form("save"), next: str = Form("")) -> Response:
+    back = safe_next(next, f"/papers/{paper_id}")
+    return set_paper_mark(request, paper_id, back, action != "undo", LibraryQueries.set_saved)
 
 
 @router.post("/papers/{paper_id:paper_id}/not-interested", dependencies=[Depends(require_csrf)])
 def mark_not_interested(request: Request, paper_id: str, action: str = Form("mark"), next: str = Form("")) -> Response:
     back = safe_next(next, "/for-you")
-    user = signed_in_or_redirect(request, back)
-    if not isinstance(user, dict):
-        return user
-    paper_or_404(request, paper_id)
-    marked = action != "undo"
-    store_of(request).set_not_interested(user["id"], paper_id, marked)
-    return answer(request, back, {"id": paper_id, "on": marked})
+    return set_paper_mark(request, paper_id, back, action != "undo", LibraryQueries.set_not_interested)
 
 
 @router.post("/papers/{paper_id:paper_id}/collect", dependencies=[Depends(require_csrf)])
