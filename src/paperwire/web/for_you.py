@@ -25,7 +25,7 @@ from paperwire.web.listings import default_day, parse_period, period_of_day
 from paperwire.web.pages import render_error
 from paperwire.web.params import MAX_LIMIT, MAX_OFFSET, MAX_PAGE, parse_int
 from paperwire.web.security import hash_token
-from paperwire.web.social import current_user, preload_votes, render, store_of
+from paperwire.web.social import current_user, render, store_of
 
 router = APIRouter()
 EMPHASIS = re.compile(r"\*([^*]+)\*")
@@ -61,7 +61,6 @@ def for_you_page(request: Request, period: str = "day", date: str | None = None,
                             hint_text="Go to today's suggestions")  # fmt: skip
     ranked, total = recommendations(store_of(request), user, chosen, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
     marks = reader_marks(request, [item.paper.id for item in ranked])
-    preload_votes(request, [item.paper.id for item in ranked])
 
     def page_url(target: int) -> str:
         query = {"period": chosen.kind, "date": chosen.first.isoformat()}

@@ -103,9 +103,6 @@ def has_voted(paper_id: str) -> bool:
     user = current_user(request) if request is not None else None
     if request is None or user is None:
         return False
-    preloaded = request.scope.get("state", {}).get("voted_ids")  # (asked ids, voted ids): see preload_votes
-    if preloaded is not None and paper_id in preloaded[0]:
-        return paper_id in preloaded[1]
     state = request.scope.setdefault("state", {})
     if "voted" not in state:
         state["voted"] = store_of(request).all_voted_paper_ids(user["id"], VOTES_READ_AT_ONCE)
@@ -113,14 +110,6 @@ def has_voted(paper_id: str) -> bool:
     if voted is not None:
         return paper_id in voted
     return paper_id in store_of(request).voted_paper_ids(user["id"], [paper_id])
-
-
-def preload_votes(request: Request, paper_ids: list[str]) -> None:
-    """Read the signed-in reader's votes on a page's papers in one query (has_voted then asks no more)."""
-    user = current_user(request)
-    if user is not None:
-        voted = store_of(request).voted_paper_ids(user["id"], paper_ids)
-        request.scope.setdefault("state", {})["voted_ids"] = (set(paper_ids), voted)
 
 
 def current_request_path() -> str:
