@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import unicodedata
@@ -128,6 +129,13 @@ def normalise_title(title: str) -> str:
     folded = unicodedata.normalize("NFKD", title.replace("\u2019", "").replace("'", ""))
     folded = folded.encode("ascii", "ignore").decode().lower()
     return " ".join(re.findall(r"[a-z0-9]+", folded))
+
+
+@functools.lru_cache(maxsize=65_536)  # similar papers fold the same names for every request
+def author_key(name: str) -> str:
+    """An author's identity, the same for author pages, follows and search: the name with case, accents,
+    spacing and punctuation folded ("Ana Müller" → "ana muller")."""
+    return normalise_title(name)
 
 
 def title_id(title: str) -> str:

@@ -17,7 +17,7 @@ from datetime import date
 import numpy as np
 
 from paperwire.mail.subscribers import Interests
-from paperwire.models import Paper
+from paperwire.models import Paper, author_key
 from paperwire.periods import Period, period_containing
 from paperwire.recommend.model import (
     PaperFeatures,
@@ -29,7 +29,6 @@ from paperwire.recommend.model import (
     rank_period,
 )
 from paperwire.storage import Store
-from paperwire.storage.library import author_key
 from paperwire.storage.records import UserRecord
 
 log = logging.getLogger("paperwire.recommend")

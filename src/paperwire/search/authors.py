@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paperwire.models import Paper
+from paperwire.models import Paper, author_key
 from paperwire.search.hybrid import SearchService
-from paperwire.search.keyword import author_key
 
 MAX_NAME_CHARS = 200
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tantivy
 
-from paperwire.models import Paper, normalise_title
+from paperwire.models import Paper, author_key
 from paperwire.search.query import UNMARKED, ParsedQuery, words_of
 
 SCHEMA_VERSION = "2"  # bump when the schema below changes: the index is rebuilt from the database
@@ -57,11 +57,6 @@ def build_schema() -> tantivy.Schema:
     # title words as typed (not stemmed): the vocabulary "did you mean" corrects against
     builder.add_text_field("title_words", tokenizer_name="default")
     return builder.build()
-
-
-def author_key(name: str) -> str:
-    """An author's name with case, accents, spacing and punctuation folded: "Ana Müller" → "ana muller"."""
-    return normalise_title(name)
 
 
 def _analyzer(stemmed: bool) -> tantivy.TextAnalyzer:

@@ -15,7 +15,6 @@ with (noise) fall silent, so a catalogue with only bulk vectors ranks at least a
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections import Counter
@@ -23,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from paperwire.models import Paper, normalise_title
+from paperwire.models import Paper, author_key
 from paperwire.search.keyword import ANALYZERS
 from paperwire.search.query import UNMARKED
 from paperwire.search.results import SearchHit
@@ -144,11 +143,6 @@ def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[
 
 
 # ---- gathering the evidence from the index -------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=65_536)
-def author_key(name: str) -> str:
-    return normalise_title(name)
 
 
 def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:

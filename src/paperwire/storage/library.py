@@ -6,13 +6,12 @@ recommender knows whose model to refit (see storage/readers.py).
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
-from paperwire.models import Paper, utc_now_iso
+from paperwire.models import Paper, author_key, utc_now_iso
 from paperwire.storage.core import StoreCore
 from paperwire.storage.papers import SELECT_PAPERS, row_to_paper
 from paperwire.storage.schema import (
@@ -27,12 +26,6 @@ from paperwire.storage.schema import (
 )
 
 MAX_COLLECTIONS = 200
-
-
-def author_key(name: str) -> str:
-    """An author's identity: the name as listed, case- and accent-folded, spaces collapsed."""
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return " ".join(folded.lower().split())
 
 
 class LibraryQueries(StoreCore):

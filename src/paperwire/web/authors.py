@@ -7,8 +7,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from paperwire.models import author_key
 from paperwire.search.authors import MAX_NAME_CHARS, AuthorPapers, papers_by_author
-from paperwire.search.keyword import author_key
 from paperwire.web.api import json_error, json_response, paper_json
 from paperwire.web.search import DEFAULT_LIMIT, MAX_LIMIT, InvalidSearch, parse_int
 

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paperwire.library_import import LibraryFileError, import_library, papers_to_bibtex
-from paperwire.storage.library import LibraryQueries, author_key
+from paperwire.models import author_key
+from paperwire.storage.library import LibraryQueries
 from paperwire.storage.records import UserRecord
 from paperwire.web.feeds import FORMATS, Feed, FeedEntry, feed_response
 from paperwire.web.security import clear_session_cookie, current_request, hash_token, new_token, require_csrf
