@@ -247,6 +247,15 @@ def merge_papers(stored: Paper, incoming: Paper) -> Paper:
     return merged
 
 
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def utc_iso(moment: datetime) -> str:
+    """A moment in the text form the tables store: UTC with microseconds (2025-06-10T12:00:00.000000Z)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def utc_now_iso() -> str:
-    """The current UTC time with microseconds, in the text form the tables store."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The current UTC time in the text form the tables store."""
+    return utc_iso(now_utc())

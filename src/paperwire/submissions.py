@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 from paperwire.background import WakeableWorker, Wakers
 from paperwire.models import InvalidRecord, Paper
+from paperwire.models import utc_iso as iso
 from paperwire.settings import Settings
 from paperwire.storage import Store
 from paperwire.storage.records import UserRecord
@@ -27,10 +28,6 @@ log = logging.getLogger("paperwire.submissions")
 INTERACTIVE_TIMEOUT = 20.0  # seconds before a fetch for a waiting reader gives up
 INTERACTIVE_MAX_WAIT = 30.0  # longest Retry-After honoured for a waiting reader
 STALE_AFTER = timedelta(minutes=10)  # a fetch `fetching` this long belonged to a process that died
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def queue_submission(store: Store, settings: Settings, user: UserRecord, paper_id: str, version: int | None) -> int:

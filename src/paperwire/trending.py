@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from paperwire.models import Paper
+from paperwire.models import Paper, now_utc
+from paperwire.models import utc_iso as iso
 from paperwire.settings import Settings
 from paperwire.storage import Store
 
@@ -170,10 +171,6 @@ def grew_within(signals: Sequence[Signal], now: datetime, window: timedelta, lis
 # ---- stored scores kept current ----------------------------------------------------------------------
 
 
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _rank_keys(store: Store, paper_ids: Sequence[str], now: datetime) -> dict[str, float | None]:
     history = store.signals_of(list(paper_ids))
     listed = store.listing_days_of(list(paper_ids))
@@ -267,10 +264,6 @@ class TrendingList:
         days = QUIET_WINDOW.days
         return (f"No paper has gained upvotes or GitHub stars in the last {days} days. Shown instead: the "
                 f"papers whose growth was largest and most recent before that; each says when it grew.")  # fmt: skip
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def entries_for(store: Store, ranked: Sequence[tuple[Paper, float]], now: datetime) -> list[TrendingEntry]:

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +32,8 @@ from paperwire.background import WakeableWorker, Wakers
 from paperwire.mail.leases import recover_dead_leases, register_sender
 from paperwire.mail.message import new_message_id
 from paperwire.mail.transport import Transport, TransportUnavailable, open_transport
+from paperwire.models import now_utc
+from paperwire.models import utc_iso as iso
 from paperwire.settings import Settings
 from paperwire.storage import Store
 
@@ -41,14 +43,6 @@ BOUNCE_THRESHOLD = 2  # permanent failures before a confirmed address is marked 
 TRANSACTIONAL_DEADLINE = timedelta(hours=1)  # a sign-in or confirmation link older than this is useless
 DIGEST_DEADLINE = timedelta(days=2)  # a digest that cannot leave within two days is stale
 MAIL_CAP_WINDOW = timedelta(hours=1)  # mail_cap_per_address counts the mails of this window
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def mail_domain(settings: Settings) -> str:

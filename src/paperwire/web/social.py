@@ -7,14 +7,15 @@ scanners that prefetch links cannot use up the token.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from paperwire.models import InvalidRecord, parse_arxiv_id
+from paperwire.models import InvalidRecord, now_utc, parse_arxiv_id
+from paperwire.models import utc_iso as iso
 from paperwire.settings import Settings
 from paperwire.storage import Store
 from paperwire.storage.records import UserRecord
@@ -45,14 +46,6 @@ def clean_display_name(text: str) -> str | None:
     runs of white space as one space, at most NAME_MAX_CHARS; None when nothing is left."""
     printable = "".join(ch if ch.isprintable() else " " for ch in text)
     return " ".join(printable.split())[:NAME_MAX_CHARS].strip() or None
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def store_of(request: Request) -> Store:
