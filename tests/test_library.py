@@ -7,31 +7,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import orjson
-import pytest
-
+from library_support import library_catalogue, library_settings  # noqa: F401 - fixtures `catalogue`, `settings`
 from paperwire.library_import import import_library, papers_to_bibtex, read_library_file
 from paperwire.models import Paper
-from paperwire.settings import Settings
-from paperwire.sources.jsonl import to_paper
 from test_social import sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ZOTERO = FIXTURES / "zotero_library.bib"
 LIBRARY_IDS = ["2510.26921", "2510.27133", "2510.27318", "2511.02207", "2511.03099", "2511.02777"]
-
-
-@pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire",
-                    database_url=database_url, embedder="none")  # fmt: skip
-
-
-@pytest.fixture
-def catalogue(store) -> None:
-    lines = (FIXTURES / "library_papers.jsonl").read_bytes().splitlines()
-    store.upsert_papers([to_paper(orjson.loads(line)) for line in lines])
 
 
 def csrf_of(page: str) -> str:

@@ -9,17 +9,13 @@ import re
 from datetime import date
 from pathlib import Path
 
-import orjson
-import pytest
-
+from library_support import library_catalogue, library_settings  # noqa: F401 - fixtures `catalogue`, `settings`
 from mail_support import SmtpSink
 from paperwire.library_import import import_library
 from paperwire.mail.compose import run_digest
 from paperwire.mail.subscribers import import_subscribers, subscriber_of_address
 from paperwire.periods import period_containing
 from paperwire.recommend.service import recommendations, refit_changed
-from paperwire.settings import Settings
-from paperwire.sources.jsonl import to_paper
 from test_social import sign_in
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -29,19 +25,6 @@ SPLATTING = {"2512.08478", "2512.08930", "2512.08215", "2512.08334"}
 # The day's papers about language models: far from a 3D-reconstruction library.
 LANGUAGE = {"2512.08082", "2512.08088", "2512.08026", "2512.08057", "2512.08193", "2512.08440", "2512.08261",
             "2512.08480"}  # fmt: skip
-
-
-@pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    database_url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else ""
-    return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire",
-                    database_url=database_url, embedder="none")  # fmt: skip
-
-
-@pytest.fixture
-def catalogue(store) -> None:
-    lines = (FIXTURES / "library_papers.jsonl").read_bytes().splitlines()
-    store.upsert_papers([to_paper(orjson.loads(line)) for line in lines])
 
 
 def reader_with_library(store, email: str = "reader@example.org") -> dict:
