@@ -3,8 +3,10 @@ the bare page behind the same cache — all measured in one run.
 
 Rendered (every request renders): a bare Starlette + Jinja2 page of the same 30 paper cards (no database),
 paperwire's daily page and /api/papers with the page cache off (an anonymous reader), and the daily page
-of a signed-in reader (session cookie, their upvotes marked: the page every signed-in reader gets, never
-cached). Cached: the bare page behind paperwire's page cache (web/pagecache.py, same settings) against
+of a signed-in reader (session and CSRF cookies, their upvotes marked: the page every signed-in reader
+gets) — built per request from one rendering shared by all signed-in readers, with that reader's session,
+votes, name and CSRF token filled in (web/reader_pages.py: one database query per request), and with the
+page cache off (rendered from scratch every time). Cached: the bare page behind paperwire's page cache (web/pagecache.py, same settings) against
 paperwire's anonymous pages from that cache. Goal for the signed-in reader's page: within 1.5x of the
 bare rendered page's requests/s and p99 <= 100 ms at 50 connections.
 
@@ -12,8 +14,9 @@ Load: wrk (1 thread) when installed, else bench/loadgen.py (one Python asyncio p
 which; past a few thousand requests/s it measures its own limit). 50 connections, loopback only, a
 warm-up, then a bounded measured run. Servers: uvicorn with uvloop + httptools (as `paperwire serve` gets
 them), access log off. With one server process it is pinned to CPU 0 and the load generator to CPU 1;
-with two processes nothing is pinned. Data: the bundled sample + the shared HF 2025 items (SQLite;
-PostgreSQL rows with --postgresql); the page is the busiest day. Each row is the best of `--rounds`.
+with two processes nothing is pinned. paperwire's servers are measured once their start-up search-index
+build is done (the bare page has no such work). Data: the bundled sample + the shared HF 2025 items
+(SQLite; PostgreSQL rows with --postgresql); the page is the busiest day. Each row is the best of `--rounds`.
 
 Reproduce:  .venv/bin/python bench/web.py [--duration 10] [--warmup 3] [--rounds 2] [--postgresql] [--json out.jsonl]
 """
@@ -118,7 +121,7 @@ def get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
 
 
 @contextmanager
-def server(factory: str, workers: int, environment: dict[str, str], probe: str):
+def server(factory: str, workers: int, environment: dict[str, str], probe: str, settle: str | None = None):
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", f"web:{factory}", "--factory", "--app-dir", str(ROOT / "bench"),
@@ -142,6 +145,11 @@ def server(factory: str, workers: int, environment: dict[str, str], probe: str):
             time.sleep(0.3)
         for _ in range(workers * 20):  # every worker process answers once before timing
             get(base + probe)
+        if settle:  # paperwire builds its search index in the background at start: let it finish first
+            while json.loads(get(base + settle)[1]).get("index", {}).get("state") == "building":
+                if time.monotonic() > deadline + 120:
+                    raise RuntimeError("the search index was still being built after 3.5 minutes")
+                time.sleep(0.5)
         yield base
     finally:
         os.killpg(process.pid, 15)
@@ -252,7 +260,7 @@ def prepare_reader(url: str, secret_key: str, paper_ids: list[str]) -> str:
 
     from paperwire.settings import Settings
     from paperwire.storage import open_store
-    from paperwire.web.security import SESSION_COOKIE, _session_serializer, hash_token
+    from paperwire.web.security import CSRF_COOKIE, SESSION_COOKIE, _session_serializer, hash_token
 
     store = open_store(url)
     try:
@@ -265,7 +273,8 @@ def prepare_reader(url: str, secret_key: str, paper_ids: list[str]) -> str:
     finally:
         store.close()
     cookie = _session_serializer(Settings(secret_key=secret_key)).dumps(session_id)
-    return f"Cookie: {SESSION_COOKIE}={cookie}"
+    # a browser keeps the CSRF cookie its first page set; without it every answer would set a new one
+    return f"Cookie: {SESSION_COOKIE}={cookie}; {CSRF_COOKIE}=bench-reader-csrf-cookie-0123456789"
 
 
 def main() -> None:
@@ -311,6 +320,8 @@ def main() -> None:
             ("rendered", "paperwire, SQLite, anonymous, cache off", "paperwire_app", 1, {**sqlite_env, **off},
              [daily, api], []),
             ("rendered", "paperwire, SQLite, signed-in reader", "paperwire_app", 1, sqlite_env, [daily], [reader]),
+            ("rendered", "paperwire, SQLite, signed-in reader, cache off", "paperwire_app", 1, {**sqlite_env, **off},
+             [daily], [reader]),
             ("cached", "bare Starlette + Jinja2 behind the page cache", "bare_cached_app", 1, bare_env, ["/papers"], []),
             ("cached", "paperwire, SQLite, anonymous, page cache", "paperwire_app", 1, sqlite_env, [daily, api], []),
         ]  # fmt: skip
@@ -336,7 +347,10 @@ def main() -> None:
 
         for round_number in range(1, arguments.rounds + 1):
             for group, name, factory, workers, environment, paths, headers in setups:
-                with server(factory, workers, environment, paths[0] if not headers else "/healthz") as base:
+                settle = (
+                    f"/api/papers/{bare['papers'][0]['id']}/similar?limit=1" if factory == "paperwire_app" else None
+                )
+                with server(factory, workers, environment, paths[0] if not headers else "/healthz", settle) as base:
                     for path in paths:
                         result = measure(base, path, arguments, pin=workers == 1, headers=headers)
                         row = {"group": group, "app": name, "processes": workers, "path": path,

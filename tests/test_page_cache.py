@@ -106,4 +106,4 @@ def test_cache_can_be_switched_off(settings, store, papers) -> None:
     with TestClient(create_app(settings, store=store)) as node:
         for _ in range(3):
             assert node.get(DAY_PAGE).status_code == 200
-        assert cache_counts(node) == {"hit": 0, "miss": 0}
+        assert cache_counts(node) == {"hit": 0, "miss": 0, "reader_hit": 0, "reader_miss": 0}

@@ -105,7 +105,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     application.state.page_cache = PageCacheStats()
     application.add_middleware(
         PageCache, store=store, max_age=settings.page_cache_seconds, probe_seconds=settings.page_cache_probe_seconds,
-        stats=application.state.page_cache,
+        stats=application.state.page_cache, settings=settings,
     )  # fmt: skip
     application.add_middleware(NoStoreForPersonalPages)
     social.install_template_helpers(application)

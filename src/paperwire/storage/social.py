@@ -23,6 +23,25 @@ from paperwire.storage.schema import (
     votes,
 )  # fmt: skip
 
+# Built once: what every signed-in page asks (SQLAlchemy then only looks up the compiled form).
+SESSION_USER = (
+    sa.select(users)
+    .join(user_sessions, user_sessions.c.user_id == users.c.id)
+    .where(user_sessions.c.id_hash == sa.bindparam("id_hash"), user_sessions.c.expires_at > sa.bindparam("now"))
+)
+VOTED_AMONG = sa.select(votes.c.paper_id).where(
+    votes.c.user_id == sa.bindparam("user_id"), votes.c.paper_id.in_(sa.bindparam("paper_ids", expanding=True))
+)
+# The session's user with each of their votes (one row per vote; one row with no vote): one round trip.
+SESSION_READER = (
+    sa.select(*users.c, votes.c.paper_id.label("voted"))
+    .select_from(user_sessions.join(users, user_sessions.c.user_id == users.c.id))
+    .outerjoin(votes, votes.c.user_id == users.c.id)
+    .where(user_sessions.c.id_hash == sa.bindparam("id_hash"), user_sessions.c.expires_at > sa.bindparam("now"))
+    .limit(sa.bindparam("limit"))
+)
+READER_VOTES_AT_ONCE = 1_000  # a reader with more votes is asked about the page's papers only
+
 
 class AlreadySubmitted(ValueError):
     """The paper is already on the daily list with a submitter."""
@@ -140,14 +159,31 @@ class SocialQueries(StoreCore):
             )
 
     def session_user(self, id_hash: str, now: str) -> UserRecord | None:
-        query = (
-            sa.select(users)
-            .join(user_sessions, user_sessions.c.user_id == users.c.id)
-            .where(user_sessions.c.id_hash == id_hash, user_sessions.c.expires_at > now)
-        )
         with self.read() as connection:
-            row = connection.execute(query).mappings().first()
+            row = connection.execute(SESSION_USER, {"id_hash": id_hash, "now": now}).mappings().first()
         return user_record(row) if row else None
+
+    def session_reader(
+        self, id_hash: str, now: str, paper_ids: Iterable[str] | None
+    ) -> tuple[UserRecord | None, set[str] | None]:
+        """The session's signed-in user and which of `paper_ids` they have upvoted (None: all their votes, or
+        None when they have more than READER_VOTES_AT_ONCE): what a signed-in reader's list page needs of the
+        database besides the catalogue, in one query for most readers."""
+        with self.read() as connection:
+            rows = connection.execute(
+                SESSION_READER, {"id_hash": id_hash, "now": now, "limit": READER_VOTES_AT_ONCE + 1}
+            ).all()
+            if not rows:
+                return None, set()
+            user = user_record({name: rows[0]._mapping[name] for name in users.c.keys()})
+            if len(rows) <= READER_VOTES_AT_ONCE:
+                voted = {row.voted for row in rows if row.voted is not None}
+                return user, voted if paper_ids is None else voted.intersection(paper_ids)
+            if paper_ids is None:
+                return user, None
+            wanted = list(paper_ids)
+            found = connection.execute(VOTED_AMONG, {"user_id": user["id"], "paper_ids": wanted}).scalars()
+            return user, set(found) if wanted else set()
 
     def delete_session(self, id_hash: str) -> None:
         with self.write() as connection:
@@ -228,11 +264,7 @@ class SocialQueries(StoreCore):
         if not ids:
             return set()
         with self.read() as connection:
-            return set(
-                connection.execute(
-                    sa.select(votes.c.paper_id).where(votes.c.user_id == user_id, votes.c.paper_id.in_(ids))
-                ).scalars()
-            )
+            return set(connection.execute(VOTED_AMONG, {"user_id": user_id, "paper_ids": ids}).scalars())
 
     def count_votes(self, paper_id: str) -> int:
         """Votes cast on this instance (the paper's upvotes also include imported ones)."""

@@ -122,11 +122,14 @@ class ScrapeTimeFigures:
         if self.page_cache is not None:
             cache = CounterMetricFamily(
                 "paperwire_page_cache_requests",
-                "Anonymous list pages answered from memory (hit) or rendered (miss).",
+                "List pages answered from memory (hit) or rendered (miss): anonymous readers' pages, and signed-in"
+                " readers' pages filled in from one rendering (reader_hit, reader_miss).",
                 labels=("result",),
             )
             cache.add_metric(("hit",), self.page_cache.hits)
             cache.add_metric(("miss",), self.page_cache.misses)
+            cache.add_metric(("reader_hit",), self.page_cache.reader_hits)
+            cache.add_metric(("reader_miss",), self.page_cache.reader_misses)
             yield cache
         yield from self._database()
 

@@ -21,6 +21,7 @@ Usage from other modules:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -43,6 +44,9 @@ CSRF_HEADER = "x-csrf-token"
 SESSION_COOKIE = "pw_session"
 SESSION_MAX_AGE = 30 * 24 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+# Scope state key of the holes of a page rendered for every signed-in reader (web/reader_pages.py).
+READER_HOLES = "reader_holes"
 
 # The request being served, for template helpers called without one (macros imported without context).
 _current_request: ContextVar[Request | None] = ContextVar("paperwire_request", default=None)
@@ -76,7 +80,7 @@ def keyed_hash(settings: Settings, purpose: str, value: str) -> str:
     return hmac.new(key, value.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
-def _secure_cookies(settings: Settings) -> bool:
+def secure_cookies(settings: Settings) -> bool:
     return settings.base_url.startswith("https://")
 
 
@@ -84,7 +88,12 @@ def _secure_cookies(settings: Settings) -> bool:
 
 
 def _csrf_signer(settings: Settings) -> Signer:
-    return Signer(settings.effective_secret_key(), salt="paperwire.csrf")
+    return _signer(settings.effective_secret_key())
+
+
+@functools.lru_cache(maxsize=8)  # built once per key: itsdangerous derives its key in the constructor
+def _signer(key: str) -> Signer:
+    return Signer(key, salt="paperwire.csrf")
 
 
 def _csrf_secret(request: Request) -> str:
@@ -121,6 +130,9 @@ def csrf_token(request: Request | None = None) -> str:
     if request is None:
         raise RuntimeError("csrf_token() needs the request outside of a request being served")
     state = request.scope.setdefault("state", {})
+    holes = state.get(READER_HOLES)
+    if holes is not None:  # a page rendered for every signed-in reader: each gets their own token (reader_pages.py)
+        return holes.token
     if "csrf_token" not in state:  # signed once per request, however many forms the page has
         settings: Settings = request.app.state.settings
         value = f"{_csrf_secret(request)}.{_session_binding(request)}"
@@ -166,6 +178,14 @@ async def require_csrf(request: Request) -> None:
         raise CSRFError()
 
 
+def add_csrf_cookie(scope: Scope, start: Message, *, secure: bool) -> None:
+    """Set the CSRF cookie on a response start message when the request made the browser a fresh token."""
+    state = scope.get("state") or {}
+    if state.get("csrf_new"):
+        cookie = f"{CSRF_COOKIE}={state['csrf_secret']}; Path=/; HttpOnly; SameSite=Lax"
+        MutableHeaders(scope=start).append("set-cookie", cookie + ("; Secure" if secure else ""))
+
+
 class CSRFCookieMiddleware:
     """Sets the CSRF cookie on responses to browsers that got a fresh token during the request."""
 
@@ -179,13 +199,8 @@ class CSRFCookieMiddleware:
             return
 
         async def send_with_cookie(message: Message) -> None:
-            state = scope.get("state") or {}
-            if message["type"] == "http.response.start" and state.get("csrf_new"):
-                headers = MutableHeaders(scope=message)
-                cookie = f"{CSRF_COOKIE}={state['csrf_secret']}; Path=/; HttpOnly; SameSite=Lax"
-                if self.secure:
-                    cookie += "; Secure"
-                headers.append("set-cookie", cookie)
+            if message["type"] == "http.response.start":
+                add_csrf_cookie(scope, message, secure=self.secure)
             await send(message)
 
         token = _current_request.set(Request(scope, receive))
@@ -197,7 +212,7 @@ class CSRFCookieMiddleware:
 
 def install_security(application, settings: Settings) -> None:  # a FastAPI app
     """Add the CSRF cookie middleware and expose `csrf_token` / `csrf_field` to templates."""
-    application.add_middleware(CSRFCookieMiddleware, secure=_secure_cookies(settings))
+    application.add_middleware(CSRFCookieMiddleware, secure=secure_cookies(settings))
     templates = getattr(application.state, "templates", None)
     if templates is not None:
         templates.env.globals["csrf_token"] = csrf_token
@@ -264,7 +279,12 @@ class RateLimiter:
 
 
 def _session_serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.effective_secret_key(), salt="paperwire.session")
+    return _serializer(settings.effective_secret_key())
+
+
+@functools.lru_cache(maxsize=8)
+def _serializer(key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt="paperwire.session")
 
 
 def set_session_cookie(response: Response, settings: Settings, session_id: str) -> None:
@@ -276,7 +296,7 @@ def set_session_cookie(response: Response, settings: Settings, session_id: str) 
         path="/",
         httponly=True,
         samesite="lax",
-        secure=_secure_cookies(settings),
+        secure=secure_cookies(settings),
     )
 
 
@@ -293,4 +313,4 @@ def read_session_cookie(request: Request, settings: Settings) -> str | None:
 
 
 def clear_session_cookie(response: Response, settings: Settings) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure_cookies(settings))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(settings))

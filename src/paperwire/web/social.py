@@ -21,6 +21,7 @@ from paperwire.storage import Store
 from paperwire.storage.records import UserRecord
 from paperwire.trending import rescore_papers
 from paperwire.web.api import json_error
+from paperwire.web.reader_pages import reader_holes
 from paperwire.web.security import (
     RateLimiter,
     clear_session_cookie,
@@ -135,6 +136,7 @@ def install_template_helpers(application) -> None:  # a FastAPI app
         has_voted=has_voted,
         current_request_path=current_request_path,
         sign_in_to_vote_url=sign_in_to_vote_url,
+        reader_holes=reader_holes,
     )
     application.state.templates.env.filters["card_anchor"] = card_anchor
 
