@@ -13,7 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from paperwire.storage import open_store
+from paperwire.storage import Store, open_store
 from paperwire.storage.postgres import engine_url
 from paperwire.storage.schema import metadata
 from paperwire.storage.store import HEAD_REVISION
@@ -76,12 +76,17 @@ def test_migrations_build_exactly_what_schema_py_declares(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     migrated_url, declared_url = two_empty_databases(request, tmp_path, backend)
-    open_store(migrated_url).close()  # every migration, as a new install runs them
-    declared = sa.create_engine(engine_url(declared_url) if backend == "postgresql" else declared_url)
+    migrator = Store(migrated_url)
     try:
-        metadata.create_all(declared)
+        assert migrator.upgrade(use_migrations=True)[-1] == HEAD_REVISION  # every migration, one by one
     finally:
-        declared.dispose()
+        migrator.close()
+    # what a new install gets: schema.py's tables at once, marked at the head revision
+    created = Store(declared_url)
+    try:
+        assert created.upgrade() == [HEAD_REVISION]
+    finally:
+        created.close()
 
     migrated = reflect(migrated_url)
     assert set(migrated) == set(metadata.tables)
@@ -96,3 +101,9 @@ def test_migrations_build_exactly_what_schema_py_declares(
             assert context.get_current_heads() == (HEAD_REVISION,)
     finally:
         engine.dispose()
+    # ... which Alembic takes as up to date, and which opens without migrating again
+    created = open_store(declared_url)
+    try:
+        assert created.pending_migrations() == [] and created.upgrade() == []
+    finally:
+        created.close()

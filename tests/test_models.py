@@ -93,3 +93,32 @@ def test_oversized_text_is_rejected_not_truncated() -> None:
         check_sizes(Paper(id="t-0123456789abcdef", title="T", abstract="x" * 10 * 1024 * 1024))
     with pytest.raises(InvalidRecord, match="missing title"):
         check_sizes(Paper(id="t-0123456789abcdef", title=""))
+
+
+def test_author_and_category_lists_are_cleaned_like_each_name_alone() -> None:
+    """text_list's one-scan shortcut (most lists need no cleaning) gives what cleaning each name gives."""
+    import random
+
+    from paperwire.models import clean_text
+    from paperwire.sources.jsonl import text_list
+
+    pieces = ["a", "b", "é", " ", "  ", "\n", "\t", "\r", "\xa0", "\x1f", "\x85", "\u2028", "\u2003"]
+    chosen = random.Random(7)
+    lists = [[], [""], [" "], ["Ada Lovelace", "Zoë O'Brien"], ["Ada  Lovelace"], ["Ada\nLovelace"], ["Ada", ""]]
+    lists += [["".join(chosen.choices(pieces, k=chosen.randint(0, 5))) for _ in range(chosen.randint(0, 4))]
+              for _ in range(20_000)]  # fmt: skip
+    for names in lists:
+        assert text_list(names, "authors") == tuple(clean_text(name) for name in names if name.strip()), names
+
+
+def test_a_category_name_with_a_line_break_inside_is_rejected_not_read_as_two() -> None:
+    from paperwire.models import InvalidRecord, Paper, check_sizes
+
+    def paper(*categories: str) -> Paper:
+        return Paper(id="2506.00001", title="T", abstract="", categories=categories)
+
+    assert check_sizes(paper("cs.AI", "cs.LG")).categories == ("cs.AI", "cs.LG")
+    assert check_sizes(paper("cs.AI", "I.2.7; I.2.6")).categories == ("cs.AI",)  # an ACM class beside: dropped
+    for odd in (("cs.AI\ncs.LG",), ("cs.AI\n",), ("cs.AI", "\ncs.LG")):
+        with pytest.raises(InvalidRecord, match="not a category name"):
+            check_sizes(paper(*odd))

@@ -26,6 +26,8 @@ NEW_STYLE_ID = re.compile(r"^(?P<id>[0-9]{4}\.[0-9]{4,5})(?:v(?P<version>[0-9]{1
 OLD_STYLE_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/[0-9]{7})(?:v(?P<version>[0-9]{1,4}))?$")
 TITLE_ID = re.compile(r"^t-[0-9a-f]{16}$")  # what title_id() makes: the only non-arXiv id a paper may have
 CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]{0,39}$")  # cs.AI, hep-th, physics.acc-ph, q-bio.NC
+CATEGORY_LINES = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,39}(?:\n[A-Za-z0-9][A-Za-z0-9.\-_]{0,39})*")  # all at once
+WORDS = re.compile(r"[a-z0-9]+")
 ARXIV_URL = re.compile(r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(?P<rest>.+?)(?:\.pdf)?/?$")
 
 
@@ -126,9 +128,10 @@ def is_arxiv_id(text: str) -> bool:
 
 def normalise_title(title: str) -> str:
     """Case-, accent-, space- and punctuation-insensitive form of a title, for matching."""
-    folded = unicodedata.normalize("NFKD", title.replace("\u2019", "").replace("'", ""))
-    folded = folded.encode("ascii", "ignore").decode().lower()
-    return " ".join(re.findall(r"[a-z0-9]+", folded))
+    folded = title.replace("\u2019", "").replace("'", "")
+    if not folded.isascii():  # (ASCII text is its own NFKD form)
+        folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
+    return " ".join(WORDS.findall(folded.lower()))
 
 
 @functools.lru_cache(maxsize=65_536)  # similar papers fold the same names for every request
@@ -154,10 +157,17 @@ def clean_text(text: str) -> str:
 def parse_day(text: str) -> str:
     """YYYY-MM-DD (or a timestamp starting with one) → the validated day; impossible dates, and days
     outside the calendar the site pages through (FIRST_DAY to LAST_DAY), raise."""
+    if not isinstance(text, str):
+        raise InvalidRecord(f"impossible date {str(text)[:40]!r}: not text")
+    return _parse_day(text)
+
+
+@functools.lru_cache(maxsize=4096)  # an import names the same few hundred days again and again
+def _parse_day(text: str) -> str:
     try:
         return parse_calendar_day(text.strip()[:10]).isoformat()
-    except (InvalidPeriod, AttributeError) as error:
-        raise InvalidRecord(f"impossible date {str(text)[:40]!r}: {error}") from error
+    except InvalidPeriod as error:
+        raise InvalidRecord(f"impossible date {text[:40]!r}: {error}") from error
 
 
 def parse_timestamp(text: str) -> str:
@@ -178,15 +188,11 @@ def parse_timestamp(text: str) -> str:
 def check_sizes(paper: Paper) -> Paper:
     """Reject (never truncate silently) text beyond what a paper can hold, ids the site cannot open, and
     categories that are not category names (control characters would end up in feeds and URLs)."""
-    if not (TITLE_ID.match(paper.id) or NEW_STYLE_ID.match(paper.id) or OLD_STYLE_ID.match(paper.id)):
+    if not (NEW_STYLE_ID.match(paper.id) or OLD_STYLE_ID.match(paper.id) or TITLE_ID.match(paper.id)):
         raise InvalidRecord(f"id {paper.id[:40]!r} is neither an arXiv id nor t- and 16 hex digits: rejected")
-    for category in paper.categories:
-        if not category.isprintable():
-            raise InvalidRecord(f"category {category[:40]!r} is not a category name (e.g. cs.CL): rejected")
-    if not all(CATEGORY.match(category) for category in paper.categories):
-        # arXiv's own records list ACM and MSC classes beside the categories ("I.2.7; I.2.6", "68T50, 68T07"):
-        # real papers, so those entries are left out rather than the paper.
-        paper.categories = tuple(category for category in paper.categories if CATEGORY.match(category))
+    joined = "\n".join(paper.categories)  # one scan for the usual case, every one a category name
+    if joined.count("\n") != len(paper.categories) - 1 or not CATEGORY_LINES.fullmatch(joined):
+        check_categories(paper)
     if paper.listed_on is not None:
         parse_day(paper.listed_on)
     if not paper.title:
@@ -198,6 +204,16 @@ def check_sizes(paper: Paper) -> Paper:
     if len(paper.authors) > MAX_AUTHORS:
         raise InvalidRecord(f"{len(paper.authors):,} authors (limit {MAX_AUTHORS:,}): rejected")
     return paper
+
+
+def check_categories(paper: Paper) -> None:
+    for category in paper.categories:
+        if not category.isprintable():
+            raise InvalidRecord(f"category {category[:40]!r} is not a category name (e.g. cs.CL): rejected")
+    if not all(CATEGORY.match(category) for category in paper.categories):
+        # arXiv's own records list ACM and MSC classes beside the categories ("I.2.7; I.2.6", "68T50, 68T07"):
+        # real papers, so those entries are left out rather than the paper.
+        paper.categories = tuple(category for category in paper.categories if CATEGORY.match(category))
 
 
 # ---- update rules ---------------------------------------------------------------------------

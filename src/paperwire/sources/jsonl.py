@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import orjson
@@ -61,9 +62,20 @@ def text_list(value: object, field: str) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         return tuple(part for part in value.split() if part)
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list):
         raise InvalidRecord(f"{field} must be a list of strings")
+    try:  # one scan instead of one call per name: most lists need no cleaning
+        joined = "\n".join(value)
+    except TypeError:  # an item that is not a string
+        raise InvalidRecord(f"{field} must be a list of strings") from None
+    if joined.count("\n") == len(value) - 1 and "" not in value and not NEEDS_CLEANING.search(joined):
+        return tuple(value)
     return tuple(clean_text(item) for item in value if item.strip())
+
+
+# What clean_text would change in a "\n"-joined list: white space other than one space between words, an empty
+# or padded item (the joins' own newlines are counted by the caller).
+NEEDS_CLEANING = re.compile(r"[^\S \n]|  |^[ \n]|[ \n]$| \n|\n |\n\n")
 
 
 def optional_int(value: object, field: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -29,10 +30,13 @@ class PaperPage:
     total: int
 
 
+PAPER_VALUES = operator.attrgetter(*PAPER_COLUMNS)
+
+
 def paper_to_row(paper: Paper, changed_at: str) -> dict:
-    row = {name: getattr(paper, name) for name in PAPER_COLUMNS}
+    row = dict(zip(PAPER_COLUMNS, PAPER_VALUES(paper), strict=True))
     for name in LIST_COLUMNS:
-        row[name] = orjson.dumps(list(row[name])).decode()
+        row[name] = orjson.dumps(row[name]).decode()  # tuples serialise as arrays
     row["primary_category"] = paper.categories[0] if paper.categories else None
     row["title_key"] = normalise_title(paper.title)
     row["changed_at"] = changed_at
@@ -52,7 +56,8 @@ def execute_many(connection: sa.Connection, statement: sa.ClauseElement, rows: l
     compiled = cast(SQLCompiler, statement.compile(dialect=connection.dialect))
     if compiled.positional:
         order = compiled.positiontup or []
-        connection.exec_driver_sql(str(compiled), [tuple(row[name] for name in order) for row in rows])
+        values = operator.itemgetter(*order) if len(order) > 1 else lambda row: tuple(row[name] for name in order)
+        connection.exec_driver_sql(str(compiled), [values(row) for row in rows])
     else:
         connection.exec_driver_sql(str(compiled), rows)
 

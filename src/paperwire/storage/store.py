@@ -121,10 +121,15 @@ class Store(
                 return set()
             return set(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
 
-    def upgrade(self) -> list[str]:
-        """Apply every pending migration; returns the revisions applied (empty when up to date)."""
+    def upgrade(self, *, use_migrations: bool = False) -> list[str]:
+        """Apply every pending migration; returns the revisions applied (empty when up to date). An empty
+        database gets schema.py's tables at once, marked at the head revision: what running every migration
+        builds (tests/test_migrations.py compares the two), without loading Alembic — a new install's first
+        command starts that much sooner. `use_migrations` runs them anyway."""
         if self.schema_revisions() == {HEAD_REVISION}:
             return []
+        if not use_migrations and self._create_if_empty():
+            return [HEAD_REVISION]
         from alembic import command
         from alembic.runtime.migration import MigrationContext
 
@@ -138,6 +143,24 @@ class Store(
             connection.commit()
             after = set(MigrationContext.configure(connection).get_current_heads())
         return sorted(after - before)
+
+    def _create_if_empty(self) -> bool:
+        """schema.py's tables and Alembic's version row, in one transaction, if the database has no table."""
+        from paperwire.storage.schema import metadata
+
+        with self.engine.begin() as connection:
+            if self.dialect == "postgresql":  # the same lock as the migrations: nodes starting together
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7061706572)")
+            if sa.inspect(connection).get_table_names():
+                return False
+            metadata.create_all(connection)
+            version = sa.Table(  # as Alembic makes it
+                "alembic_version", sa.MetaData(), sa.Column("version_num", sa.String(32), nullable=False),
+                sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+            )  # fmt: skip
+            version.create(connection)
+            connection.execute(version.insert().values(version_num=HEAD_REVISION))
+        return True
 
     def pending_migrations(self) -> list[str]:
         from alembic.runtime.migration import MigrationContext
