@@ -211,7 +211,8 @@ def tune(evidence: dict[str, Evidence], positives, dev: list[str], bulk: bool) -
     author and category signals off: the weak positives are made of them, so they cannot be tuned here."""
     dev_evidence = {q: evidence[q] for q in dev}
     best, best_score = WEIGHTS, -1.0
-    meanings, fulls = [0.1, 0.2, 0.35, 0.5, 0.7, 1.0], ([3.0, 4.0, 6.0] if bulk else [WEIGHTS.bulk_full_z])
+    meanings = [0.0, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.2] if bulk else [0.1, 0.2, 0.35, 0.5, 0.7, 1.0]
+    fulls = [3.0, 4.0, 6.0] if bulk else [WEIGHTS.bulk_full_z]
     for value, words, full in itertools.product(meanings, [0.3, 0.45, 0.6], fulls):
         weights = replace(WEIGHTS, **BLIND, words=words, bulk_full_z=full,
                           **({"bulk_meaning": value} if bulk else {"meaning": value}))  # fmt: skip
