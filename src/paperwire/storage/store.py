@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from importlib import resources
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 # The one head of the migrations (tests/test_migrations.py checks it): a database already there is
 # opened without loading Alembic and its scripts (a third of a short command's start-up).
 HEAD_REVISION = "0099"
+log = logging.getLogger(__name__)
 
 
 def backend_for(url: str) -> ModuleType:
@@ -160,6 +162,7 @@ class Store(
             )  # fmt: skip
             version.create(connection)
             connection.execute(version.insert().values(version_num=HEAD_REVISION))
+        log.info("new database: created the schema at revision %s", HEAD_REVISION)
         return True
 
     def pending_migrations(self) -> list[str]:
