@@ -145,3 +145,23 @@ def test_a_reader_with_many_votes_sees_the_right_ones(store, papers, monkeypatch
     monkeypatch.setattr(social, "READER_VOTES_AT_ONCE", 2)
     assert store.session_reader(hash_token("many-0123456789"), now, None) == (found, None)  # too many to list
     assert store.session_reader(hash_token("unknown"), now, IDS) == (None, set())
+
+
+def test_an_aged_rendering_is_served_only_while_its_successor_renders() -> None:
+    """Nobody waits for a page that merely aged out (no change was seen): one request renders the new one
+    while the others are filled in from the old — never after a change, never past twice the age limit."""
+    import time
+
+    from paperwire.web.pagecache import PageCache, ReaderEntry
+    from paperwire.web.reader_pages import ReaderPage
+
+    cache = PageCache(None, store=None, max_age=10)
+    key, version = ("/papers", b"date=2025-06-10"), (3, "2025-06-10T00:00:00Z")
+    entry = ReaderEntry(version, time.monotonic() - 11, [], ReaderPage(("page",), (), "t", "n"), None)
+    cache.reader_entries[key] = entry
+    assert cache._reader_entry(key, version) is None  # aged, nobody rendering: this request renders
+    cache.rendering[key] = object()  # a request is rendering the successor
+    assert cache._reader_entry(key, version) is entry
+    assert cache._reader_entry(key, (4, "2025-06-10T00:00:00Z")) is None  # a change seen: never the old page
+    entry.created -= 10  # past twice the limit
+    assert cache._reader_entry(key, version) is None

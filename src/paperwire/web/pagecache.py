@@ -239,10 +239,16 @@ class PageCache:
         return await anyio.to_thread.run_sync(function, *arguments)
 
     def _reader_entry(self, key: tuple[str, bytes], version: tuple[int, str | None]) -> ReaderEntry | None:
+        """The page's rendering if it is of the current catalogue version and younger than max_age — or
+        older, up to twice that, while another request renders its successor (no change has been seen:
+        max_age only bounds what a probe could miss, so nobody waits for a mere age-out)."""
         entry = self.reader_entries.get(key)
-        if entry is None or entry.version != version or time.monotonic() - entry.created >= self.max_age:
+        if entry is None or entry.version != version:
             return None
-        return entry
+        age = time.monotonic() - entry.created
+        if age < self.max_age or (age < 2 * self.max_age and key in self.rendering):
+            return entry
+        return None
 
     async def _serve_reader(self, scope: Scope, receive: Receive, send: Send, key: tuple[str, bytes],
                             version: tuple[int, str | None]) -> None:  # fmt: skip
