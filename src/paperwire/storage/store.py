@@ -69,6 +69,7 @@ class Store(
         self.engine = self.backend.create_engine(url)
         self.dialect = self.engine.dialect.name
         self.read_engine = self.backend.read_engine(self.engine)
+        self.quick_reads = self.backend.quick_reads(self.engine)  # SQLite's driver shortcut, else None
         self.held_locks: dict[str, list] = {}  # lock name -> [owner, lock] (see LiveQueries)
         # Writes to papers this process has made (page caches compare it: a change made here shows at
         # once; changes by other processes are seen through catalogue_version()).
@@ -177,6 +178,8 @@ class Store(
         return sorted(heads - current)
 
     def close(self) -> None:
+        if self.quick_reads is not None:
+            self.quick_reads.close()
         for _owner, lock in self.held_locks.values():
             lock.release()
         self.held_locks.clear()
