@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -28,6 +29,19 @@ KAGGLE_SAMPLE = FIXTURES / "kaggle_snapshot_sample.jsonl"  # 24 CC0 records in t
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 POSTGRES_TEMPLATE = "paperwire_template"
 _database_numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored():
+    """A command run in-process (CliRunner) routes the root logger to a stream that closes with the run:
+    take its handler off again, or later log lines (an SMTP server's thread) write to a closed file."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -122,3 +122,16 @@ def test_a_category_name_with_a_line_break_inside_is_rejected_not_read_as_two() 
     for odd in (("cs.AI\ncs.LG",), ("cs.AI\n",), ("cs.AI", "\ncs.LG")):
         with pytest.raises(InvalidRecord, match="not a category name"):
             check_sizes(paper(*odd))
+
+
+def test_hard_wrapped_text_is_joined_like_splitting_on_white_space() -> None:
+    import random
+
+    from paperwire.models import clean_text
+
+    pieces = ["word", "x", " ", "\n", "  ", "\t", "\r", "\xa0", "\u2003", "\x85", "é"]
+    chosen = random.Random(11)
+    for _ in range(20_000):
+        text = "".join(chosen.choices(pieces, k=chosen.randint(0, 12)))
+        if "\n" in text:  # the wrapped case (text without a line break keeps its own fast path)
+            assert clean_text(text) == " ".join(text.split()), repr(text)

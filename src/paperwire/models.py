@@ -151,6 +151,9 @@ def clean_text(text: str) -> str:
     """Collapse the hard line wraps of arXiv metadata; keep the text (LaTeX and all) as written."""
     if "\n" not in text and "  " not in text and "\t" not in text and "\r" not in text:
         return text.strip()
+    flat = text.replace("\n", " ")  # hard wraps only (the usual abstract): the same, in two scans instead of a split
+    if "  " not in flat and flat.isprintable():  # (the one white space a printable text can hold is " ")
+        return flat.strip()
     return " ".join(text.split())
 
 
