@@ -135,3 +135,35 @@ def test_hard_wrapped_text_is_joined_like_splitting_on_white_space() -> None:
         text = "".join(chosen.choices(pieces, k=chosen.randint(0, 12)))
         if "\n" in text:  # the wrapped case (text without a line break keeps its own fast path)
             assert clean_text(text) == " ".join(text.split()), repr(text)
+
+
+def reference_lines(stream, max_bytes: int):
+    """The line reader as it was (readline per line): what the block reader must give, line for line."""
+    number = 0
+    while True:
+        line = stream.readline(max_bytes + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while True:
+                rest = stream.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield number, line
+            continue
+        yield number, line.rstrip(b"\r\n")
+
+
+def test_lines_are_read_in_blocks_exactly_as_line_by_line() -> None:
+    import io
+    import random
+
+    from paperwire.sources import numbered_lines
+
+    chosen = random.Random(5)
+    for _ in range(5_000):
+        data = bytes(chosen.choices(b"ab\n\r", weights=[5, 5, 2, 1], k=chosen.randint(0, 40)))
+        max_bytes, chunk = chosen.randint(1, 9), chosen.randint(1, 12)
+        expected = list(reference_lines(io.BytesIO(data), max_bytes))
+        assert list(numbered_lines(io.BytesIO(data), max_bytes, chunk)) == expected, (data, max_bytes, chunk)

@@ -48,24 +48,32 @@ def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
     return raw, raw
 
 
-def numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+def numbered_lines(
+    stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES, chunk: int = 1 << 16
+) -> Iterator[tuple[int, bytes]]:
     """(1-based line number, bytes without the newline); an oversized line comes back truncated
-    to MAX_LINE_BYTES + 1 bytes, so sources can reject it without holding it whole."""
-    reader = stream
+    to max_bytes + 1 bytes, so sources can reject it without holding it whole. Read in blocks and split
+    (a gzip stream's readline() per line cost a quarter more)."""
     number = 0
-    while True:
-        line = reader.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while True:  # drain the rest of the oversized line
-                rest = reader.readline(1 << 20)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield number, line
-            continue
-        yield number, line.rstrip(b"\r\n")
+    head = b""  # the start of the current line, at most max_bytes long
+    dropping = False  # the current line outgrew max_bytes: its start was given, the rest is skipped
+    while block := stream.read(chunk):
+        parts = block.split(b"\n")
+        for part in parts[:-1]:  # each of these ends a line
+            if dropping:
+                dropping, head = False, b""
+                continue
+            line, head = head + part if head else part, b""
+            number += 1
+            yield number, line[: max_bytes + 1] if len(line) > max_bytes else line.rstrip(b"\r")
+        if not dropping:
+            head += parts[-1]
+            if len(head) > max_bytes:
+                number += 1
+                yield number, head[: max_bytes + 1]
+                dropping, head = True, b""
+    if head:
+        yield number + 1, head.rstrip(b"\r")
 
 
 def detect_format(path: Path) -> str:
