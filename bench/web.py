@@ -399,11 +399,12 @@ def report(all_rows: list[dict], arguments: argparse.Namespace) -> None:
     bare = next((r for r in rows if r["app"] == "bare Starlette + Jinja2" and r["processes"] == 1), None)
     reader = next((r for r in rows if r["app"] == "paperwire, SQLite, signed-in reader"), None)
     if bare and reader and reader["rps"]:
-        slower = bare["rps"] / reader["rps"]
+        share = reader["rps"] / bare["rps"]
         print(
-            f"\nsigned-in reader's daily page (SQLite, 1 process): {slower:.2f}x slower than the bare rendered page "
-            f"(goal <= 1.5x: {'met' if slower <= 1.5 else 'NOT met'}); p99 {reader['p99_ms']} ms at "
-            f"{arguments.connections} connections (goal <= 100 ms: {'met' if reader['p99_ms'] <= 100 else 'NOT met'})"
+            f"\nsigned-in reader's daily page (SQLite, 1 process): {share:.2f}x the bare rendered page's requests/s "
+            f"(goal: within 1.5x of it, i.e. >= {1 / 1.5:.2f}x: {'met' if share >= 1 / 1.5 else 'NOT met'}); "
+            f"p99 {reader['p99_ms']} ms at {arguments.connections} connections "
+            f"(goal <= 100 ms: {'met' if reader['p99_ms'] <= 100 else 'NOT met'})"
         )
     if arguments.json:
         with arguments.json.open("a", encoding="utf-8") as stream:
