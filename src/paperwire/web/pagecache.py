@@ -281,8 +281,6 @@ class PageCache:
         self.stats.reader_hits += 1
         if entry.route is not None:
             scope["route"] = entry.route
-        if voted is None:  # a reader with very many votes: asked about this page's papers
-            voted = set(await self._read(self.store.voted_paper_ids, user["id"], entry.page.paper_ids))
         await self._send_reader_page(scope, send, 200, entry.headers, entry.page, voted, user)
 
     async def _render_reader(self, scope: Scope, receive: Receive, send: Send, key: tuple[str, bytes],
@@ -317,12 +315,12 @@ class PageCache:
             self.reader_entries.move_to_end(key)
             while len(self.reader_entries) > self.size:
                 self.reader_entries.popitem(last=False)
-        if voted is None:  # a reader with very many votes: asked about this page's papers
-            voted = set(await self._read(self.store.voted_paper_ids, user["id"], page.paper_ids))
         await self._send_reader_page(scope, send, start["status"], headers, page, voted, user)
 
     async def _send_reader_page(self, scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]],
-                                page: ReaderPage, voted: set[str], user: Any) -> None:  # fmt: skip
+                                page: ReaderPage, voted: set[str] | None, user: Any) -> None:  # fmt: skip
+        if voted is None:  # a reader with very many votes: asked about this page's papers
+            voted = set(await self._read(self.store.voted_paper_ids, user["id"], page.paper_ids))
         body = page.fill(voted=voted, token=csrf_token(Request(scope)), name=user["name"])
         start: Message = {
             "type": "http.response.start", "status": status,
