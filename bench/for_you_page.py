@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import platform
 import re
 import statistics
 import sys
@@ -23,20 +22,11 @@ import time
 from pathlib import Path
 
 import orjson
+from machine import cpu_model_and_flags  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data" / "arxiv_cs"
 sys.path.insert(0, str(ROOT / "src"))
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def load_papers(first: str, last: str) -> list:
@@ -132,7 +122,9 @@ def main() -> None:
             client.get(for_you)
             remake.append((time.perf_counter() - start) * 1000)
     load = os.getloadavg()
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(
+        f"machine: {cpu_model_and_flags()[0]}, {os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     print(f"catalogue {len(papers):,} papers; day {options.day}: {day_papers} papers; library {len(library)} papers;"
           f" {options.views} views each, SQLite, in process")  # fmt: skip
     print(f"{'signed-in daily page (baseline)':40} {summary(daily_samples)}")

@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from machine import cpu_model_and_flags  # bench/machine.py
 
 
 def cpu_seconds(function: Callable[[], object]) -> tuple[float, float]:
@@ -46,16 +47,6 @@ def quadratic_dedupe(values: list[str]) -> tuple[str, ...]:
     return tuple(cleaned)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--topics", type=int, default=16_000)
@@ -68,7 +59,7 @@ def main() -> None:
     from paperwire.settings import Settings
 
     topics = [f"topic {n}" for n in range(args.topics)]
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+    print(f"machine: {cpu_model_and_flags()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     print(f"{len(topics):,} distinct topics\n")
     print("| what | CPU s | wall s |\n|---|---|---|")
     baseline = cpu_seconds(lambda: quadratic_dedupe(topics))

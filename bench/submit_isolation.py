@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+from machine import cpu_model_and_flags  # bench/machine.py
 
 
 def hanging_server() -> tuple[socket.socket, str]:
@@ -126,7 +127,9 @@ def main() -> None:
                     submit_times.append((time.perf_counter() - started) * 1000)
                     answers[status] = answers.get(status, 0) + 1
             hanging = {path: latencies(probe, path, options.requests) for path in ("/healthz", "/")}
-        print(f"load average {os.getloadavg()[0]:.1f}; {cpu_model()}; {options.requests} sequential requests each")
+        print(
+            f"load average {os.getloadavg()[0]:.1f}; {cpu_model_and_flags()[0]}; {options.requests} sequential requests each"
+        )
         print("| request | no submissions: p50 / p99 ms | arXiv hanging, fetches queued: p50 / p99 ms |")
         print("|---|---|---|")
         for path in baseline:
@@ -139,13 +142,6 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=30)
         listener.close()
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "CPU model unknown"
 
 
 if __name__ == "__main__":
