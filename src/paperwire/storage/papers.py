@@ -65,6 +65,12 @@ def execute_many(connection: sa.Connection, statement: sa.ClauseElement, rows: l
 SELECT_PAPERS = sa.select(*(papers.c[name] for name in PAPER_COLUMNS))
 
 
+def listed_in(first_day: str, last_day: str, submitter: str | None = None) -> sa.ColumnElement[bool]:
+    """Papers listed in [first_day, last_day] (and submitted by `submitter`, when given)."""
+    condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
+    return sa.and_(condition, papers.c.submitted_by == submitter) if submitter else condition
+
+
 class PaperQueries(StoreCore):
     """Mixed into Store."""
 
@@ -162,9 +168,7 @@ class PaperQueries(StoreCore):
         submitter: str | None = None, order: str = "upvotes",
     ) -> PaperPage:  # fmt: skip
         """Papers whose listed_on falls in [first_day, last_day], most upvoted first."""
-        condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
-        if submitter:
-            condition = sa.and_(condition, papers.c.submitted_by == submitter)
+        condition = listed_in(first_day, last_day, submitter)
         order_by = ORDER_BY_VOTES if order == "upvotes" else (papers.c.published_at.desc(), papers.c.id)
         # Sort narrow rows (ids) and read whole rows for the page only: a period holds hundreds to
         # thousands of papers, each with its abstract (2x faster for a day, 2x for a month).

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
 from paperwire.storage.core import StoreCore
-from paperwire.storage.papers import SELECT_PAPERS, PaperPage, row_to_paper
+from paperwire.storage.papers import SELECT_PAPERS, PaperPage, listed_in, row_to_paper
 from paperwire.storage.records import UserRecord, user_record
 from paperwire.storage.schema import (
     login_tokens,
@@ -310,9 +310,7 @@ class SocialQueries(StoreCore):
         self, first_day: str, last_day: str, *, limit: int, offset: int, submitter: str | None = None
     ) -> PaperPage:
         """A period's papers, the latest listed day first, most upvoted first within a day."""
-        condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
-        if submitter:
-            condition = sa.and_(condition, papers.c.submitted_by == submitter)
+        condition = listed_in(first_day, last_day, submitter)
         query = (
             SELECT_PAPERS.where(condition)
             .order_by(papers.c.listed_on.desc(), papers.c.upvotes.desc(), papers.c.id)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
 from paperwire.storage.core import StoreCore
-from paperwire.storage.papers import SELECT_PAPERS, PaperPage, row_to_paper
+from paperwire.storage.papers import SELECT_PAPERS, PaperPage, listed_in, row_to_paper
 from paperwire.storage.schema import paper_signals, papers, trending_scores
 
 
@@ -122,9 +122,7 @@ class TrendingQueries(StoreCore):
         self, first_day: str, last_day: str, *, limit: int, offset: int, submitter: str | None = None
     ) -> PaperPage:
         """A period's papers, trending first, then the rest most upvoted first."""
-        condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)
-        if submitter:
-            condition = sa.and_(condition, papers.c.submitted_by == submitter)
+        condition = listed_in(first_day, last_day, submitter)
         joined = papers.outerjoin(trending_scores, trending_scores.c.paper_id == papers.c.id)
         query = (
             SELECT_PAPERS.select_from(joined)
