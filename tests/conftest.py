@@ -12,6 +12,7 @@ import pytest
 
 # Browser tests: live_server (a uvicorn on a free port), chromium (session), browser_page.
 from browser_support import browser_page, chromium, live_server  # noqa: F401
+from mail_support import SmtpSink
 from paperwire.settings import Settings
 from paperwire.storage import Store, open_store
 from postgres_cluster import Cluster, find_binaries
@@ -29,6 +30,14 @@ KAGGLE_SAMPLE = FIXTURES / "kaggle_snapshot_sample.jsonl"  # 24 CC0 records in t
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 POSTGRES_TEMPLATE = "paperwire_template"
 _database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def sink():
+    """A real SMTP server (aiosmtpd) for the test, receiving every mail sent to it."""
+    server = SmtpSink().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -21,13 +21,6 @@ DAY = "2025-06-10"
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def web(tmp_path: Path, sink: SmtpSink, database_url: str) -> Iterator[tuple[TestClient, Store]]:
     settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-long-enough-for-paperwire",
                         smtp_url=sink.url, embedder="none", mail_rate=0, database_url=database_url)  # fmt: skip

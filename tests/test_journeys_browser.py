@@ -32,13 +32,6 @@ SCREENSHOT_LIMIT = 150 * 1024
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def site(tmp_path: Path, sink: SmtpSink) -> Iterator[tuple[str, Store]]:
     """A served app on SQLite with 40 papers on one day (a page long enough to scroll), mail to `sink`."""
     settings = Settings(home=tmp_path / "home", secret_key="test-secret-key-long-enough-for-paperwire", smtp_url=sink.url, embedder="none",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from mail_support import SmtpSink, free_port
@@ -14,13 +13,6 @@ from paperwire.storage import open_store
 from test_mail_delivery import sample_papers
 
 register_commands()
-
-
-@pytest.fixture
-def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 def invoke(home: Path, env: dict, *args: str):

@@ -39,13 +39,6 @@ def sample_papers(day: date = DAY, count: int = 6) -> list[Paper]:
 
 
 @pytest.fixture
-def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def mail_settings(tmp_path: Path, sink: SmtpSink, database_url: str) -> Settings:
     # `database_url` (conftest): each test runs on SQLite and on a throw-away PostgreSQL.
     return Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",

@@ -44,13 +44,6 @@ time.sleep(600)
 
 
 @pytest.fixture
-def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def mail(tmp_path: Path, sink: SmtpSink, database_url: str) -> tuple[Settings, Store]:
     settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key=KEY, smtp_url=sink.url,
                         embedder="none", database_url=database_url, mail_rate=0)  # fmt: skip

@@ -18,13 +18,6 @@ from test_mail_delivery import DAY, FAST, sample_papers
 
 
 @pytest.fixture
-def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def web(tmp_path: Path, sink: SmtpSink, database_url: str):
     settings = Settings(home=tmp_path / "home", base_url="http://testserver", secret_key="test-secret-key-0123456789abcdefghijklmnop",
                         smtp_url=sink.url, embedder="none", mail_rate=0, database_url=database_url)  # fmt: skip
