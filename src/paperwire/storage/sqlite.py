@@ -54,8 +54,8 @@ def write_options(connection: sa.Connection) -> None:
 class QuickReads:
     """One-statement reads on the hottest path (a signed-in reader's list page), straight through the
     driver: a connection per thread kept open, the statement compiled once, no pool checkout and no
-    BEGIN/ROLLBACK around a single SELECT (SQLite gives one statement one snapshot). 10 µs instead of
-    160 µs through the engine, measured for `Store.session_reader` on this machine.
+    BEGIN/ROLLBACK around a single SELECT (SQLite gives one statement one snapshot). `Store.session_reader`
+    takes 16 µs this way against 160 µs through the engine (the bare driver call: 10 µs), on this machine.
     """
 
     def __init__(self, database: str) -> None:

@@ -116,9 +116,7 @@ class PageCache:
         self.settings = settings
         self.reader_entries: OrderedDict[tuple[str, bytes], ReaderEntry] = OrderedDict()
         self.rendering: dict[tuple[str, bytes], anyio.Event] = {}  # pages being rendered for readers now
-        self._inline_reads = getattr(getattr(store, "engine", None), "dialect", None) is not None and (
-            store.engine.dialect.name == "sqlite"
-        )
+        self._inline_reads = getattr(store, "dialect", None) == "sqlite"  # (see _read)
         self.max_age = max_age
         self.probe_seconds = min(probe_seconds, max_age)
         self.size = size
