@@ -65,6 +65,12 @@ def execute_many(connection: sa.Connection, statement: sa.ClauseElement, rows: l
 SELECT_PAPERS = sa.select(*(papers.c[name] for name in PAPER_COLUMNS))
 
 
+def read_page(connection: sa.Connection, query: sa.Select, condition: sa.ColumnElement[bool]) -> PaperPage:
+    """The papers `query` selects (one page of them) and how many papers `condition` matches in all."""
+    total = connection.execute(sa.select(sa.func.count()).select_from(papers).where(condition)).scalar_one()
+    return PaperPage([row_to_paper(row) for row in connection.execute(query).mappings()], total)
+
+
 def listed_in(first_day: str, last_day: str, submitter: str | None = None) -> sa.ColumnElement[bool]:
     """Papers listed in [first_day, last_day] (and submitted by `submitter`, when given)."""
     condition: sa.ColumnElement[bool] = papers.c.listed_on.between(first_day, last_day)

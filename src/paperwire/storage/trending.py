@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
 from paperwire.storage.core import StoreCore
-from paperwire.storage.papers import SELECT_PAPERS, PaperPage, listed_in, row_to_paper
+from paperwire.storage.papers import SELECT_PAPERS, PaperPage, listed_in, read_page, row_to_paper
 from paperwire.storage.schema import paper_signals, papers, trending_scores
 
 
@@ -137,6 +137,4 @@ class TrendingQueries(StoreCore):
             .offset(offset)
         )
         with self.read() as connection:
-            total = connection.execute(sa.select(sa.func.count()).select_from(papers).where(condition)).scalar_one()
-            rows = connection.execute(query).mappings().all()
-        return PaperPage([row_to_paper(row) for row in rows], total)
+            return read_page(connection, query, condition)
