@@ -148,3 +148,32 @@ def test_degenerate_listing_files_import_nothing_without_error(store, tmp_path: 
     path.write_bytes(content)
     report = ingest_files(store, [path], "listing")
     assert report.added == 0
+
+
+def test_stored_rows_carry_what_is_derived_from_the_paper_after_insert_and_update(store) -> None:
+    import sqlalchemy as sa
+
+    from paperwire.models import normalise_title
+    from paperwire.storage.papers import title_hash
+    from paperwire.storage.schema import papers
+
+    def stored() -> sa.RowMapping:
+        with store.engine.connect() as connection:
+            return connection.execute(sa.select(papers).where(papers.c.id == "2501.04242")).mappings().one()
+
+    first = Paper(id="2501.04242", title="Lost in the Middle", categories=("cs.CL", "cs.LG"), version=1)
+    store.upsert_papers([first])
+    row = stored()
+    assert (row["title"], row["primary_category"], row["categories"]) == (
+        "Lost in the Middle",
+        "cs.CL",
+        '["cs.CL","cs.LG"]',
+    )
+    assert row["title_key"] == "lost in the middle" and row["title_hash"] == title_hash("lost in the middle")
+    revised = Paper(id="2501.04242", title="Found in the Middle", categories=("cs.LG",), version=2)
+    store.upsert_papers([revised])  # a newer version: the update path
+    row = stored()
+    assert (row["title"], row["primary_category"], row["version"]) == ("Found in the Middle", "cs.LG", 2)
+    assert row["title_hash"] == title_hash(normalise_title("Found in the Middle"))
+    assert store.paper_ids_with_title_key("found in the middle") == ["2501.04242"]
+    assert store.paper_ids_with_title_key("lost in the middle") == []

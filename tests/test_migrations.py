@@ -28,7 +28,7 @@ def script_directory() -> ScriptDirectory:
 def test_the_migrations_have_exactly_one_head() -> None:
     # A new head needs a merge revision, and storage.store.HEAD_REVISION set to it (else every open
     # runs Alembic to find out that nothing is pending).
-    assert script_directory().get_heads() == [HEAD_REVISION] == ["0099"], "merge new heads into one revision"
+    assert script_directory().get_heads() == [HEAD_REVISION] == ["0100"], "merge new heads into one revision"
 
 
 def two_empty_databases(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> tuple[str, str]:
@@ -107,3 +107,37 @@ def test_migrations_build_exactly_what_schema_py_declares(
         assert created.pending_migrations() == [] and created.upgrade() == []
     finally:
         created.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_papers_stored_before_the_title_index_changed_are_found_by_title(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from alembic import command
+
+    from paperwire.models import Paper, normalise_title
+
+    url, _unused = two_empty_databases(request, tmp_path, backend)
+    store = Store(url)
+    try:
+        with store.engine.connect() as connection:  # a database as 0099 left it, with papers in it
+            command.upgrade(store._alembic_config(connection), "0099")
+            connection.commit()
+            titles = {"2501.00001": "Sparse Mixtures of Experts, Revisited", "2501.00002": "Über Ränder: Edge Cases"}
+            for paper_id, title in titles.items():
+                connection.execute(
+                    sa.text("INSERT INTO papers (id, title, title_key, changed_at) VALUES (:id, :title, :key, 'x')"),
+                    {"id": paper_id, "title": title, "key": normalise_title(title)},
+                )
+            connection.commit()
+        assert store.upgrade() == [HEAD_REVISION]
+        for paper_id, title in titles.items():
+            assert store.paper_ids_with_title_key(normalise_title(title)) == [paper_id]
+        assert store.paper_ids_by_title_keys([normalise_title(t) for t in titles.values()]) == {
+            normalise_title(title): paper_id for paper_id, title in titles.items()
+        }
+        # a record known only by its title joins the stored paper instead of becoming a second one
+        store.upsert_papers([Paper(id="t-0123456789abcdef", title="sparse mixtures of experts revisited")])
+        assert store.paper_ids_with_title_key(normalise_title(titles["2501.00001"])) == ["2501.00001"]
+    finally:
+        store.close()

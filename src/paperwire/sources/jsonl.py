@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import orjson
@@ -32,12 +31,12 @@ def decode_object(line: bytes) -> dict:
     if len(line) > MAX_LINE_BYTES:
         raise InvalidRecord(f"line longer than {MAX_LINE_BYTES:,} bytes: rejected")
     try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidRecord(f"invalid UTF-8 at byte {error.start}") from error
-    try:
-        value = orjson.loads(text)
+        value = orjson.loads(line)  # (which checks the UTF-8 itself)
     except orjson.JSONDecodeError as error:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as bad_byte:
+            raise InvalidRecord(f"invalid UTF-8 at byte {bad_byte.start}") from bad_byte
         raise InvalidRecord(f"invalid JSON ({error.msg} at column {error.colno})") from error
     if not isinstance(value, dict):
         raise InvalidRecord(f"expected a JSON object, got {type(value).__name__}")
@@ -68,14 +67,18 @@ def text_list(value: object, field: str) -> tuple[str, ...]:
         joined = "\n".join(value)
     except TypeError:  # an item that is not a string
         raise InvalidRecord(f"{field} must be a list of strings") from None
-    if joined.count("\n") == len(value) - 1 and "" not in value and not NEEDS_CLEANING.search(joined):
+    if joined.count("\n") == len(value) - 1 and "" not in value and is_clean_list(joined):
         return tuple(value)
     return tuple(clean_text(item) for item in value if item.strip())
 
 
-# What clean_text would change in a "\n"-joined list: white space other than one space between words, an empty
-# or padded item (the joins' own newlines are counted by the caller).
-NEEDS_CLEANING = re.compile(r"[^\S \n]|  |^[ \n]|[ \n]$| \n|\n |\n\n")
+def is_clean_list(joined: str) -> bool:
+    """Whether clean_text leaves each item of a "\n"-joined list of non-empty items as it is: no white space but
+    one space between words (a printable text's only white space is " "), none padded. (Substring scans: a
+    regular expression of the same was 10 µs for a list of 16 names, half the time to read a paper.)"""
+    if "  " in joined or " \n" in joined or "\n " in joined or joined[:1] == " " or joined[-1:] == " ":
+        return False
+    return joined.replace("\n", "").isprintable()
 
 
 def optional_int(value: object, field: str) -> int | None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from paperwire.models import utc_now_iso
 from paperwire.storage.core import StoreCore
+from paperwire.storage.papers import titled
 from paperwire.storage.schema import collection_papers, library_references, library_saves, papers
 
 
@@ -24,9 +25,7 @@ class ReferenceQueries(StoreCore):
         with self.read() as connection:
             for start in range(0, len(wanted), 500):
                 rows = connection.execute(
-                    sa.select(papers.c.title_key, papers.c.id).where(
-                        papers.c.title_key.in_(wanted[start : start + 500])
-                    )
+                    sa.select(papers.c.title_key, papers.c.id).where(titled(wanted[start : start + 500]))
                 )
                 for key, paper_id in rows:
                     found.setdefault(key, []).append(paper_id)

@@ -31,9 +31,10 @@ papers = sa.Table(
     sa.Column("observed_at", sa.String(20)),
     sa.Column("title_key", sa.Text, nullable=False),
     sa.Column("changed_at", sa.String(27), nullable=False),  # last time this row changed (sync cursor)
+    sa.Column("title_hash", sa.Integer, nullable=False, server_default="0"),  # of title_key, for its index
 )
 sa.Index("ix_papers_listed_on_upvotes", papers.c.listed_on, papers.c.upvotes)
-sa.Index("ix_papers_title_key", papers.c.title_key)
+sa.Index("ix_papers_title_hash", papers.c.title_hash)  # title lookups (storage/papers.py title_hash, 0100)
 sa.Index("ix_papers_changed_at_id", papers.c.changed_at, papers.c.id)  # the sync cursor (0005)
 
 paper_signals = sa.Table(

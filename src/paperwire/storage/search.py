@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from paperwire.models import Paper, utc_now_iso
 from paperwire.storage.core import StoreCore
+from paperwire.storage.papers import SELECT_PAPERS, row_to_paper, titled
 from paperwire.storage.schema import paper_embeddings, papers
 
 Cursor = tuple[str, str]  # (changed_at, id): keyset position in a changed_at-ordered scan
@@ -42,8 +43,6 @@ class SearchQueries(StoreCore):
 
     def papers_changed_since(self, cursor: Cursor, limit: int = 2000) -> list[tuple[Paper, Cursor]]:
         """Papers whose row changed after `cursor`, oldest change first, each with its own cursor."""
-        from paperwire.storage.papers import SELECT_PAPERS, row_to_paper
-
         query = (
             SELECT_PAPERS.add_columns(papers.c.changed_at)
             .where(_after((papers.c.changed_at, papers.c.id), cursor))
@@ -60,9 +59,7 @@ class SearchQueries(StoreCore):
 
     def paper_ids_with_title_key(self, title_key: str, limit: int = 20) -> list[str]:
         with self.read() as connection:
-            return list(
-                connection.execute(sa.select(papers.c.id).where(papers.c.title_key == title_key).limit(limit)).scalars()
-            )
+            return list(connection.execute(sa.select(papers.c.id).where(titled([title_key])).limit(limit)).scalars())
 
     # ---- embeddings ---------------------------------------------------------------------------
 
