@@ -46,7 +46,7 @@ def decode_object(line: bytes) -> dict:
 def read_objects(lines: Iterator[tuple[int, bytes]], source: str, convert) -> Iterator[Paper | Skip]:
     """The shared loop of JSON-lines sources: decode, convert, or name the line and the reason."""
     for number, line in lines:
-        if not line.strip():
+        if not line or line.isspace():  # (isspace stops at the first other byte; strip would copy the line)
             continue
         try:
             yield check_sizes(convert(decode_object(line)))
@@ -111,43 +111,56 @@ def paper_identity(raw_id: object, title: str) -> tuple[str, int | None]:
 
 
 def to_paper(record: dict) -> Paper:
-    title = record.get("title")
+    get = record.get
+    title = get("title")
     if not isinstance(title, str) or not title.strip():
         raise InvalidRecord("missing title")
     title = clean_text(title)
-    paper_id, id_version = paper_identity(record.get("id"), title)
-    version = optional_int(record.get("version"), "version") or id_version
-    listed_on = record.get("listed_on") or record.get("first_seen")
-    listed_from = record.get("listed_from") or ("arxiv" if record.get("first_seen") else "import")
+    paper_id, id_version = paper_identity(get("id"), title)
+    version = optional_int(get("version"), "version") or id_version
+    listed_on = get("listed_on") or get("first_seen")
+    listed_from = get("listed_from") or ("arxiv" if get("first_seen") else "import")
     if listed_from not in ("hf", "arxiv", "import"):
         raise InvalidRecord(f"unknown listed_from {listed_from!r}")
-    published_at = record.get("published_at")
-    updated_at = record.get("updated_at")
-    observed_at = record.get("observed_at")
-    abstract = record.get("abstract") or ""
+    abstract = get("abstract") or ""
     if not isinstance(abstract, str):
         raise InvalidRecord("abstract must be a string")
-    return Paper(
+    paper = Paper(
         id=paper_id,
         title=title,
         abstract=clean_text(abstract),
         version=version,
-        authors=text_list(record.get("authors"), "authors"),
-        categories=text_list(record.get("categories"), "categories"),
-        published_at=parse_timestamp(published_at) if published_at else None,
-        updated_at=parse_timestamp(updated_at) if updated_at else None,
+        authors=text_list(get("authors"), "authors"),
+        categories=text_list(get("categories"), "categories"),
         listed_on=parse_day(listed_on) if listed_on else None,
         listed_from=listed_from if listed_on else "import",
-        submitted_by=optional_text(record.get("submitted_by"), "submitted_by"),
-        upvotes=optional_int(record.get("upvotes"), "upvotes") or 0,
-        comments=optional_int(record.get("comments"), "comments") or 0,
-        github_repo=optional_text(record.get("github_repo"), "github_repo"),
-        github_stars=optional_int(record.get("github_stars"), "github_stars"),
-        project_page=optional_text(record.get("project_page"), "project_page"),
-        keywords=text_list(record.get("keywords"), "keywords") if isinstance(record.get("keywords"), list) else (),
-        comment=optional_text(record.get("comment"), "comment"),
-        observed_at=parse_timestamp(observed_at) if observed_at else None,
+        comment=optional_text(get("comment"), "comment"),
     )
+    if not OPTIONAL_FIELDS.isdisjoint(record):  # (an arXiv listing record has none of them)
+        add_optional_fields(paper, get)
+    return paper
+
+
+# The fields of a record that most sources leave out: read only when a record has one.
+OPTIONAL_FIELDS = frozenset((
+    "published_at", "updated_at", "observed_at", "submitted_by", "upvotes", "comments", "github_repo",
+    "github_stars", "project_page", "keywords",
+))  # fmt: skip
+
+
+def add_optional_fields(paper: Paper, get) -> None:
+    published_at, updated_at, observed_at = get("published_at"), get("updated_at"), get("observed_at")
+    paper.published_at = parse_timestamp(published_at) if published_at else None
+    paper.updated_at = parse_timestamp(updated_at) if updated_at else None
+    paper.observed_at = parse_timestamp(observed_at) if observed_at else None
+    paper.submitted_by = optional_text(get("submitted_by"), "submitted_by")
+    paper.upvotes = optional_int(get("upvotes"), "upvotes") or 0
+    paper.comments = optional_int(get("comments"), "comments") or 0
+    paper.github_repo = optional_text(get("github_repo"), "github_repo")
+    paper.github_stars = optional_int(get("github_stars"), "github_stars")
+    paper.project_page = optional_text(get("project_page"), "project_page")
+    keywords = get("keywords")
+    paper.keywords = text_list(keywords, "keywords") if isinstance(keywords, list) else ()
 
 
 def read(lines: Iterator[tuple[int, bytes]], source: str) -> Iterator[Paper | Skip]:
