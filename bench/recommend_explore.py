@@ -267,8 +267,10 @@ def metric(
             if chosen.any():
                 expected[chosen] = np.median(lift[chosen])
         residual = lift / expected
-        print("  median lift by df 1/2/4/16/128/1024:",
-              [round(float(np.median(lift[df == v])), 2) for v in (1, 2, 4, 16, 128, 1024) if (df == v).any()])
+        print(
+            "  median lift by df 1/2/4/16/128/1024:",
+            [round(float(np.median(lift[df == v])), 2) for v in (1, 2, 4, 16, 128, 1024) if (df == v).any()],
+        )
         for label, factor in (
             ("1 (control)", np.ones_like(lift)), ("lift^0.25", lift**0.25), ("residual^0.25", residual**0.25),
             ("residual^0.5", residual**0.5), ("residual^1", residual), ("clip(residual,0.5,2)", np.clip(residual, 0.5, 2)),
@@ -306,7 +308,10 @@ def metric(
                 period = bag.embed(b.counts)  # type: ignore[attr-defined]
                 kept = bag.embed(keywords.stack_rows(m.positives.terms for m in b.models))
                 set_channels(b, kept @ period.T, period @ period.T, "bag")
-            show(f"term bag after {epochs} epochs, alone (nearest + centroid + hub)", {f"bag_{n}": 1.0 for n in ("nearest", "centroid", "hub")})
+            show(
+                f"term bag after {epochs} epochs, alone (nearest + centroid + hub)",
+                {f"bag_{n}": 1.0 for n in ("nearest", "centroid", "hub")},
+            )
             show("  … in place of the vector channels", swap("bag", vec))
             show("  … added (nearest + centroid)", swap("bag", (), {"bag_nearest": 1.0, "bag_centroid": 1.0}))
             show("  … added at 0.5", swap("bag", (), {"bag_nearest": 0.5, "bag_centroid": 0.5}))
@@ -321,7 +326,10 @@ def metric(
             label = f"proj{dim}"
             vector_projected(blocks, w, label)
             show(f"vector channels projected ({dim}, decay {decay})", swap(label, vec))
-            show("  … added beside the bulk vector channels", swap(label, (), {f"{label}_{n}": 1.0 for n in ("nearest", "centroid")}))
+            show(
+                "  … added beside the bulk vector channels",
+                swap(label, (), {f"{label}_{n}": 1.0 for n in ("nearest", "centroid")}),
+            )
 
 
 def main() -> None:
@@ -351,7 +359,17 @@ def main() -> None:
         ltr(blocks)
     elif args.variant == "metric":
         epochs = tuple(int(e) for e in args.bag_epochs.split(","))
-        metric(bench, blocks, args.train, set(args.parts.split(",")), args.bag_dim, epochs, args.hard, args.bag_min_df, args.bag_lsa)
+        metric(
+            bench,
+            blocks,
+            args.train,
+            set(args.parts.split(",")),
+            args.bag_dim,
+            epochs,
+            args.hard,
+            args.bag_min_df,
+            args.bag_lsa,
+        )
 
 
 if __name__ == "__main__":
