@@ -72,11 +72,14 @@ class Bench:
         self._tfidf = None
         self.embedding: TermEmbedding | None = None
 
+    def learned_path(self, mode: str) -> Path:
+        return corpus.CACHE / f"term-embedding-{mode}-{len(self.readers)}.bin"
+
     def learn(self, mode: str) -> None:
         """The term embedding learned from the 2025 catalogue's authors (never the 2026 months), cached outside
         the repository. "heldout": papers written by any sampled benchmark reader give no training pairs (they
         still count in the LSA and IDF, as catalogue content); "all": every 2025 author, as a site would."""
-        path = corpus.CACHE / f"term-embedding-{mode}-{len(self.readers)}.bin"
+        path = self.learned_path(mode)
         if path.exists():
             self.embedding = TermEmbedding.from_bytes(path.read_bytes())
             return
@@ -257,11 +260,12 @@ def main() -> None:
                         help="rank with the term embedding learned from the 2025 catalogue's authors")  # fmt: skip
     parser.add_argument("--scale", type=int, default=10_000, help="readers for the cost run (0: skip)")
     parser.add_argument("--scale-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--learned-file", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_only:
         from recommend_scale import run_scale
 
-        run_scale(args.scale)
+        run_scale(args.scale, args.learned_file)
         return
     print(f"# bench/recommend.py — {machine()}")
     if not corpus.cache_path("static").exists():
@@ -276,7 +280,8 @@ def main() -> None:
     quality(bench, halves, weights, {w for w in args.only.split(",") if w} or None)
     if args.scale:
         print(f"\n### cost (separate process, so its peak memory is its own) — {machine()}", flush=True)
-        subprocess.run([sys.executable, __file__, "--scale-only", "--scale", str(args.scale)], check=True)
+        learned = ["--learned-file", str(bench.learned_path(args.learned))] if args.learned != "none" else []
+        subprocess.run([sys.executable, __file__, "--scale-only", "--scale", str(args.scale), *learned], check=True)
     print(f"\npeak memory of the quality run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
