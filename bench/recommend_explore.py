@@ -289,7 +289,8 @@ def metric(
         keyword_reweighted(blocks, factor, "nce")
         show("keyword channels × InfoNCE term factor", swap("nce", kw))
     if "bag" in parts:
-        bag = learn.TermBag(cat, dim=bag_dim, min_df=bag_min_df, lsa=bag_lsa)
+        first = cache / f"bag-{tag}-{bag_dim}-df{bag_min_df}{'-lsa' if bag_lsa else ''}-{bag_epochs[0]}.npz"
+        bag = learn.TermBag(cat, dim=bag_dim, min_df=bag_min_df, lsa=bag_lsa and not first.exists())
         print(f"term bag: {len(bag.vocab)} terms × {bag_dim}", flush=True)
         for b in blocks:
             if not hasattr(b, "counts"):
@@ -315,6 +316,11 @@ def metric(
             show("  … in place of the vector channels", swap("bag", vec))
             show("  … added (nearest + centroid)", swap("bag", (), {"bag_nearest": 1.0, "bag_centroid": 1.0}))
             show("  … added at 0.5", swap("bag", (), {"bag_nearest": 0.5, "bag_centroid": 0.5}))
+            for w in (1.5, 2.0, 2.5, 3.0, 4.0):
+                show(f"  … added at {w}", swap("bag", (), {"bag_nearest": w, "bag_centroid": w}))
+            show("  … nearest only", swap("bag", (), {"bag_nearest": 1.0}))
+            show("  … centroid only", swap("bag", (), {"bag_centroid": 1.0}))
+            show("  … with its hub channel", swap("bag", (), {"bag_nearest": 1.0, "bag_centroid": 1.0, "bag_hub": 1.0}))
     if "projection" in parts:
         for dim, decay in ((384, 0.0),):
             path = cache / f"projection-{tag}-{dim}-{decay}.npy"
