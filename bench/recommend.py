@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recommend_corpus as corpus
 
 from paperwire.recommend import PaperFeatures, ReaderSignals, fit_reader, rank_period
+from paperwire.recommend.learned import TermEmbedding, train_term_embedding
 from paperwire.recommend.selection import Weights
 
 K = 50
@@ -69,6 +70,30 @@ class Bench:
         self.minilm = corpus.load_vectors("all-MiniLM-L6-v2") if minilm else {}
         self.months = {m: [r.id for r in self.records.values() if r.month == m] for m in corpus.TARGET_MONTHS}
         self._tfidf = None
+        self.embedding: TermEmbedding | None = None
+
+    def learned_path(self, mode: str) -> Path:
+        return corpus.CACHE / f"term-embedding-{mode}-{len(self.readers)}.bin"
+
+    def learn(self, mode: str) -> None:
+        """The term embedding learned from the 2025 catalogue's authors (never the 2026 months), cached outside
+        the repository. "heldout": papers written by any sampled benchmark reader give no training pairs (they
+        still count in the LSA and IDF, as catalogue content); "all": every 2025 author, as a site would."""
+        path = self.learned_path(mode)
+        if path.exists():
+            self.embedding = TermEmbedding.from_bytes(path.read_bytes())
+            return
+        held = {r.name for r in self.readers} if mode == "heldout" else set()
+        ids = [r.id for r in self.records.values() if r.month in corpus.LIBRARY_MONTHS]
+        authors = [() if held & set(self.records[i].authors) else self.records[i].authors for i in ids]
+        started = time.perf_counter()
+        self.embedding = train_term_embedding(
+            [f"{self.records[i].title} {self.records[i].abstract}" for i in ids], authors,
+            vectors=np.stack([self.static[i] for i in ids]), log=lambda line: print(f"  {line}", flush=True),
+        )  # fmt: skip
+        print(f"term embedding ({mode}) trained in {time.perf_counter() - started:.0f} s", flush=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.embedding.to_bytes())
 
     def best_vector(self, paper_id: str, source: str) -> np.ndarray | None:
         if source in ("minilm", "best") and paper_id in self.minilm:
@@ -97,7 +122,7 @@ class Bench:
                 fit_reader(ReaderSignals(tuple(self.features(i, source) for i in r.library), ())) for r in readers
             ]
             candidates = [self.features(i, source) for i in ids]
-            lists = rank_period(models, candidates, limit=K, weights=weights)
+            lists = rank_period(models, candidates, limit=K, weights=weights, embedding=self.embedding)
             return [[s.paper_id for s in suggestions] for suggestions in lists]
 
         return rank
@@ -231,26 +256,32 @@ def main() -> None:
     parser.add_argument("--weights", default="", help='JSON overrides of Weights, e.g. {"diversity": 0}')
     parser.add_argument("--only", default="", help="comma-separated words: run only methods whose name has one")
     parser.add_argument("--no-minilm", action="store_true")
+    parser.add_argument("--learned", choices=["none", "heldout", "all"], default="none",
+                        help="rank with the term embedding learned from the 2025 catalogue's authors")  # fmt: skip
     parser.add_argument("--scale", type=int, default=10_000, help="readers for the cost run (0: skip)")
     parser.add_argument("--scale-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--learned-file", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_only:
         from recommend_scale import run_scale
 
-        run_scale(args.scale)
+        run_scale(args.scale, args.learned_file)
         return
     print(f"# bench/recommend.py — {machine()}")
     if not corpus.cache_path("static").exists():
         subprocess.run([sys.executable, str(Path(corpus.__file__)), "--embedder", "static"], check=True)
     weights = Weights(**json.loads(args.weights)) if args.weights else None
     bench = Bench(args.readers, minilm=not args.no_minilm)
+    if args.learned != "none":
+        bench.learn(args.learned)
     print(f"{len(bench.records)} papers; {corpus.eligible_count(bench.records)} eligible readers, "
           f"{len(bench.readers)} sampled (seed {corpus.SEED}); weights {weights or Weights()}")  # fmt: skip
     halves = ["dev", "report"] if args.half == "both" else [args.half]
     quality(bench, halves, weights, {w for w in args.only.split(",") if w} or None)
     if args.scale:
         print(f"\n### cost (separate process, so its peak memory is its own) — {machine()}", flush=True)
-        subprocess.run([sys.executable, __file__, "--scale-only", "--scale", str(args.scale)], check=True)
+        learned = ["--learned-file", str(bench.learned_path(args.learned))] if args.learned != "none" else []
+        subprocess.run([sys.executable, __file__, "--scale-only", "--scale", str(args.scale), *learned], check=True)
     print(f"\npeak memory of the quality run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

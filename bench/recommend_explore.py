@@ -186,11 +186,170 @@ def ltr(blocks: list[Block]) -> None:
         )
 
 
+def hub(pairs: np.ndarray, k: int = 10) -> np.ndarray:
+    """Each period paper's mean similarity to its k nearest other papers (the model's hubness channel)."""
+    matrix = pairs.copy()
+    np.fill_diagonal(matrix, -np.inf)
+    return np.partition(matrix, matrix.shape[1] - k, axis=1)[:, -k:].mean(1)
+
+
+def set_channels(b: Block, sims: np.ndarray, pairs: np.ndarray, prefix: str) -> None:
+    """nearest / centroid / hub channels (z-scored) from kept × period and period × period similarities."""
+    starts = np.cumsum(np.r_[0, b.sizes])[:-1]
+    b.z[f"{prefix}_nearest"] = zscore(segment_max(sims, starts))
+    b.z[f"{prefix}_centroid"] = zscore(segment_mean(sims, starts, b.sizes.astype(np.float32)))
+    b.z[f"{prefix}_hub"] = zscore(-np.broadcast_to(hub(pairs), sims[: len(b.sizes)].shape))
+
+
+def keyword_reweighted(blocks: list[Block], factor: np.ndarray, prefix: str) -> None:
+    """The keyword channels with the period's IDF² multiplied by a learned per-term factor."""
+    for b in blocks:
+        if not hasattr(b, "counts"):
+            b.counts = keywords.count_matrix([f"{p.title} {p.abstract}" for p in b.period.papers])  # type: ignore[attr-defined]
+        idf = b.period.idf * factor
+        terms = keywords.tfidf(b.counts, idf)  # type: ignore[attr-defined]
+        kept = keywords.tfidf(keywords.stack_rows(m.positives.terms for m in b.models), idf)
+        terms_t = sparse.csr_matrix(terms.T)
+        sims = (kept @ terms_t).toarray().astype(np.float32)
+        set_channels(b, sims, (terms @ terms_t).toarray().astype(np.float32), prefix)
+
+
+def vector_projected(blocks: list[Block], w: np.ndarray, prefix: str) -> None:
+    """The vector channels after the learned projection x @ W (rows re-normalised)."""
+
+    def project(x: np.ndarray) -> np.ndarray:
+        y = x @ w
+        return y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-9)
+
+    for b in blocks:
+        period = project(b.period.vectors)
+        kept = project(np.concatenate([m.positives.vectors for m in b.models]))
+        set_channels(b, kept @ period.T, period @ period.T, prefix)
+
+
+def metric(
+    bench: Bench, blocks: list[Block], train: str, parts: set[str], bag_dim: int = 128,
+    bag_epochs: tuple[int, ...] = (0, 5, 10, 20), hard: int = 0, bag_min_df: int = 2, bag_lsa: bool = False,
+) -> None:  # fmt: skip
+    """Third pass: term weights and a vector projection learned from the 2025 catalogue's authors."""
+    import recommend_metric as learn
+
+    excluded = learn.held_out_authors(bench.readers) if train == "heldout" else set()
+    cat = learn.Catalogue(bench.records, excluded)
+    cache = corpus.CACHE / "metric"
+    cache.mkdir(parents=True, exist_ok=True)
+    clusters = learn.topic_clusters(cat, bench.static, hard) if hard else None
+    tag = f"{train}-hard{hard}" if hard else train
+    base = dict(SHIPPED)
+    kw = ("keyword_nearest", "keyword_centroid", "keyword_hub")
+    vec = ("vector_nearest", "vector_centroid", "vector_hub")
+
+    def swap(prefix: str, names: tuple[str, ...], extra: dict[str, float] | None = None) -> dict[str, float]:
+        out = {n: w for n, w in base.items() if n not in names}
+        out.update({f"{prefix}_{n.split('_')[1]}": 1.0 for n in names})
+        out.update(extra or {})
+        return out
+
+    def show(label: str, weights: dict[str, float]) -> None:
+        print(f"  {label}: {recall(blocks, weighted(weights)):.4f}", flush=True)
+
+    if "lift" in parts:
+        started = time.perf_counter()
+        lift = learn.term_lift(cat)
+        print(f"term lift in {time.perf_counter() - started:.0f} s; "
+              f"median over terms in ≥ 1 pair {np.median(lift[lift != lift[0]]):.2f}", flush=True)  # fmt: skip
+        # what rarity alone predicts: the median lift of the terms with the same 2025 document frequency
+        df = np.bincount(cat.counts.indices, minlength=keywords.DIMENSIONS)
+        expected = np.ones_like(lift)
+        for low, high in zip([0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 512, 1024],
+                             [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 512, 1024, 10**9]):  # fmt: skip
+            chosen = (df >= low) & (df < high)
+            if chosen.any():
+                expected[chosen] = np.median(lift[chosen])
+        residual = lift / expected
+        print(
+            "  median lift by df 1/2/4/16/128/1024:",
+            [round(float(np.median(lift[df == v])), 2) for v in (1, 2, 4, 16, 128, 1024) if (df == v).any()],
+        )
+        for label, factor in (
+            ("1 (control)", np.ones_like(lift)), ("lift^0.25", lift**0.25), ("residual^0.25", residual**0.25),
+            ("residual^0.5", residual**0.5), ("residual^1", residual), ("clip(residual,0.5,2)", np.clip(residual, 0.5, 2)),
+        ):  # fmt: skip
+            keyword_reweighted(blocks, factor.astype(np.float32), f"lift{label}")
+            show(f"keyword channels × {label}", swap(f"lift{label}", kw))
+    if "terms" in parts:
+        path = cache / f"terms-{tag}.npy"
+        if path.exists():
+            factor = np.load(path)
+        else:
+            factor = learn.train_term_weights(cat, clusters=clusters)
+            np.save(path, factor)
+        print(f"term factors: median {np.median(factor):.3f}, p1 {np.percentile(factor, 1):.3f}, "
+              f"p99 {np.percentile(factor, 99):.3f}", flush=True)  # fmt: skip
+        keyword_reweighted(blocks, factor, "nce")
+        show("keyword channels × InfoNCE term factor", swap("nce", kw))
+    if "bag" in parts:
+        first = cache / f"bag-{tag}-{bag_dim}-df{bag_min_df}{'-lsa' if bag_lsa else ''}-{bag_epochs[0]}.npz"
+        bag = learn.TermBag(cat, dim=bag_dim, min_df=bag_min_df, lsa=bag_lsa and not first.exists())
+        print(f"term bag: {len(bag.vocab)} terms × {bag_dim}", flush=True)
+        for b in blocks:
+            if not hasattr(b, "counts"):
+                b.counts = keywords.count_matrix([f"{p.title} {p.abstract}" for p in b.period.papers])  # type: ignore[attr-defined]
+        done = 0
+        for epochs in bag_epochs:
+            saved = cache / f"bag-{tag}-{bag_dim}-df{bag_min_df}{'-lsa' if bag_lsa else ''}-{epochs}.npz"
+            if saved.exists():
+                bag.load(saved)
+                done = epochs
+            elif epochs > done:
+                bag.train(cat, epochs=epochs - done, seed=done, clusters=clusters)
+                done = epochs
+                bag.save(saved)
+            for b in blocks:
+                period = bag.embed(b.counts)  # type: ignore[attr-defined]
+                kept = bag.embed(keywords.stack_rows(m.positives.terms for m in b.models))
+                set_channels(b, kept @ period.T, period @ period.T, "bag")
+            show(
+                f"term bag after {epochs} epochs, alone (nearest + centroid + hub)",
+                {f"bag_{n}": 1.0 for n in ("nearest", "centroid", "hub")},
+            )
+            show("  … in place of the vector channels", swap("bag", vec))
+            show("  … added (nearest + centroid)", swap("bag", (), {"bag_nearest": 1.0, "bag_centroid": 1.0}))
+            show("  … added at 0.5", swap("bag", (), {"bag_nearest": 0.5, "bag_centroid": 0.5}))
+            for w in (1.5, 2.0, 2.5, 3.0, 4.0):
+                show(f"  … added at {w}", swap("bag", (), {"bag_nearest": w, "bag_centroid": w}))
+            show("  … nearest only", swap("bag", (), {"bag_nearest": 1.0}))
+            show("  … centroid only", swap("bag", (), {"bag_centroid": 1.0}))
+            show("  … with its hub channel", swap("bag", (), {"bag_nearest": 1.0, "bag_centroid": 1.0, "bag_hub": 1.0}))
+    if "projection" in parts:
+        for dim, decay in ((384, 0.0),):
+            path = cache / f"projection-{tag}-{dim}-{decay}.npy"
+            if path.exists():
+                w = np.load(path)
+            else:
+                w = learn.train_projection(cat, bench.static, dim=dim, decay=decay, clusters=clusters)
+                np.save(path, w)
+            label = f"proj{dim}"
+            vector_projected(blocks, w, label)
+            show(f"vector channels projected ({dim}, decay {decay})", swap(label, vec))
+            show(
+                "  … added beside the bulk vector channels",
+                swap(label, (), {f"{label}_{n}": 1.0 for n in ("nearest", "centroid")}),
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readers", type=int, default=1200)
     parser.add_argument("--half", default="dev")
-    parser.add_argument("--variant", choices=["none", "svm", "bm25", "ltr"], default="none")
+    parser.add_argument("--variant", choices=["none", "svm", "bm25", "ltr", "metric"], default="none")
+    parser.add_argument("--train", choices=["all", "heldout"], default="heldout", help="metric: training pairs")
+    parser.add_argument("--parts", default="lift,terms,projection", help="metric: what to learn")
+    parser.add_argument("--hard", type=int, default=0, help="metric: batches from topic clusters of ~N anchors")
+    parser.add_argument("--bag-dim", type=int, default=128)
+    parser.add_argument("--bag-epochs", default="0,5,10,20")
+    parser.add_argument("--bag-min-df", type=int, default=2)
+    parser.add_argument("--bag-lsa", action="store_true", help="start the term bag from LSA (truncated SVD)")
     args = parser.parse_args()
     started = time.perf_counter()
     bench = Bench(args.readers, minilm=False)
@@ -204,6 +363,19 @@ def main() -> None:
         bm25_channels(blocks)
     elif args.variant == "ltr":
         ltr(blocks)
+    elif args.variant == "metric":
+        epochs = tuple(int(e) for e in args.bag_epochs.split(","))
+        metric(
+            bench,
+            blocks,
+            args.train,
+            set(args.parts.split(",")),
+            args.bag_dim,
+            epochs,
+            args.hard,
+            args.bag_min_df,
+            args.bag_lsa,
+        )
 
 
 if __name__ == "__main__":

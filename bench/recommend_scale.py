@@ -16,15 +16,23 @@ import numpy as np
 import recommend_corpus as corpus
 
 from paperwire.recommend import PaperFeatures, ReaderModel, ReaderSignals, fit_reader, prepare_period, rank_period
+from paperwire.recommend.learned import TermEmbedding
 
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_scale(count: int) -> None:
+def run_scale(count: int, learned: str = "") -> None:
+    """`learned`: a stored term embedding (bench/recommend.py --learned caches one) to rank with."""
     records = corpus.load_records()
     vectors = corpus.load_vectors("static")
+    embedding = None
+    if learned:
+        started = time.perf_counter()
+        embedding = TermEmbedding.from_bytes(open(learned, "rb").read())
+        print(f"term embedding {learned}: {len(embedding.vocabulary)} terms × {embedding.dimensions}, "
+              f"read in {time.perf_counter() - started:.1f} s")  # fmt: skip
 
     def features(paper_id: str) -> PaperFeatures:
         r = records[paper_id]
@@ -48,13 +56,13 @@ def run_scale(count: int) -> None:
     for library in libraries[:40]:
         signals = ReaderSignals(tuple(features(i) for i in library), (), (), ())
         started = time.perf_counter()
-        rank_period([fit_reader(signals)], candidates, limit=50)
+        rank_period([fit_reader(signals)], candidates, limit=50, embedding=embedding)
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
     print(f"one reader, refit + rank one day (tokenising the day's papers too): p50 {timings[len(timings) // 2]:.0f} ms, "
           f"p95 {timings[int(len(timings) * 0.95) - 1]:.0f} ms (40 readers)")  # fmt: skip
     started = time.perf_counter()
-    prepared = prepare_period(candidates)
+    prepared = prepare_period(candidates, embedding=embedding)
     preparing = (time.perf_counter() - started) * 1000
     timings = []
     for library in libraries[:40]:
@@ -76,7 +84,7 @@ def run_scale(count: int) -> None:
     loaded = time.perf_counter() - started
     before = peak_mib()
     started = time.perf_counter()
-    lists = rank_period(models, candidates, limit=50)
+    lists = rank_period(models, candidates, limit=50, embedding=embedding)
     ranked = time.perf_counter() - started
     assert len(lists) == count and all(len(x) == 50 for x in lists)
     print(f"**{count} readers × one day ({size} papers), ranked with reasons: {ranked:.1f} s** "

@@ -281,3 +281,51 @@ def test_the_model_sees_the_stored_minilm_and_bulk_vectors(store, catalogue) -> 
     assert np.allclose(both.vector, [0.6, 0.8]) and np.allclose(both.bulk_vector, [0.0, 1.0])  # unit length
     assert np.allclose(bulk_only.vector, [1.0, 0.0]) and np.allclose(bulk_only.bulk_vector, [1.0, 0.0])
     assert none.vector is None and none.bulk_vector is None
+
+
+def authored_papers() -> list:
+    """Twelve papers by four authors, each writing on their own subject (what the term embedding learns)."""
+    from paperwire.models import Paper
+
+    subjects = ["gaussian splatting radiance", "speech recognition audio", "protein folding", "robot grasping"]
+    return [
+        Paper(id=f"2511.{a}{n:04d}", title=f"{subjects[a]} study {n}", abstract=f"We study {subjects[a]} again.",
+              authors=(f"Author {a}",), categories=("cs.LG",), published_at="2025-11-03T00:00:00Z",
+              updated_at="2025-11-03T00:00:00Z", listed_on="2025-11-03")
+        for a in range(4) for n in range(3)
+    ]  # fmt: skip
+
+
+def test_the_term_embedding_is_trained_stored_and_ranks_on_every_node(store, settings, catalogue, monkeypatch) -> None:
+    import pytest
+
+    pytest.importorskip("torch")
+    from paperwire.jobs import JOBS
+    from paperwire.recommend import service
+    from paperwire.recommend.learned import TermEmbedding
+    from paperwire.storage import open_store
+
+    assert "train-recommender" in JOBS
+    assert service.current_embedding(store) is None
+    assert "not trained" in service.train_catalogue_embedding(store, epochs=1)  # too few shared authors
+    store.upsert_papers(authored_papers())
+    message = service.train_catalogue_embedding(store, epochs=1, min_papers=2)
+    assert message.startswith("trained the term embedding on 44 papers (12 sharing an author)")
+    stored = service.current_embedding(store)
+    assert isinstance(stored, TermEmbedding) and stored.papers == 44
+    seen = []
+    real = service.prepare_period
+    monkeypatch.setattr(service, "prepare_period", lambda *a, **k: seen.append(k["embedding"]) or real(*a, **k))
+    other_node = open_store(settings.effective_database_url, upgrade=False)
+    try:
+        user = reader_with_library(store)
+        ranked, _ = recommendations(other_node, user, period_containing("day", DAY), limit=5)
+        assert ranked and ranked[0].paper.id in SPLATTING
+        assert isinstance(seen[-1], TermEmbedding) and len(seen[-1].vocabulary) == len(stored.vocabulary)
+        store.save_catalogue_model(service.TERM_EMBEDDING, b"damaged", 1)  # replaced on one node: all see it
+        assert service.current_embedding(other_node) is None
+        store.set_saved(user["id"], "2512.08500", True)
+        assert recommendations(other_node, user, period_containing("day", DAY), limit=5)[0]
+        assert seen[-1] is None  # an unreadable embedding: ranking goes on without it
+    finally:
+        other_node.close()

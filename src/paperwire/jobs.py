@@ -408,5 +408,13 @@ def rank_readers_job(settings: Settings, store: Store) -> str:
     return refresh_recommendations_job(settings, store)
 
 
+def train_recommender_job(settings: Settings, store: Store) -> str:
+    """Learn "For you"'s term embedding from the catalogue's papers that share an author (weekly; minutes)."""
+    from paperwire.recommend.service import train_catalogue_embedding
+
+    return train_catalogue_embedding(store)
+
+
 register("refit-readers", Every(seconds=300), refit_readers_job, quiet=True)
+register("train-recommender", Every(seconds=7 * 86400), train_recommender_job)
 register("rank-readers", lambda s: Daily(s.arxiv_daily_at, s.schedule_time_zone), rank_readers_job)

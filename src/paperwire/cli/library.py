@@ -108,6 +108,24 @@ def library_export(
     sys.stdout.write(papers_to_bibtex(papers, references))
 
 
+@app.command("recommend-train")
+def recommend_train(
+    ctx: typer.Context,
+    epochs: int = typer.Option(5, "--epochs", min=0, max=100, help="passes over the catalogue's author pairs"),
+    min_papers: int = typer.Option(
+        10_000, "--min-papers", min=2, help="train only when this many papers share an author with another"
+    ),
+) -> None:
+    """Learn "For you"'s term embedding from the catalogue (papers that share an author are the same line of
+    research) and store it in the database; rankings use it from then on. Also the weekly job
+    `train-recommender`."""
+    from paperwire.recommend.service import train_catalogue_embedding
+
+    store = store_for(ctx)
+    say = lambda line: console.print(line, markup=False, highlight=False)  # noqa: E731
+    say(train_catalogue_embedding(store, epochs=epochs, say=say, min_papers=min_papers))
+
+
 @app.command("recommend")
 def recommend(
     ctx: typer.Context,

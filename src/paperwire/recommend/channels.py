@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 NAMES = (
     "vector_nearest", "vector_top", "vector_centroid", "keyword_nearest", "keyword_top", "keyword_centroid",
-    "category", "vector_hub", "keyword_hub",
+    "category", "vector_hub", "keyword_hub", "learned_nearest", "learned_centroid",
 )  # fmt: skip
+LEARNED = ("learned_nearest", "learned_centroid")  # only where the period carries a learned term embedding
 TOP = 3  # "k nearest" channels: the mean of the k closest kept papers
 
 
@@ -60,7 +61,8 @@ def segment_top_mean(matrix: np.ndarray, starts: np.ndarray, sizes: np.ndarray, 
 
 
 def channels(models: Sequence[ReaderModel], period: Candidates, wanted: Sequence[str] = NAMES) -> dict[str, np.ndarray]:
-    """Raw channel scores (readers with kept papers × the period's papers), plus "_similarities" (kept paper ×
+    """Raw channel scores (readers with kept papers × the period's papers; the learned ones only where the
+    period has a term embedding), plus "_similarities" (kept paper ×
     period paper, vector + keyword: for reasons) and "_starts" (each reader's first row in it)."""
     sets = [m.positives for m in models]
     vector_sims, keyword_sims, starts = set_similarities(sets, period)
@@ -73,6 +75,11 @@ def channels(models: Sequence[ReaderModel], period: Candidates, wanted: Sequence
             out[f"{name}_top"] = segment_top_mean(sims, starts, sizes, TOP)
         if f"{name}_centroid" in wanted:
             out[f"{name}_centroid"] = segment_mean(sims, starts, sizes)
+    if period.embedding is not None and period.learned is not None and any(n in wanted for n in LEARNED):
+        kept = period.embedding.embed(keywords.stack_rows(s.terms for s in sets))
+        learned_sims = kept @ period.learned.T
+        out["learned_nearest"] = segment_max(learned_sims, starts)
+        out["learned_centroid"] = segment_mean(learned_sims, starts, sizes)
     if "category" in wanted:
         categories = np.zeros((len(models), len(period.categories)), dtype=np.float32)
         for row, model in enumerate(models):

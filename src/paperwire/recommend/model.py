@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from paperwire.recommend import keywords, packing
+from paperwire.recommend.learned import TermEmbedding
 from paperwire.recommend.period import Candidates
 from paperwire.recommend.selection import Weights, rank_block
 
@@ -159,25 +160,28 @@ def fit_reader(signals: ReaderSignals) -> ReaderModel:
 
 
 def prepare_period(
-    candidates: Sequence[PaperFeatures], trending: Sequence[str] = (), weights: Weights | None = None
-) -> Candidates:
+    candidates: Sequence[PaperFeatures], trending: Sequence[str] = (), weights: Weights | None = None,
+    embedding: TermEmbedding | None = None,
+) -> Candidates:  # fmt: skip
     """The period's papers tokenised and stacked once; pass it to `rank_period` instead of the papers to rank
-    several batches of readers (or one refitted reader) against the same period without redoing that work."""
-    return (weights or Weights()).period(candidates, trending)
+    several batches of readers (or one refitted reader) against the same period without redoing that work.
+    `embedding`: the catalogue's learned term embedding (learned.py), which adds two channels."""
+    return (weights or Weights()).period(candidates, trending, embedding)
 
 
 def rank_period(
     models: Sequence[ReaderModel], candidates: Sequence[PaperFeatures] | Candidates, *, limit: int,
     trending: Sequence[str] = (), weights: Weights | None = None, block: int = 256,
+    embedding: TermEmbedding | None = None,
 ) -> list[list[Suggestion]]:  # fmt: skip
     """Vectorised: all readers × the period's papers as matrix products (in blocks of `block` readers);
     diverse (MMR); each Suggestion with a checkable one-line reason; a reader's own positives/negatives
     never suggested; cold start: topics, then the trending order. `candidates` may be `prepare_period`'s
-    result (then `trending` is the one given there)."""
+    result (then `trending` and `embedding` are the ones given there)."""
     if not models:
         return []
     chosen = weights or Weights()
-    period = candidates if isinstance(candidates, Candidates) else chosen.period(candidates, trending)
+    period = candidates if isinstance(candidates, Candidates) else chosen.period(candidates, trending, embedding)
     if not period.size or limit <= 0:
         return [[] for _ in models]
     out: list[list[Suggestion]] = []

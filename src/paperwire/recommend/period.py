@@ -13,6 +13,7 @@ from scipy import sparse
 from paperwire.recommend import keywords
 
 if TYPE_CHECKING:
+    from paperwire.recommend.learned import TermEmbedding
     from paperwire.recommend.model import PaperFeatures
 
 
@@ -29,6 +30,8 @@ class Candidates:
     by_author: dict[str, list[int]]
     trending_bonus: np.ndarray  # (N,) 1 for the top trending paper → 0 for papers not trending
     index: dict[str, int] = field(default_factory=dict)
+    embedding: TermEmbedding | None = None  # the catalogue's learned term embedding (learned.py), if trained
+    learned: np.ndarray | None = None  # (N, d) the period's papers in it
     _terms_t: sparse.csr_matrix | None = None
     _topics: dict[str, np.ndarray] = field(default_factory=dict)
     _words: list[frozenset[str]] | None = None
@@ -39,7 +42,7 @@ class Candidates:
     @classmethod
     def build(
         cls, papers: Sequence[PaperFeatures], trending: Sequence[str], max_df: float = 1.0, min_df: int = 1,
-        idf_power: float = 1.0,
+        idf_power: float = 1.0, embedding: TermEmbedding | None = None,
     ) -> Candidates:  # fmt: skip
         ids = [p.id for p in papers]
         chosen = [p.ranking_vector for p in papers]
@@ -68,7 +71,8 @@ class Candidates:
         bonus = np.array([1.0 - position[i] / len(position) if i in position else 0.0 for i in ids], dtype=np.float32)
         return cls(
             ids, papers, vectors, has_vector, idf, keywords.tfidf(counts, idf), categories, incidence, by_author, bonus,
-            {paper_id: i for i, paper_id in enumerate(ids)},
+            {paper_id: i for i, paper_id in enumerate(ids)}, embedding,
+            embedding.embed(counts) if embedding is not None else None,
         )  # fmt: skip
 
     @property

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from paperwire.recommend.channels import NAMES, channels, segment_max, set_similarities, zscore
+from paperwire.recommend.channels import LEARNED, NAMES, channels, segment_max, set_similarities, zscore
 from paperwire.recommend.diversity import diverse_pick
 from paperwire.recommend.period import Candidates
 
 if TYPE_CHECKING:
+    from paperwire.recommend.learned import TermEmbedding
     from paperwire.recommend.model import PaperFeatures, ReaderModel
 
 Pick = tuple[int, float, str]  # candidate index, score, reason
@@ -34,6 +35,8 @@ class Weights:
     category: float = 1.0  # the reader's share of each arXiv category
     vector_hub: float = 1.0  # papers close to many of the period's papers (generic ones) go down
     keyword_hub: float = 1.0
+    learned_nearest: float = 1.0  # the closest kept paper in the term embedding learned from the catalogue's
+    learned_centroid: float = 1.0  # authors (learned.py), and the mean; only where one was trained
     negative: float = 2.0  # push away from papers like a 👎 one
     topic: float = 1.5  # per matched digest topic
     author: float = 4.0  # a followed author wrote it
@@ -45,8 +48,12 @@ class Weights:
     keyword_min_df: int = 1  # … and in fewer than this many
     keyword_idf_power: float = 2.0  # > 1 sharpens TF-IDF towards rare terms (an author's own method names)
 
-    def period(self, papers: Sequence[PaperFeatures], trending: Sequence[str]) -> Candidates:
-        return Candidates.build(papers, trending, self.keyword_max_df, self.keyword_min_df, self.keyword_idf_power)
+    def period(
+        self, papers: Sequence[PaperFeatures], trending: Sequence[str], embedding: TermEmbedding | None = None
+    ) -> Candidates:
+        return Candidates.build(
+            papers, trending, self.keyword_max_df, self.keyword_min_df, self.keyword_idf_power, embedding
+        )
 
 
 def rank_block(models: Sequence[ReaderModel], period: Candidates, limit: int, weights: Weights) -> list[list[Pick]]:
@@ -55,7 +62,7 @@ def rank_block(models: Sequence[ReaderModel], period: Candidates, limit: int, we
     learned = [r for r, m in enumerate(models) if len(m.positives)]
     similarities, starts = np.zeros((0, period.size), dtype=np.float32), np.zeros(0, dtype=np.int64)
     if learned:
-        wanted = [name for name in NAMES if getattr(weights, name)]
+        wanted = [n for n in NAMES if getattr(weights, n) and (n not in LEARNED or period.learned is not None)]
         found = channels([models[r] for r in learned], period, wanted)
         combined = sum((getattr(weights, name) * zscore(found[name]) for name in wanted), np.zeros(1))
         scores[learned] = combined + weights.trending * period.trending_bonus

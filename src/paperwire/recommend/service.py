@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,6 +20,7 @@ import numpy as np
 from paperwire.mail.subscribers import Interests
 from paperwire.models import Paper, author_key
 from paperwire.periods import Period, period_containing
+from paperwire.recommend.learned import TermEmbedding, train_term_embedding
 from paperwire.recommend.model import (
     PaperFeatures,
     ReaderModel,
@@ -28,6 +30,7 @@ from paperwire.recommend.model import (
     prepare_period,
     rank_period,
 )
+from paperwire.recommend.packing import ModelFormatError
 from paperwire.storage import Store
 from paperwire.storage.records import UserRecord
 
@@ -39,6 +42,11 @@ MAX_SIGNAL_PAPERS = 2_000  # the newest kept papers a model is fitted on
 READER_BLOCK = 500  # readers ranked together (one matrix product per block)
 BULK_MODEL = "static-minilm-v3"
 VECTOR_MODELS = ("all-MiniLM-L6-v2", BULK_MODEL)  # the best stored embedding first
+TERM_EMBEDDING = "term-embedding"  # catalogue_models row: learned from papers that share an author
+# Catalogue papers with a sibling by the same author needed before the weekly job trains: the gain was measured
+# with 23,000 such papers (docs/recommendations-benchmark.md); the demo's sample has 1,887, where training would
+# take the web process's CPU for a minute with no measured gain (`paperwire recommend-train --min-papers N`).
+MIN_AUTHOR_PAPERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,65 @@ def refit_changed(store: Store) -> int:
     return count
 
 
+# ---- the catalogue's term embedding (learned.py) -------------------------------------------------------
+
+# A cache of the stored embedding per Store, checked against the stored version before every ranking run,
+# so a node never ranks with an embedding another node has replaced.
+_embeddings: weakref.WeakKeyDictionary[Store, tuple[str, TermEmbedding]] = weakref.WeakKeyDictionary()
+
+
+def current_embedding(store: Store) -> TermEmbedding | None:
+    """The stored term embedding (None before one is trained, or if it is damaged: ranking goes on without)."""
+    version = store.catalogue_model_version(TERM_EMBEDDING)
+    if version is None:
+        return None
+    cached = _embeddings.get(store)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    stored = store.catalogue_model(TERM_EMBEDDING)
+    if stored is None:
+        return None
+    try:
+        embedding = TermEmbedding.from_bytes(stored[1])
+    except ModelFormatError as error:
+        log.warning("the stored term embedding is unreadable (%s): ranking without it", error)
+        return None
+    _embeddings[store] = (stored[0], embedding)
+    return embedding
+
+
+def train_catalogue_embedding(
+    store: Store, *, epochs: int = 5, say: Callable[[str], None] | None = None, min_papers: int = MIN_AUTHOR_PAPERS
+) -> str:
+    """Learn the term embedding from every catalogue paper and its authors, and store it (one row that every
+    node reads). Minutes on a CPU for ~50,000 papers; needs torch (the `search` extra)."""
+    ids: list[str] = []
+    texts: list[str] = []
+    authors: list[tuple[str, ...]] = []
+    for paper in store.iter_papers():
+        ids.append(paper.id)
+        texts.append(f"{paper.title} {paper.abstract}")
+        authors.append(tuple(author_key(name) for name in paper.authors))
+    counted: dict[str, int] = {}
+    for names in authors:
+        for name in set(names):
+            counted[name] = counted.get(name, 0) + 1
+    paired = sum(1 for names in authors if any(counted[name] > 1 for name in set(names)))
+    if paired < min_papers:
+        return f"term embedding not trained: {paired} papers share an author with another (needs {min_papers})"
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "term embedding not trained: torch is not installed (pip install 'paperwire[search]')"
+    bulk = store.paper_vectors(ids, (BULK_MODEL,))
+    chosen = [decoded(bulk[i][1]) if i in bulk else None for i in ids]
+    vectors = np.stack(chosen) if chosen and all(v is not None for v in chosen) else None  # type: ignore[arg-type]
+    embedding = train_term_embedding(texts, authors, vectors=vectors, epochs=epochs, log=say)
+    version = store.save_catalogue_model(TERM_EMBEDDING, embedding.to_bytes(), embedding.papers)
+    return (f"trained the term embedding on {embedding.papers} papers ({paired} sharing an author), "
+            f"{len(embedding.vocabulary)} terms × {embedding.dimensions}; version {version}")  # fmt: skip
+
+
 # ---- rankings ----------------------------------------------------------------------------------------
 
 
@@ -165,7 +232,8 @@ def rank_fitted(store: Store, fitted: Sequence[tuple[UserRecord, ReaderModel, in
     papers, trending = period_papers(store, period)
     stamp = store.period_stamp(period.first.isoformat(), period.last.isoformat())
     candidates = with_followed_spellings(features_of(store, papers), [model for _, model, _ in fitted])
-    prepared = prepare_period(candidates, trending)  # tokenised and stacked once for every block
+    # tokenised and stacked once for every block
+    prepared = prepare_period(candidates, trending, embedding=current_embedding(store))
     for start in range(0, len(fitted), READER_BLOCK):
         block = fitted[start : start + READER_BLOCK]
         lists = rank_period([model for _, model, _ in block], prepared, limit=RANKING_LIMIT)

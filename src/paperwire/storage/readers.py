@@ -13,6 +13,7 @@ from paperwire.models import utc_now_iso
 from paperwire.storage.core import StoreCore
 from paperwire.storage.records import UserRecord, user_record
 from paperwire.storage.schema import (
+    catalogue_models,
     collection_papers,
     collections,
     followed_authors,
@@ -93,6 +94,36 @@ class ReaderQueries(StoreCore):
                 (row.user_id, row.model_version, bytes(row.model))
                 for row in connection.execute(query.order_by(reader_models.c.user_id))
             ]
+
+    # ---- models learned from the whole catalogue ----------------------------------------------------
+
+    def save_catalogue_model(self, name: str, model: bytes, papers: int) -> str:
+        """Store (or replace) a catalogue-wide model; returns its version (the time it was stored)."""
+        now = utc_now_iso()
+        statement = self.insert(catalogue_models).values(name=name, model=model, papers=papers, trained_at=now)
+        with self.write() as connection:
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[catalogue_models.c.name],
+                    set_={"model": model, "papers": papers, "trained_at": now},
+                )
+            )
+        return now
+
+    def catalogue_model_version(self, name: str) -> str | None:
+        """The stored model's version (cheap: no blob read), None when there is none."""
+        query = sa.select(catalogue_models.c.trained_at).where(catalogue_models.c.name == name)
+        with self.read() as connection:
+            return connection.execute(query).scalar_one_or_none()
+
+    def catalogue_model(self, name: str) -> tuple[str, bytes] | None:
+        """(version, bytes) of the stored model, None when there is none."""
+        query = sa.select(catalogue_models.c.trained_at, catalogue_models.c.model).where(
+            catalogue_models.c.name == name
+        )
+        with self.read() as connection:
+            row = connection.execute(query).first()
+        return (row.trained_at, bytes(row.model)) if row is not None else None
 
     # ---- stored rankings -------------------------------------------------------------------------
 

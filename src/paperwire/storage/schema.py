@@ -334,3 +334,14 @@ reader_rankings = sa.Table(
     sa.Column("items", sa.Text, nullable=False),  # JSON [[paper_id, score, reason], …] best first
     sa.Column("computed_at", sa.String(27), nullable=False),
 )
+
+# Models learned from the whole catalogue (not per reader), e.g. the "For you" term embedding learned from
+# papers that share an author (recommend/learned.py); every node reads the same row.
+catalogue_models = sa.Table(
+    "catalogue_models",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("model", sa.LargeBinary, nullable=False),
+    sa.Column("papers", sa.Integer, nullable=False),  # catalogue papers it was trained on
+    sa.Column("trained_at", sa.String(27), nullable=False),  # also its version: readers reload when it changes
+)
