@@ -166,8 +166,9 @@ def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWOR
     return {token: idf[token] for token in ranked[:limit]}
 
 
-def gather_evidence(service: SearchService, paper: Paper) -> Evidence:
-    """Every signal's candidates for `paper` (never the paper itself)."""
+def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = True) -> Evidence:
+    """Every signal's candidates for `paper` (never the paper itself). `authors=False` leaves the author
+    signal out entirely, its candidates too (bench/similar.py's blind rows: its positives are made of authors)."""
     evidence = Evidence()
     index = service.index
     evidence.idf = distinctive_tokens(service, paper)
@@ -190,7 +191,9 @@ def gather_evidence(service: SearchService, paper: Paper) -> Evidence:
         evidence.agreement = agreement([i for i, _ in words], [i for i, _ in bulk_neighbours], len(bulk))
         for paper_id, _ in bulk_neighbours:
             evidence.of(paper_id)
-    own_authors = {author_key(name): name for name in paper.authors[:MAX_AUTHORS] if author_key(name)}
+    own_authors = (
+        {author_key(name): name for name in paper.authors[:MAX_AUTHORS] if author_key(name)} if authors else {}
+    )
     by_author = {i for name in own_authors.values() for i in index.keyword.author_papers(name, limit=POOL)}
     by_author.discard(paper.id)
     for paper_id in by_author:
