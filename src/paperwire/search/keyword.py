@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from paperwire.models import Paper, author_key
 from paperwire.search.query import UNMARKED, ParsedQuery, words_of
 
-SCHEMA_VERSION = "2"  # bump when the schema below changes: the index is rebuilt from the database
+SCHEMA_VERSION = "3"  # bump when the schema below changes: the index is rebuilt from the database
 # Tuned on SciFact training queries (bench/relevance.py): titles already weigh more per term (short field,
 # own IDF), and an extra boost hurt (nDCG@10 of BM25: boost 2.0 → 0.611, 1.0 → 0.667, 0.75 → 0.678).
 TITLE_BOOST = 0.75
@@ -56,6 +59,10 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field("author_key", tokenizer_name="raw")
     # title words as typed (not stemmed): the vocabulary "did you mean" corrects against
     builder.add_text_field("title_words", tokenizer_name="default")
+    # each paper's title and abstract as a bag of en_stem tokens (stored only, see `bag_of`): similar papers
+    # score their candidates with every word of a paper without a query over every word's postings
+    builder.add_bytes_field("title_bag", stored=True)
+    builder.add_bytes_field("abstract_bag", stored=True)
     return builder.build()
 
 
@@ -68,6 +75,26 @@ def _analyzer(stemmed: bool) -> tantivy.TextAnalyzer:
 
 
 ANALYZERS = {"en_stem": _analyzer(True), "default": _analyzer(False)}
+
+
+def token_hash(token: str) -> int:
+    """A token's 32-bit id in bags (crc32: the same in every process; a rare collision only merges two words)."""
+    return zlib.crc32(token.encode())
+
+
+def bag_of(text: str) -> bytes:
+    """The en_stem tokens of `text` and how often each occurs: their hashes (uint32), then the counts (uint8,
+    at most 255), `len // 5` of each."""
+    counts = Counter(ANALYZERS["en_stem"].analyze(text))
+    hashes = np.fromiter((token_hash(token) for token in counts), dtype=np.uint32, count=len(counts))
+    times = np.fromiter((min(count, 255) for count in counts.values()), dtype=np.uint8, count=len(counts))
+    return hashes.tobytes() + times.tobytes()
+
+
+def unpack_bag(bag: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(token hashes, counts) of a `bag_of` bag."""
+    size = len(bag) // 5
+    return np.frombuffer(bag, dtype=np.uint32, count=size), np.frombuffer(bag, dtype=np.uint8, offset=4 * size)
 
 
 class WriterBusy(RuntimeError):
@@ -118,6 +145,7 @@ class KeywordIndex:
                 category=list(paper.categories) or [""], listed_on=day_number(paper.listed_on, 0),
                 primary=(paper.categories[0] if paper.categories else "").lower(),
                 author_key=[author_key(name) for name in paper.authors] or [""], title_words=paper.title,
+                title_bag=bag_of(paper.title), abstract_bag=bag_of(paper.abstract),
             )  # fmt: skip
             writer.add_document(document)
             count += 1
@@ -219,10 +247,10 @@ class KeywordIndex:
             )
         return self._run(text_query, limit, count=False)[0]  # not counting lets tantivy skip documents
 
-    def document_frequencies(self, tokens: Sequence[str]) -> dict[str, int]:
-        """In how many papers' abstracts each (already analysed, en_stem) token occurs."""
+    def document_frequencies(self, tokens: Sequence[str], field: str = "abstract") -> dict[str, int]:
+        """In how many papers' `field` (abstract or title) each (already analysed, en_stem) token occurs."""
         searcher = self.index.searcher()
-        return {token: searcher.doc_freq("abstract", token) for token in tokens}
+        return {token: searcher.doc_freq(field, token) for token in tokens}
 
     def search_tokens(self, tokens: Mapping[str, float] | Sequence[str], limit: int) -> list[tuple[str, float]]:
         """BM25 over title and abstract for already analysed (en_stem) tokens, any of them, each weighted
@@ -237,6 +265,24 @@ class KeywordIndex:
         if not clauses:
             return []
         return self._run(tantivy.Query.boolean_query(clauses), limit, count=False)[0]
+
+    def search_bags(self, tokens: Sequence[str], limit: int) -> list[tuple[str, float, tuple[bytes, bytes]]]:
+        """`search_tokens` (each token once), each hit with its (title bag, abstract bag) (see `bag_of`)."""
+        clauses = [
+            (tantivy.Occur.Should,
+             tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, name, token), boost))
+            for token in dict.fromkeys(tokens)
+            for name, boost in (("title", TITLE_BOOST), ("abstract", 1.0))
+        ]  # fmt: skip
+        if not clauses:
+            return []
+        searcher = self.index.searcher()
+        result = searcher.search(tantivy.Query.boolean_query(clauses), limit=max(limit, 1), count=False)
+        hits = []
+        for score, address in result.hits:
+            document = searcher.doc(address)
+            hits.append((document["id"][0], float(score), (document["title_bag"][0], document["abstract_bag"][0])))
+        return hits
 
     def author_papers(self, name: str, limit: int = 50) -> list[str]:
         """Papers with an author whose name contains the words of `name` in order."""
