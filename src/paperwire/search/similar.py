@@ -154,11 +154,15 @@ def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[
 # ---- gathering the evidence from the index -------------------------------------------------------
 
 
-def every_word_bm25(service: SearchService, paper: Paper, bags: Mapping[str, tuple[bytes, bytes]]) -> dict[str, float]:
+def every_word_bm25(
+    service: SearchService, paper: Paper, bags: Mapping[str, tuple[bytes, bytes]],
+    known: Mapping[str, int] | None = None,
+) -> dict[str, float]:  # fmt: skip
     """BM25 of each paper in `bags` (id → its title and abstract bags, `keyword.bag_of`) for a query of every
     title and abstract word of `paper`, each once (what plain BM25 with the paper as the query scores), over
     title (boosted as in keyword search) and abstract. From the bags, not by a query over every word's postings
-    (that costs +12 ms p50 at 100k papers); field lengths are measured against these papers' mean length."""
+    (that costs +12 ms p50 at 100k papers); field lengths are measured against these papers' mean length.
+    `known`: abstract document frequencies already read (token → papers)."""
     keyword = service.index.keyword
     analyzer = ANALYZERS["en_stem"]
     tokens = sorted(set(analyzer.analyze(paper.title)) | set(analyzer.analyze(paper.abstract)))
@@ -171,7 +175,11 @@ def every_word_bm25(service: SearchService, paper: Paper, bags: Mapping[str, tup
     query = query[ranks]
     scores = np.zeros(len(order))
     for position, (field_name, boost) in enumerate((("title", TITLE_BOOST), ("abstract", 1.0))):
-        frequencies = keyword.document_frequencies(tokens, field_name)
+        if field_name == "abstract" and known is not None:
+            missing = [token for token in tokens if token not in known]
+            frequencies = {**known, **keyword.document_frequencies(missing, field_name)}
+        else:
+            frequencies = keyword.document_frequencies(tokens, field_name)
         counts = np.array([frequencies[token] for token in tokens], dtype=np.float64)[ranks]
         idf = boost * np.log(1 + (documents - counts + 0.5) / (counts + 0.5))
         unpacked = [unpack_bag(bags[paper_id][position]) for paper_id in order]
@@ -188,8 +196,11 @@ def every_word_bm25(service: SearchService, paper: Paper, bags: Mapping[str, tup
     return dict(zip(order, scores.tolist(), strict=True))
 
 
-def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:
-    """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out)."""
+def distinctive_tokens(
+    service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS, frequencies: dict[str, int] | None = None
+) -> dict[str, float]:
+    """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out).
+    The abstract document frequencies it reads are added to `frequencies` when given."""
     analyzer = ANALYZERS["en_stem"]
     counts: Counter[str] = Counter()
     for text, times in ((paper.title, 2), (paper.abstract, 1)):
@@ -198,10 +209,10 @@ def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWOR
                 counts[token] += times
     keyword = service.index.keyword
     documents = max(keyword.count(), 1)
-    frequencies = keyword.document_frequencies(list(counts))
-    idf = {
-        token: math.log(1 + documents / (frequency + 1)) for token, frequency in frequencies.items() if frequency > 1
-    }
+    read = keyword.document_frequencies(list(counts))
+    if frequencies is not None:
+        frequencies.update(read)
+    idf = {token: math.log(1 + documents / (frequency + 1)) for token, frequency in read.items() if frequency > 1}
     ranked = sorted(idf, key=lambda token: (-(1 + math.log(counts[token])) * idf[token], token))
     return {token: idf[token] for token in ranked[:limit]}
 
@@ -211,13 +222,14 @@ def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = Tru
     signal out entirely, its candidates too (bench/similar.py's blind rows: its positives are made of authors)."""
     evidence = Evidence()
     index = service.index
-    evidence.idf = distinctive_tokens(service, paper)
+    frequencies: dict[str, int] = {}
+    evidence.idf = distinctive_tokens(service, paper, frequencies=frequencies)
     # each word once: weighting them by how often the paper uses them ranked worse on the dev half (0.099 → 0.103)
     # the distinctive words propose (a cheap query); every word of the paper scores what they propose (BM25
     # from the hits' stored bags): dev +0.003 / report +0.004 with bulk vectors only (docs/benchmarks.md)
     hits = [hit for hit in index.keyword.search_bags(list(evidence.idf), POOL + 1) if hit[0] != paper.id][:POOL]
     words = [(paper_id, score) for paper_id, score, _ in hits]
-    rescored = every_word_bm25(service, paper, {paper_id: bag for paper_id, _, bag in hits})
+    rescored = every_word_bm25(service, paper, {paper_id: bag for paper_id, _, bag in hits}, frequencies)
     best = max(rescored.values(), default=0.0)
     for paper_id, score in rescored.items():
         evidence.of(paper_id).words = score / best if best > 0 else 0.0
@@ -295,18 +307,27 @@ def _stems(word: str) -> tuple[str, ...]:
 def _phrases(text: str) -> tuple[dict[tuple[str, str], str], Counter[tuple[str, str]]]:
     """(stem, stem) → the words as first written, and how often, for each pair of neighbouring content words."""
     words = PHRASE_WORD.findall(text)
+    # each word's single stem, or None for a function word, a short one or one of several stems (once per word)
+    stems = [_content_stem(word) for word in words]
     pairs: dict[tuple[str, str], str] = {}
     counts: Counter[tuple[str, str]] = Counter()
-    for first, second in zip(words, words[1:]):
-        lowered = (first.lower(), second.lower())
-        if any(w in UNMARKED or w in EXTRA_STOPWORDS or len(w) < 3 for w in lowered):
-            continue
-        stems = _stems(first), _stems(second)
-        if len(stems[0]) == 1 and len(stems[1]) == 1:
-            key = (stems[0][0], stems[1][0])
-            pairs.setdefault(key, f"{first} {second}")
+    for k in range(len(words) - 1):
+        first, second = stems[k], stems[k + 1]
+        if first is not None and second is not None:
+            key = (first, second)
+            pairs.setdefault(key, f"{words[k]} {words[k + 1]}")
             counts[key] += 1
     return pairs, counts
+
+
+@lru_cache(maxsize=1 << 16)
+def _content_stem(word: str) -> str | None:
+    """The word's stem when it is a content word (not a function word, 3 letters or more) of one stem."""
+    lowered = word.lower()
+    if lowered in UNMARKED or lowered in EXTRA_STOPWORDS or len(lowered) < 3:
+        return None
+    stems = _stems(word)
+    return stems[0] if len(stems) == 1 else None
 
 
 def _surface_words(text: str) -> dict[str, str]:
