@@ -21,6 +21,7 @@ SCHEMA_VERSION = "3"  # bump when the schema below changes: the index is rebuilt
 TITLE_BOOST = 0.75
 WRITER_HEAP_BYTES = 128_000_000
 BAG_WRITER_HEAP_BYTES = 32_000_000
+MAX_REMEMBERED_FREQUENCIES = 200_000  # document frequencies kept between reloads (≈ 30 MB at most)
 TEXT_FIELDS = (("title", TITLE_BOOST, "en_stem"), ("abstract", 1.0, "en_stem"), ("authors", 1.0, "default"))
 MAX_FILTER_CANDIDATES = 5_000
 MAX_KEYWORD_TERMS = 32  # a pasted abstract is searched by its most informative words (lowest document frequency)
@@ -105,6 +106,19 @@ def unpack_bag(bag: bytes) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(bag, dtype=np.uint32, count=size), np.frombuffer(bag, dtype=np.uint8, offset=4 * size)
 
 
+def unpack_bags(bags: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(token hashes, counts, which bag) of all these bags at once (`unpack_bag` of each, concatenated)."""
+    sizes = np.fromiter((len(bag) // 5 for bag in bags), dtype=np.int64, count=len(bags))
+    raw = np.frombuffer(b"".join(bags), dtype=np.uint8)
+    owner = np.repeat(np.arange(len(bags)), sizes)
+    starts = np.concatenate(([0], np.cumsum(5 * sizes)[:-1]))  # where each bag begins
+    within = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # entry number in its bag
+    at = starts[owner] + 4 * within
+    hashes = raw[at].astype(np.uint32) | raw[at + 1].astype(np.uint32) << 8
+    hashes |= raw[at + 2].astype(np.uint32) << 16 | raw[at + 3].astype(np.uint32) << 24
+    return hashes, raw[starts[owner] + 4 * sizes[owner] + within], owner
+
+
 class WriterBusy(RuntimeError):
     """Another process (or another index object) holds this folder's writer lock right now."""
 
@@ -128,6 +142,7 @@ class KeywordIndex:
         self.bag_index = tantivy.Index(self.bag_schema, path=str(folder / "bags"), reuse=True)
         self._writer: tantivy.IndexWriter | None = None
         self._bag_writer: tantivy.IndexWriter | None = None
+        self._frequencies: dict[tuple[str, str], int] = {}  # (field, token) → papers, until the next reload
         self.busy_conflicts = 0  # syncs that found the writer lock taken (each retried on the next sync)
 
     @property
@@ -158,6 +173,7 @@ class KeywordIndex:
         """Read what the writer (this one or another process's) committed last."""
         self.index.reload()
         self.bag_index.reload()
+        self._frequencies = {}
 
     def upsert(self, papers: Iterable[Paper]) -> int:
         writer = self.writer
@@ -280,9 +296,16 @@ class KeywordIndex:
         return self._run(text_query, limit, count=False)[0]  # not counting lets tantivy skip documents
 
     def document_frequencies(self, tokens: Sequence[str], field: str = "abstract") -> dict[str, int]:
-        """In how many papers' `field` (abstract or title) each (already analysed, en_stem) token occurs."""
-        searcher = self.index.searcher()
-        return {token: searcher.doc_freq(field, token) for token in tokens}
+        """In how many papers' `field` (abstract or title) each (already analysed, en_stem) token occurs
+        (remembered until the index is next reloaded: similar papers ask for a paper's every word)."""
+        known = self._frequencies
+        missing = [token for token in tokens if (field, token) not in known]
+        if missing:
+            if len(known) > MAX_REMEMBERED_FREQUENCIES:
+                known.clear()
+            searcher = self.index.searcher()
+            known.update(((field, token), searcher.doc_freq(field, token)) for token in missing)
+        return {token: known[field, token] for token in tokens}
 
     def search_tokens(self, tokens: Mapping[str, float] | Sequence[str], limit: int) -> list[tuple[str, float]]:
         """BM25 over title and abstract for already analysed (en_stem) tokens, any of them, each weighted

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from paperwire.models import Paper, author_key
-from paperwire.search.keyword import ANALYZERS, TITLE_BOOST, token_hash, unpack_bag
+from paperwire.search.keyword import ANALYZERS, TITLE_BOOST, token_hash, unpack_bags
 from paperwire.search.query import UNMARKED
 from paperwire.search.results import SearchHit
 
@@ -154,15 +154,11 @@ def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[
 # ---- gathering the evidence from the index -------------------------------------------------------
 
 
-def every_word_bm25(
-    service: SearchService, paper: Paper, bags: Mapping[str, tuple[bytes, bytes]],
-    known: Mapping[str, int] | None = None,
-) -> dict[str, float]:  # fmt: skip
+def every_word_bm25(service: SearchService, paper: Paper, bags: Mapping[str, tuple[bytes, bytes]]) -> dict[str, float]:
     """BM25 of each paper in `bags` (id → its title and abstract bags, `keyword.bag_of`) for a query of every
     title and abstract word of `paper`, each once (what plain BM25 with the paper as the query scores), over
     title (boosted as in keyword search) and abstract. From the bags, not by a query over every word's postings
-    (that costs +12 ms p50 at 100k papers); field lengths are measured against these papers' mean length.
-    `known`: abstract document frequencies already read (token → papers)."""
+    (that costs +12 ms p50 at 100k papers); field lengths are measured against these papers' mean length."""
     keyword = service.index.keyword
     analyzer = ANALYZERS["en_stem"]
     tokens = sorted(set(analyzer.analyze(paper.title)) | set(analyzer.analyze(paper.abstract)))
@@ -175,17 +171,11 @@ def every_word_bm25(
     query = query[ranks]
     scores = np.zeros(len(order))
     for position, (field_name, boost) in enumerate((("title", TITLE_BOOST), ("abstract", 1.0))):
-        if field_name == "abstract" and known is not None:
-            missing = [token for token in tokens if token not in known]
-            frequencies = {**known, **keyword.document_frequencies(missing, field_name)}
-        else:
-            frequencies = keyword.document_frequencies(tokens, field_name)
+        frequencies = keyword.document_frequencies(tokens, field_name)
         counts = np.array([frequencies[token] for token in tokens], dtype=np.float64)[ranks]
         idf = boost * np.log(1 + (documents - counts + 0.5) / (counts + 0.5))
-        unpacked = [unpack_bag(bags[paper_id][position]) for paper_id in order]
-        hashes = np.concatenate([h for h, _ in unpacked])
-        times = np.concatenate([t for _, t in unpacked]).astype(np.float64)
-        owner = np.repeat(np.arange(len(order)), [len(h) for h, _ in unpacked])
+        hashes, counted, owner = unpack_bags([bags[paper_id][position] for paper_id in order])
+        times = counted.astype(np.float64)
         lengths = np.bincount(owner, weights=times, minlength=len(order))
         mean_length = max(float(lengths.mean()), 1.0)
         at = np.minimum(np.searchsorted(query, hashes), len(query) - 1)
@@ -196,11 +186,8 @@ def every_word_bm25(
     return dict(zip(order, scores.tolist(), strict=True))
 
 
-def distinctive_tokens(
-    service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS, frequencies: dict[str, int] | None = None
-) -> dict[str, float]:
-    """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out).
-    The abstract document frequencies it reads are added to `frequencies` when given."""
+def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:
+    """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out)."""
     analyzer = ANALYZERS["en_stem"]
     counts: Counter[str] = Counter()
     for text, times in ((paper.title, 2), (paper.abstract, 1)):
@@ -210,8 +197,6 @@ def distinctive_tokens(
     keyword = service.index.keyword
     documents = max(keyword.count(), 1)
     read = keyword.document_frequencies(list(counts))
-    if frequencies is not None:
-        frequencies.update(read)
     idf = {token: math.log(1 + documents / (frequency + 1)) for token, frequency in read.items() if frequency > 1}
     ranked = sorted(idf, key=lambda token: (-(1 + math.log(counts[token])) * idf[token], token))
     return {token: idf[token] for token in ranked[:limit]}
@@ -222,14 +207,13 @@ def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = Tru
     signal out entirely, its candidates too (bench/similar.py's blind rows: its positives are made of authors)."""
     evidence = Evidence()
     index = service.index
-    frequencies: dict[str, int] = {}
-    evidence.idf = distinctive_tokens(service, paper, frequencies=frequencies)
+    evidence.idf = distinctive_tokens(service, paper)
     # each word once: weighting them by how often the paper uses them ranked worse on the dev half (0.099 → 0.103)
     # the distinctive words propose (a cheap query); every word of the paper scores what they propose (BM25
     # from the hits' stored bags): dev +0.003 / report +0.004 with bulk vectors only (docs/benchmarks.md)
     hits = [hit for hit in index.keyword.search_bags(list(evidence.idf), POOL + 1) if hit[0] != paper.id][:POOL]
     words = [(paper_id, score) for paper_id, score, _ in hits]
-    rescored = every_word_bm25(service, paper, {paper_id: bag for paper_id, _, bag in hits}, frequencies)
+    rescored = every_word_bm25(service, paper, {paper_id: bag for paper_id, _, bag in hits})
     best = max(rescored.values(), default=0.0)
     for paper_id, score in rescored.items():
         evidence.of(paper_id).words = score / best if best > 0 else 0.0
