@@ -242,7 +242,7 @@ class SearchIndex:
                     break
         except WriterBusy:
             self._papers.restore(before)
-            self.keyword.index.reload()  # read what the holder committed
+            self.keyword.reload()  # read what the holder committed
             raise
         except BaseException:
             self.keyword.release()

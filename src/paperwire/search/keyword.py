@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import shutil
+import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from paperwire.models import Paper, author_key
 from paperwire.search.query import UNMARKED, ParsedQuery, words_of
 
-SCHEMA_VERSION = "2"  # bump when the schema below changes: the index is rebuilt from the database
+SCHEMA_VERSION = "3"  # bump when the schema below changes: the index is rebuilt from the database
 # Tuned on SciFact training queries (bench/relevance.py): titles already weigh more per term (short field,
 # own IDF), and an extra boost hurt (nDCG@10 of BM25: boost 2.0 → 0.611, 1.0 → 0.667, 0.75 → 0.678).
 TITLE_BOOST = 0.75
 WRITER_HEAP_BYTES = 128_000_000
+BAG_WRITER_HEAP_BYTES = 32_000_000
+MAX_REMEMBERED_FREQUENCIES = 200_000  # document frequencies kept between reloads (≈ 30 MB at most)
 TEXT_FIELDS = (("title", TITLE_BOOST, "en_stem"), ("abstract", 1.0, "en_stem"), ("authors", 1.0, "default"))
 MAX_FILTER_CANDIDATES = 5_000
 MAX_KEYWORD_TERMS = 32  # a pasted abstract is searched by its most informative words (lowest document frequency)
@@ -59,6 +64,17 @@ def build_schema() -> tantivy.Schema:
     return builder.build()
 
 
+def build_bag_schema() -> tantivy.Schema:
+    """The side index of token bags (`bag_of`) by paper id: similar papers score their candidates with every
+    word of a paper without a query over every word's postings. Kept apart so that the documents every
+    search reads stay small (in the main index they made each stored-document read ≈ 8× slower)."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_bytes_field("title_bag", stored=True)
+    builder.add_bytes_field("abstract_bag", stored=True)
+    return builder.build()
+
+
 def _analyzer(stemmed: bool) -> tantivy.TextAnalyzer:
     """tantivy's built-in "en_stem" (stemmed) and "default" analyzers, rebuilt to tokenise query words
     exactly as the index did (tests/test_search_keyword.py checks they agree)."""
@@ -70,14 +86,47 @@ def _analyzer(stemmed: bool) -> tantivy.TextAnalyzer:
 ANALYZERS = {"en_stem": _analyzer(True), "default": _analyzer(False)}
 
 
+def token_hash(token: str) -> int:
+    """A token's 32-bit id in bags (crc32: the same in every process; a rare collision only merges two words)."""
+    return zlib.crc32(token.encode())
+
+
+def bag_of(text: str) -> bytes:
+    """The en_stem tokens of `text` and how often each occurs: their hashes (uint32), then the counts (uint8,
+    at most 255), `len // 5` of each."""
+    counts = Counter(ANALYZERS["en_stem"].analyze(text))
+    hashes = np.fromiter((token_hash(token) for token in counts), dtype=np.uint32, count=len(counts))
+    times = np.fromiter((min(count, 255) for count in counts.values()), dtype=np.uint8, count=len(counts))
+    return hashes.tobytes() + times.tobytes()
+
+
+def unpack_bag(bag: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(token hashes, counts) of a `bag_of` bag."""
+    size = len(bag) // 5
+    return np.frombuffer(bag, dtype=np.uint32, count=size), np.frombuffer(bag, dtype=np.uint8, offset=4 * size)
+
+
+def unpack_bags(bags: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(token hashes, counts, which bag) of all these bags at once (`unpack_bag` of each, concatenated)."""
+    sizes = np.fromiter((len(bag) // 5 for bag in bags), dtype=np.int64, count=len(bags))
+    raw = np.frombuffer(b"".join(bags), dtype=np.uint8)
+    owner = np.repeat(np.arange(len(bags)), sizes)
+    starts = np.concatenate(([0], np.cumsum(5 * sizes)[:-1]))  # where each bag begins
+    within = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # entry number in its bag
+    at = starts[owner] + 4 * within
+    hashes = raw[at].astype(np.uint32) | raw[at + 1].astype(np.uint32) << 8
+    hashes |= raw[at + 2].astype(np.uint32) << 16 | raw[at + 3].astype(np.uint32) << 24
+    return hashes, raw[starts[owner] + 4 * sizes[owner] + within], owner
+
+
 class WriterBusy(RuntimeError):
     """Another process (or another index object) holds this folder's writer lock right now."""
 
 
 class KeywordIndex:
-    """One tantivy index in a folder. One writer per folder at a time: whoever finds the lock taken
-    reads what the holder commits and tries again on its next sync (the writer is held only while a
-    sync writes, never between syncs)."""
+    """One tantivy index in a folder (and its side index of token bags in `bags/`). One writer per folder
+    at a time: whoever finds the lock taken reads what the holder commits and tries again on its next sync
+    (the writer is held only while a sync writes, never between syncs)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -88,7 +137,12 @@ class KeywordIndex:
         marker.write_text(SCHEMA_VERSION)
         self.schema = build_schema()
         self.index = tantivy.Index(self.schema, path=str(folder), reuse=True)
+        (folder / "bags").mkdir(exist_ok=True)
+        self.bag_schema = build_bag_schema()
+        self.bag_index = tantivy.Index(self.bag_schema, path=str(folder / "bags"), reuse=True)
         self._writer: tantivy.IndexWriter | None = None
+        self._bag_writer: tantivy.IndexWriter | None = None
+        self._frequencies: dict[tuple[str, str], int] = {}  # (field, token) → papers, until the next reload
         self.busy_conflicts = 0  # syncs that found the writer lock taken (each retried on the next sync)
 
     @property
@@ -100,19 +154,38 @@ class KeywordIndex:
             except ValueError as error:  # the lock is taken: this sync reads instead, the next one retries
                 self.busy_conflicts += 1
                 raise WriterBusy(str(error)) from error
+            try:  # the bags' writer goes with it (whoever holds one holds both, taken in this order)
+                self._bag_writer = self.bag_index.writer(heap_size=BAG_WRITER_HEAP_BYTES, num_threads=1)
+            except ValueError as error:
+                self.release()
+                self.busy_conflicts += 1
+                raise WriterBusy(str(error)) from error
         return self._writer
 
     def release(self) -> None:
         """Give up the writer without committing (what was added since the last commit is dropped)."""
-        if self._writer is not None:
-            self._writer.rollback()
-            self._writer = None
+        for writer in (self._writer, self._bag_writer):
+            if writer is not None:
+                writer.rollback()
+        self._writer = self._bag_writer = None
+
+    def reload(self) -> None:
+        """Read what the writer (this one or another process's) committed last."""
+        self.index.reload()
+        self.bag_index.reload()
+        self._frequencies = {}
 
     def upsert(self, papers: Iterable[Paper]) -> int:
         writer = self.writer
+        bag_writer = self._bag_writer
+        assert bag_writer is not None  # taken with the writer
         count = 0
         for paper in papers:
             writer.delete_documents_by_term("id", paper.id)
+            bag_writer.delete_documents_by_term("id", paper.id)
+            bag_writer.add_document(
+                tantivy.Document(id=paper.id, title_bag=bag_of(paper.title), abstract_bag=bag_of(paper.abstract))
+            )
             document = tantivy.Document(
                 id=paper.id, title=paper.title, abstract=paper.abstract, authors=list(paper.authors) or [""],
                 category=list(paper.categories) or [""], listed_on=day_number(paper.listed_on, 0),
@@ -124,14 +197,17 @@ class KeywordIndex:
         return count
 
     def commit(self) -> None:
-        if self._writer is not None:
-            self._writer.commit()
-            self._writer.wait_merging_threads()
-            self._writer = None
-        self.index.reload()
+        for writer in (self._bag_writer, self._writer):  # the bags first: a search finds no paper without its bag
+            if writer is not None:
+                writer.commit()
+                writer.wait_merging_threads()
+        self._writer = self._bag_writer = None
+        self.reload()
 
     def clear(self) -> None:
         self.writer.delete_all_documents()
+        if self._bag_writer is not None:
+            self._bag_writer.delete_all_documents()
         self.commit()
 
     def count(self) -> int:
@@ -219,10 +295,17 @@ class KeywordIndex:
             )
         return self._run(text_query, limit, count=False)[0]  # not counting lets tantivy skip documents
 
-    def document_frequencies(self, tokens: Sequence[str]) -> dict[str, int]:
-        """In how many papers' abstracts each (already analysed, en_stem) token occurs."""
-        searcher = self.index.searcher()
-        return {token: searcher.doc_freq("abstract", token) for token in tokens}
+    def document_frequencies(self, tokens: Sequence[str], field: str = "abstract") -> dict[str, int]:
+        """In how many papers' `field` (abstract or title) each (already analysed, en_stem) token occurs
+        (remembered until the index is next reloaded: similar papers ask for a paper's every word)."""
+        known = self._frequencies
+        missing = [token for token in tokens if (field, token) not in known]
+        if missing:
+            if len(known) > MAX_REMEMBERED_FREQUENCIES:
+                known.clear()
+            searcher = self.index.searcher()
+            known.update(((field, token), searcher.doc_freq(field, token)) for token in missing)
+        return {token: known[field, token] for token in tokens}
 
     def search_tokens(self, tokens: Mapping[str, float] | Sequence[str], limit: int) -> list[tuple[str, float]]:
         """BM25 over title and abstract for already analysed (en_stem) tokens, any of them, each weighted
@@ -237,6 +320,20 @@ class KeywordIndex:
         if not clauses:
             return []
         return self._run(tantivy.Query.boolean_query(clauses), limit, count=False)[0]
+
+    def search_bags(self, tokens: Sequence[str], limit: int) -> list[tuple[str, float, tuple[bytes, bytes]]]:
+        """`search_tokens` (each token once), each hit with its (title bag, abstract bag) (see `bag_of`; a
+        hit without one, written by an older version, is left out)."""
+        hits = self.search_tokens(list(dict.fromkeys(tokens)), limit)
+        if not hits:
+            return []
+        searcher = self.bag_index.searcher()
+        query = tantivy.Query.term_set_query(self.bag_schema, "id", [paper_id for paper_id, _ in hits])
+        bags = {}
+        for _, address in searcher.search(query, limit=len(hits), count=False).hits:
+            document = searcher.doc(address)
+            bags[document["id"][0]] = (document["title_bag"][0], document["abstract_bag"][0])
+        return [(paper_id, score, bags[paper_id]) for paper_id, score in hits if paper_id in bags]
 
     def author_papers(self, name: str, limit: int = 50) -> list[str]:
         """Papers with an author whose name contains the words of `name` in order."""

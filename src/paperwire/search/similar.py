@@ -3,8 +3,10 @@
 For one paper, each signal proposes candidates and scores them:
 - meaning: cosine of the paper's stored vector (the best model it has one of) to its neighbours' and to
   every other candidate's, as a share of the best neighbour's cosine;
-- words: BM25 of a bounded keyword query made of the paper's most distinctive title and abstract
-  words (at most KEYWORD_TERMS, chosen by tf·idf, each counted once), as a share of the best score;
+- words: a bounded keyword query of the paper's most distinctive title and abstract words (at most
+  KEYWORD_TERMS, chosen by tf·idf) proposes candidates; each is scored by BM25 of every title and
+  abstract word of the paper (each once: plain BM25 with the paper as the query), from the token bags
+  the keyword index stores, as a share of the best score;
 - authors: papers sharing an author (exact name, any order of the author list);
 - categories: overlap of arXiv categories (a small nudge, it proposes no candidates);
 - also kept: what readers who kept the paper also kept, when something wires `SearchService.also_kept`.
@@ -24,8 +26,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from paperwire.models import Paper, author_key
-from paperwire.search.keyword import ANALYZERS
+from paperwire.search.keyword import ANALYZERS, TITLE_BOOST, token_hash, unpack_bags
 from paperwire.search.query import UNMARKED
 from paperwire.search.results import SearchHit
 
@@ -34,11 +38,12 @@ if TYPE_CHECKING:
 
 MAX_SIMILAR = 100
 POOL = 100  # candidates proposed by each signal (the page shows at most MAX_SIMILAR)
-# the keyword query of a paper: its most distinctive words, at most this many (dev: 24 → 48 +0.004; every word,
-# i.e. plain BM25, +0.003 more but +12 ms p50 / +15 ms p95 at 100k papers: docs/benchmarks.md)
+# the keyword query of a paper (it proposes; every word scores): its most distinctive words, at most this many
+# (a query of every word, i.e. plain BM25, costs +12 ms p50 / +15 ms p95 at 100k papers: docs/benchmarks.md)
 KEYWORD_TERMS = 48
 FETCH = 40  # candidates read from the store for their authors and categories (besides author matches)
 MAX_AUTHORS = 8  # authors looked up per paper (a 300-author paper is not 300 lookups)
+BM25_K1, BM25_B = 1.2, 0.75  # tantivy's
 AGREEMENT_TOP = 10  # bulk trust: the keyword side's top hits ...
 AGREEMENT_DEPTH = 20  # ... found among the bulk side's top this many
 SILENT_Z = 2.5  # bulk vectors agreeing with the words no more than this (z-score) are taken for noise
@@ -53,8 +58,8 @@ EXTRA_STOPWORDS = frozenset(
 class SimilarWeights:
     """Shares of each signal in the fused score (each signal is in [0, 1])."""
 
-    meaning: float = 0.2
-    bulk_meaning: float = 0.05
+    meaning: float = 0.3
+    bulk_meaning: float = 0.06
     words: float = 0.6
     authors: float = 0.5
     categories: float = 0.05
@@ -63,10 +68,11 @@ class SimilarWeights:
 
 
 # meaning / words / bulk_meaning / bulk_full_z: set on the dev half of bench/similar.py with the author and
-# category signals off (docs/benchmarks.md, "Similar papers"): bulk_meaning 0.05 is the dev best (0.03–0.08
-# within 0.001 of it); meaning stays 0.2, neither raised to the dev best (0.35, +0.001) nor lowered: those
-# positives favour words, the issue's expert-judged set favours meaning. Authors, categories and also_kept are
-# set by judgment (that benchmark's positives are made of authors and categories, so it cannot tune them).
+# category signals off (docs/benchmarks.md, "Similar papers"), words scored by every word of the paper:
+# bulk_meaning 0.06 is the dev best at the gate's shipped point (0.05 → 0.06: +0.001; 0.08 with the gate full
+# at z 6, +0.0005 more, left), meaning 0.3 the dev best (0.2 → 0.3: +0.003; the issue's expert-judged set favours
+# meaning too). Authors, categories and also_kept are set by judgment (that benchmark's positives are made of
+# authors and categories, so it cannot tune them).
 WEIGHTS = SimilarWeights()
 
 
@@ -148,6 +154,38 @@ def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[
 # ---- gathering the evidence from the index -------------------------------------------------------
 
 
+def every_word_bm25(service: SearchService, paper: Paper, bags: Mapping[str, tuple[bytes, bytes]]) -> dict[str, float]:
+    """BM25 of each paper in `bags` (id → its title and abstract bags, `keyword.bag_of`) for a query of every
+    title and abstract word of `paper`, each once (what plain BM25 with the paper as the query scores), over
+    title (boosted as in keyword search) and abstract. From the bags, not by a query over every word's postings
+    (that costs +12 ms p50 at 100k papers); field lengths are measured against these papers' mean length."""
+    keyword = service.index.keyword
+    analyzer = ANALYZERS["en_stem"]
+    tokens = sorted(set(analyzer.analyze(paper.title)) | set(analyzer.analyze(paper.abstract)))
+    if not tokens or not bags:
+        return {}
+    documents = max(keyword.count(), 1)
+    order = list(bags)
+    query = np.array([token_hash(token) for token in tokens], dtype=np.uint32)
+    ranks = np.argsort(query)
+    query = query[ranks]
+    scores = np.zeros(len(order))
+    for position, (field_name, boost) in enumerate((("title", TITLE_BOOST), ("abstract", 1.0))):
+        frequencies = keyword.document_frequencies(tokens, field_name)
+        counts = np.array([frequencies[token] for token in tokens], dtype=np.float64)[ranks]
+        idf = boost * np.log(1 + (documents - counts + 0.5) / (counts + 0.5))
+        hashes, counted, owner = unpack_bags([bags[paper_id][position] for paper_id in order])
+        times = counted.astype(np.float64)
+        lengths = np.bincount(owner, weights=times, minlength=len(order))
+        mean_length = max(float(lengths.mean()), 1.0)
+        at = np.minimum(np.searchsorted(query, hashes), len(query) - 1)
+        hit = query[at] == hashes
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[owner[hit]] / mean_length)
+        part = idf[at[hit]] * times[hit] * (BM25_K1 + 1) / (times[hit] + norm)
+        scores += np.bincount(owner[hit], weights=part, minlength=len(order))
+    return dict(zip(order, scores.tolist(), strict=True))
+
+
 def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:
     """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out)."""
     analyzer = ANALYZERS["en_stem"]
@@ -158,23 +196,26 @@ def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWOR
                 counts[token] += times
     keyword = service.index.keyword
     documents = max(keyword.count(), 1)
-    frequencies = keyword.document_frequencies(list(counts))
-    idf = {
-        token: math.log(1 + documents / (frequency + 1)) for token, frequency in frequencies.items() if frequency > 1
-    }
+    read = keyword.document_frequencies(list(counts))
+    idf = {token: math.log(1 + documents / (frequency + 1)) for token, frequency in read.items() if frequency > 1}
     ranked = sorted(idf, key=lambda token: (-(1 + math.log(counts[token])) * idf[token], token))
     return {token: idf[token] for token in ranked[:limit]}
 
 
-def gather_evidence(service: SearchService, paper: Paper) -> Evidence:
-    """Every signal's candidates for `paper` (never the paper itself)."""
+def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = True) -> Evidence:
+    """Every signal's candidates for `paper` (never the paper itself). `authors=False` leaves the author
+    signal out entirely, its candidates too (bench/similar.py's blind rows: its positives are made of authors)."""
     evidence = Evidence()
     index = service.index
     evidence.idf = distinctive_tokens(service, paper)
     # each word once: weighting them by how often the paper uses them ranked worse on the dev half (0.099 → 0.103)
-    words = [(i, s) for i, s in index.keyword.search_tokens(list(evidence.idf), POOL + 1) if i != paper.id][:POOL]
-    best = max((score for _, score in words), default=0.0)
-    for paper_id, score in words:
+    # the distinctive words propose (a cheap query); every word of the paper scores what they propose (BM25
+    # from the hits' stored bags): dev +0.003 / report +0.004 with bulk vectors only (docs/benchmarks.md)
+    hits = [hit for hit in index.keyword.search_bags(list(evidence.idf), POOL + 1) if hit[0] != paper.id][:POOL]
+    words = [(paper_id, score) for paper_id, score, _ in hits]
+    rescored = every_word_bm25(service, paper, {paper_id: bag for paper_id, _, bag in hits})
+    best = max(rescored.values(), default=0.0)
+    for paper_id, score in rescored.items():
         evidence.of(paper_id).words = score / best if best > 0 else 0.0
     quality, bulk = index.vectors, index.bulk_vectors
     quality_vector = quality.vector(paper.id) if quality is not None else None
@@ -190,7 +231,9 @@ def gather_evidence(service: SearchService, paper: Paper) -> Evidence:
         evidence.agreement = agreement([i for i, _ in words], [i for i, _ in bulk_neighbours], len(bulk))
         for paper_id, _ in bulk_neighbours:
             evidence.of(paper_id)
-    own_authors = {author_key(name): name for name in paper.authors[:MAX_AUTHORS] if author_key(name)}
+    own_authors = (
+        {author_key(name): name for name in paper.authors[:MAX_AUTHORS] if author_key(name)} if authors else {}
+    )
     by_author = {i for name in own_authors.values() for i in index.keyword.author_papers(name, limit=POOL)}
     by_author.discard(paper.id)
     for paper_id in by_author:
@@ -248,18 +291,27 @@ def _stems(word: str) -> tuple[str, ...]:
 def _phrases(text: str) -> tuple[dict[tuple[str, str], str], Counter[tuple[str, str]]]:
     """(stem, stem) → the words as first written, and how often, for each pair of neighbouring content words."""
     words = PHRASE_WORD.findall(text)
+    # each word's single stem, or None for a function word, a short one or one of several stems (once per word)
+    stems = [_content_stem(word) for word in words]
     pairs: dict[tuple[str, str], str] = {}
     counts: Counter[tuple[str, str]] = Counter()
-    for first, second in zip(words, words[1:]):
-        lowered = (first.lower(), second.lower())
-        if any(w in UNMARKED or w in EXTRA_STOPWORDS or len(w) < 3 for w in lowered):
-            continue
-        stems = _stems(first), _stems(second)
-        if len(stems[0]) == 1 and len(stems[1]) == 1:
-            key = (stems[0][0], stems[1][0])
-            pairs.setdefault(key, f"{first} {second}")
+    for k in range(len(words) - 1):
+        first, second = stems[k], stems[k + 1]
+        if first is not None and second is not None:
+            key = (first, second)
+            pairs.setdefault(key, f"{words[k]} {words[k + 1]}")
             counts[key] += 1
     return pairs, counts
+
+
+@lru_cache(maxsize=1 << 16)
+def _content_stem(word: str) -> str | None:
+    """The word's stem when it is a content word (not a function word, 3 letters or more) of one stem."""
+    lowered = word.lower()
+    if lowered in UNMARKED or lowered in EXTRA_STOPWORDS or len(lowered) < 3:
+        return None
+    stems = _stems(word)
+    return stems[0] if len(stems) == 1 else None
 
 
 def _surface_words(text: str) -> dict[str, str]:
