@@ -177,3 +177,19 @@ def test_stored_rows_carry_what_is_derived_from_the_paper_after_insert_and_updat
     assert row["title_hash"] == title_hash(normalise_title("Found in the Middle"))
     assert store.paper_ids_with_title_key("found in the middle") == ["2501.04242"]
     assert store.paper_ids_with_title_key("lost in the middle") == []
+
+
+def test_an_import_run_inside_another_process_leaves_its_garbage_collector_as_it_was(tmp_path: Path) -> None:
+    """The `paperwire` program freezes what its start-up loaded (cli.settle); a caller's process is not frozen."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from paperwire.cli import app, register_commands
+
+    register_commands()
+    before = gc.get_freeze_count()
+    result = CliRunner().invoke(app, ["--home", str(tmp_path), "ingest", str(SEED_PAGE)])
+    assert result.exit_code == 0, result.output
+    assert "added 40" in result.output
+    assert gc.get_freeze_count() == before

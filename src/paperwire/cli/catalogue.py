@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from paperwire.cli import app, settings_of, settings_problems
+from paperwire.cli import app, settings_of, settings_problems, settle
 
 if TYPE_CHECKING:
     from paperwire.models import ImportReport
@@ -130,6 +130,7 @@ def ingest(
         raise typer.Exit(2)
     store = store_for(ctx)
     report = ImportReport()
+    settle()
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
