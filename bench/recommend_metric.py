@@ -31,6 +31,7 @@ import recommend_corpus as corpus
 from scipy import sparse
 
 from paperwire.recommend import keywords
+from paperwire.recommend.learned import sample_pairs
 
 H = keywords.DIMENSIONS
 
@@ -63,22 +64,8 @@ class Catalogue:
               f"{len(self.groups)} author groups of ≥ 2, {len(self.anchors)} anchor papers", flush=True)  # fmt: skip
 
     def pairs(self, rng: random.Random, clusters: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """One positive per anchor paper: another paper of one of its authors (a random one). With `clusters`
-        (a topic label per paper) the anchors come cluster by cluster, so a batch's other papers are hard
-        negatives (same topic, other authors) rather than random ones."""
-        order = self.anchors.copy()
-        rng.shuffle(order)  # type: ignore[arg-type]
-        if clusters is not None:
-            rank = np.array(rng.sample(range(int(clusters.max()) + 1), int(clusters.max()) + 1))
-            order = order[np.argsort(rank[clusters[order]], kind="stable")]
-        positives = np.empty_like(order)
-        for k, n in enumerate(order.tolist()):
-            rows = self.groups[rng.choice(self.groups_of[n])]
-            other = n
-            while other == n:
-                other = rng.choice(rows)
-            positives[k] = other
-        return order, positives
+        """One positive per anchor paper (the product's sampling: recommend/learned.py sample_pairs)."""
+        return sample_pairs(self.anchors, self.groups, self.groups_of, rng, clusters)
 
 
 def topic_clusters(cat: Catalogue, vectors: dict[str, np.ndarray], size: int, seed: int = 0) -> np.ndarray:

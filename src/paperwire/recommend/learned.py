@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -98,20 +98,30 @@ class AuthorPairs:
         self.anchors = np.array(sorted(self.groups_of), dtype=np.int64)
 
     def pairs(self, rng: random.Random, clusters: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        order = self.anchors.copy()
-        rng.shuffle(order)  # type: ignore[arg-type]
-        if clusters is not None:  # topic by topic: a batch's other papers are hard negatives
-            count = int(clusters.max()) + 1
-            rank = np.array(rng.sample(range(count), count))
-            order = order[np.argsort(rank[clusters[order]], kind="stable")]
-        positives = np.empty_like(order)
-        for k, row in enumerate(order.tolist()):
-            members = self.groups[rng.choice(self.groups_of[row])]
-            other = row
-            while other == row:
-                other = rng.choice(members)
-            positives[k] = other
-        return order, positives
+        return sample_pairs(self.anchors, self.groups, self.groups_of, rng, clusters)
+
+
+def sample_pairs(
+    anchors: np.ndarray, groups: Sequence[Sequence[int]], groups_of: Mapping[int, Sequence[int]],
+    rng: random.Random, clusters: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(anchor rows, positive rows): one positive per anchor paper, another paper of one of its authors (a random
+    one). With `clusters` (a topic label per paper) the anchors come topic by topic, so a batch's other papers
+    are hard negatives (same subject, other authors) rather than random ones."""
+    order = anchors.copy()
+    rng.shuffle(order)  # type: ignore[arg-type]
+    if clusters is not None:
+        count = int(clusters.max()) + 1
+        rank = np.array(rng.sample(range(count), count))
+        order = order[np.argsort(rank[clusters[order]], kind="stable")]
+    positives = np.empty_like(order)
+    for k, row in enumerate(order.tolist()):
+        members = groups[rng.choice(groups_of[row])]
+        other = row
+        while other == row:
+            other = rng.choice(members)
+        positives[k] = other
+    return order, positives
 
 
 def unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
