@@ -45,6 +45,7 @@ CANDIDATES = 200  # keyword and meaning candidates of a search (each): the count
 # until the first commit (the first page of papers) or FIRST_SYNC_MAX_WAIT_SECONDS.
 FIRST_SYNC_WAIT_SECONDS = 0.5
 VECTOR_CATCH_UP_WAIT_SECONDS = 2.0
+BEHIND_SYNC_WAIT_SECONDS = 2.0  # a search behind the database waits this long at most for a running sync
 FIRST_SYNC_MAX_WAIT_SECONDS = 15.0
 SYNC_FOLLOW_SECONDS = 2.0  # the background follower syncs this often once caught up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
@@ -168,8 +169,12 @@ class SearchService:
                 elif since_start >= FIRST_SYNC_MAX_WAIT_SECONDS:
                     return self.index_state()
         # Between the follower's rounds, a search reads what was written since (this node's own writes
-        # included) unless a sync is running right now; it never waits for one.
-        if self.index.is_due() or self.index.behind(self.store):
+        # included). When the database holds a paper the index has not read and a sync is running right now,
+        # it waits for that sync a little (it is reading those papers; with token bags it takes longer), else
+        # it never waits for one.
+        if self.index.behind(self.store):
+            self.index.sync(self.store, wait=BEHIND_SYNC_WAIT_SECONDS)
+        elif self.index.is_due():
             self.index.sync(self.store, wait=False)
         return self.index_state()
 

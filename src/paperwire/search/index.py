@@ -195,12 +195,14 @@ class SearchIndex:
         latest = store.latest_paper_change()
         return bool(latest) and latest > self._papers.cursor[0]
 
-    def sync(self, store: Store, *, wait: bool = True, progress=None) -> SyncReport | None:
-        """Bring the index up to the database; None when another thread is syncing and wait is False.
+    def sync(self, store: Store, *, wait: bool | float = True, progress=None) -> SyncReport | None:
+        """Bring the index up to the database; None when another thread is syncing and wait is False (or that
+        many seconds passed first).
 
         When another process holds the keyword writer, this sync reads what that one committed and
         leaves its own cursor where it was: the next sync (a few seconds later) tries again."""
-        if not self._lock.acquire(blocking=wait):
+        acquired = self._lock.acquire(timeout=wait) if not isinstance(wait, bool) else self._lock.acquire(blocking=wait)
+        if not acquired:
             return None
         try:
             started = time.monotonic()
