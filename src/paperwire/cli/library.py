@@ -112,8 +112,8 @@ def library_export(
 def recommend_train(
     ctx: typer.Context,
     epochs: int = typer.Option(5, "--epochs", min=0, max=100, help="passes over the catalogue's author pairs"),
-    min_papers: int = typer.Option(
-        10_000, "--min-papers", min=2, help="train only when this many papers share an author with another"
+    min_papers: int | None = typer.Option(
+        None, "--min-papers", min=2, help="train only when this many papers share an author with another (10,000)"
     ),
 ) -> None:
     """Learn "For you"'s term embedding from the catalogue (papers that share an author are the same line of
@@ -123,7 +123,8 @@ def recommend_train(
 
     store = store_for(ctx)
     say = lambda line: console.print(line, markup=False, highlight=False)  # noqa: E731
-    say(train_catalogue_embedding(store, epochs=epochs, say=say, min_papers=min_papers))
+    chosen = {} if min_papers is None else {"min_papers": min_papers}  # else the job's own MIN_AUTHOR_PAPERS
+    say(train_catalogue_embedding(store, epochs=epochs, say=say, **chosen))
 
 
 @app.command("recommend")

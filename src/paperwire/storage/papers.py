@@ -36,6 +36,7 @@ PAPER_VALUES = operator.attrgetter(*PAPER_COLUMNS)
 # fields with its primary category after its categories, then the title's key and hash and the time of change.
 ROW_COLUMNS = (*PAPER_COLUMNS[:6], "primary_category", *PAPER_COLUMNS[6:], "title_key", "changed_at", "title_hash")
 LIST_POSITIONS = tuple(PAPER_COLUMNS.index(name) for name in LIST_COLUMNS)
+PRIMARY_CATEGORY_AT = ROW_COLUMNS.index("primary_category")
 
 
 def title_hash(title_key: str) -> int:
@@ -54,7 +55,7 @@ def paper_to_row(paper: Paper, changed_at: str) -> tuple:
     row: list = list(PAPER_VALUES(paper))
     for position in LIST_POSITIONS:
         row[position] = orjson.dumps(row[position]).decode()  # tuples serialise as arrays
-    row.insert(6, paper.categories[0] if paper.categories else None)
+    row.insert(PRIMARY_CATEGORY_AT, paper.categories[0] if paper.categories else None)
     key = normalise_title(paper.title)
     row += (key, changed_at, title_hash(key))
     return tuple(row)
