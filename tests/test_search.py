@@ -389,6 +389,25 @@ def test_vector_index_turns_approximate_when_large_and_survives_a_restart(tmp_pa
     assert [paper_id for paper_id, _ in again.search_among(vectors[42], ["p1", "p42", "nope"], 5)] == ["p42", "p1"]
 
 
+def test_an_index_saved_exact_above_the_threshold_builds_its_approximate_index_when_loaded(tmp_path: Path) -> None:
+    """A node that saved its vectors before the approximate index was built (or restarts with a lower
+    threshold) must not scan every vector on each search until the next paper arrives."""
+    from paperwire.search.vectors import VectorIndex
+
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"p{i}" for i in range(300)]
+    exact = VectorIndex(16, ann_min_vectors=1000)
+    exact.upsert(ids, vectors)
+    exact.save(tmp_path / "vectors", {"cursor": ["x", "y"]})
+    again, _ = VectorIndex.load(tmp_path / "vectors", 16, ann_min_vectors=200)
+    assert again.search(vectors[9], 1)[0][0] == "p9"  # searches go on (exactly) while it builds
+    again.wait_for_build()
+    assert again.approximate and len(again) == 300
+    assert again.search(vectors[42], 1)[0][0] == "p42"
+
+
 def test_approximate_index_finds_what_exact_search_finds_and_retrains_as_it_grows(tmp_path: Path) -> None:
     from paperwire.search.vectors import VectorIndex
 

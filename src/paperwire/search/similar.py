@@ -41,7 +41,7 @@ POOL = 100  # candidates proposed by each signal (the page shows at most MAX_SIM
 # the keyword query of a paper (it proposes; every word scores): its most distinctive words, at most this many
 # (a query of every word, i.e. plain BM25, costs +12 ms p50 / +15 ms p95 at 100k papers: docs/benchmarks.md)
 KEYWORD_TERMS = 48
-FETCH = 40  # candidates read from the store for their authors and categories (besides author matches)
+FETCH = 40  # candidates read from the store for their categories (the best by every other signal)
 MAX_AUTHORS = 8  # authors looked up per paper (a 300-author paper is not 300 lookups)
 BM25_K1, BM25_B = 1.2, 0.75  # tantivy's
 AGREEMENT_TOP = 10  # bulk trust: the keyword side's top hits ...
@@ -83,7 +83,7 @@ class Signals:
     meaning: float = 0.0  # cosine / the best neighbour's cosine, of the model that scored it (≥ 0)
     bulk: bool = False  # the meaning came from the bulk model
     words: float = 0.0  # BM25 / best BM25 of the pool
-    authors: tuple[str, ...] = ()  # shared authors, as the paper writes them
+    authors: tuple[str, ...] = ()  # shared authors (exact identity), as the query paper writes them
     categories: float = 0.0  # Jaccard overlap of category sets
     also_kept: float = 0.0
 
@@ -231,13 +231,19 @@ def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = Tru
         evidence.agreement = agreement([i for i, _ in words], [i for i, _ in bulk_neighbours], len(bulk))
         for paper_id, _ in bulk_neighbours:
             evidence.of(paper_id)
+    # papers sharing an author (exact identity: the folded name, as an author page lists them), and which
+    # ones: counted from the lookups, so no candidate is read from the store for it (a prolific author
+    # proposes a hundred papers; reading them all cost up to 7 ms at 100k papers)
     own_authors = (
         {author_key(name): name for name in paper.authors[:MAX_AUTHORS] if author_key(name)} if authors else {}
     )
-    by_author = {i for name in own_authors.values() for i in index.keyword.author_papers(name, limit=POOL)}
-    by_author.discard(paper.id)
-    for paper_id in by_author:
-        evidence.of(paper_id)
+    shared: dict[str, list[str]] = {}
+    for name in own_authors.values():
+        for paper_id in index.keyword.papers_by_author(name, POOL, 0)[0]:
+            if paper_id != paper.id:
+                shared.setdefault(paper_id, []).append(name)
+    for paper_id, names in shared.items():
+        evidence.of(paper_id).authors = tuple(names)
     if service.also_kept is not None:
         kept = [(i, s) for i, s in service.also_kept(paper.id, POOL) if i != paper.id]
         best_kept = max((score for _, score in kept), default=0.0)
@@ -257,26 +263,25 @@ def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = Tru
                                              bulk_neighbours[0][1]).items():  # fmt: skip
             signal = evidence.candidates[paper_id]
             signal.meaning, signal.bulk = share, True
-    # Authors and categories need the papers themselves: read only the candidates that can still reach
-    # the top (the best FETCH by the other signals, and those an author lookup proposed).
+    # Categories need the papers themselves: read only the candidates that can still reach the top
+    # (the best FETCH by the other signals).
     trust = bulk_trust(evidence, WEIGHTS)
     ahead = sorted(evidence.candidates, key=lambda i: (-_score_without_papers(evidence.candidates[i], trust), i))
-    ahead = ahead[:FETCH]
     own_categories = set(paper.categories)
-    for other in service.store.get_papers(list(dict.fromkeys([*ahead, *sorted(by_author)]))):
+    for other in service.store.get_papers(ahead[:FETCH]):
         evidence.papers[other.id] = other
-        signal = evidence.candidates[other.id]
-        if other.id in by_author:
-            signal.authors = tuple(name for name in other.authors if author_key(name) in own_authors)
         categories = set(other.categories)
         if own_categories and categories:
-            signal.categories = len(own_categories & categories) / len(own_categories | categories)
+            evidence.candidates[other.id].categories = len(own_categories & categories) / len(
+                own_categories | categories
+            )
     return evidence
 
 
 def _score_without_papers(signal: Signals, trust: float, weights: SimilarWeights = WEIGHTS) -> float:
     meaning = weights.bulk_meaning * trust if signal.bulk else weights.meaning
-    return meaning * signal.meaning + weights.words * signal.words + weights.also_kept * signal.also_kept
+    shared = weights.authors * min(len(signal.authors), 2) / 2
+    return meaning * signal.meaning + weights.words * signal.words + weights.also_kept * signal.also_kept + shared
 
 
 # ---- reasons ---------------------------------------------------------------------------------

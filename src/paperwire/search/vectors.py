@@ -277,6 +277,9 @@ class VectorIndex:
             return cls(dimensions, ann_min_vectors), {}
         index.ids = ids
         index.rows = {paper_id: row for row, paper_id in enumerate(ids)}
+        with index._lock:  # saved exact, but large enough for the approximate index (saved before its build
+            if index._build_due():  # finished): build it now, not at the next new vector (searches scan meanwhile)
+                index._start_build()
         return index, meta["state"]
 
 
