@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from paperwire.app import create_app
 from paperwire.ingest import ingest_files
@@ -17,8 +20,8 @@ from paperwire.models import Paper
 from paperwire.search.embedding import embed_missing
 from paperwire.search.hybrid import SearchService
 from paperwire.search.keyword import ANALYZERS
-from paperwire.search.similar import distinctive_tokens, every_word_bm25
-from paperwire.settings import Settings
+from paperwire.search.similar import _find, distinctive_tokens, every_word_bm25
+from paperwire.settings import Settings as Settings
 from paperwire.storage import Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "similar_papers.jsonl"
@@ -111,6 +114,22 @@ def test_words_score_candidates_by_plain_bm25_of_every_word(store: Store, tmp_pa
         ours = sorted(scored, key=lambda i: -scored[i])
         assert ours[:5] == sorted(scored, key=lambda i: -exact[i])[:5]
     service.close()
+
+
+# token hashes drawn from few low-16-bit slots, so that query tokens often share a slot in `_find`'s table
+HASHES = st.builds(lambda high, low: (high << 16) | low, st.integers(0, 0xFFFF), st.integers(0, 3))
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(HASHES, unique=True, max_size=40), st.lists(HASHES, max_size=200), st.data())
+def test_every_word_finds_each_bag_token_of_the_query_exactly(query: list[int], others: list[int], data) -> None:
+    """`_find` (which bag tokens are query tokens, and which ones) agrees with a plain lookup, also when
+    several query tokens share a table slot."""
+    bag = others + data.draw(st.lists(st.sampled_from(query), max_size=50)) if query else others
+    position = {value: k for k, value in enumerate(query)}
+    found, at = _find(np.array(query, dtype=np.uint32), np.array(bag, dtype=np.uint32))
+    assert found.tolist() == [value in position for value in bag]
+    assert [int(k) for k in at[found]] == [position[value] for value in bag if value in position]
 
 
 # ---- a bulk-only catalogue ranks at least as the keywords do ---------------------------------------------
