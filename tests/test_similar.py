@@ -20,7 +20,7 @@ from paperwire.models import Paper
 from paperwire.search.embedding import embed_missing
 from paperwire.search.hybrid import SearchService
 from paperwire.search.keyword import ANALYZERS
-from paperwire.search.similar import _find, distinctive_tokens, every_word_bm25
+from paperwire.search.similar import Signals, _find, distinctive_tokens, every_word_bm25, explain
 from paperwire.settings import Settings as Settings
 from paperwire.storage import Store
 
@@ -114,6 +114,33 @@ def test_words_score_candidates_by_plain_bm25_of_every_word(store: Store, tmp_pa
         ours = sorted(scored, key=lambda i: -scored[i])
         assert ours[:5] == sorted(scored, key=lambda i: -exact[i])[:5]
     service.close()
+
+
+def test_a_words_reason_names_what_the_two_papers_are_about_never_filler_or_catalogue_wide_words() -> None:
+    """The reason names a shared phrase of specific words; never one of filler ("two key") or of words most
+    papers use ("large language"); a single word only when it is the paper's topic (in its title or used
+    twice), else it says no more than "similar words"."""
+    # idf of each stem in the catalogue: "larg", "languag" and "model" are in most papers
+    idf = {"larg": 0.7, "languag": 0.7, "model": 0.5, "two": 3.0, "key": 3.0, "contrast": 4.0, "decod": 3.5,
+           "hallucin": 4.5, "zebrafish": 6.0, "benchmark": 2.0, "studi": 1.5}  # fmt: skip
+
+    def paper(paper_id: str, title: str, abstract: str) -> Paper:
+        return Paper(id=paper_id, title=title, abstract=abstract, authors=(), categories=(), listed_on="2025-10-01")
+
+    def why(one: Paper, other: Paper) -> str:
+        return explain(one, other, Signals(words=1.0), "words", idf)
+
+    own = paper("1", "Contrastive decoding for large language models",
+                "Two key ideas. Contrastive decoding reduces hallucination in large language models; hallucination "
+                "is measured.")  # fmt: skip
+    same_method = paper("2", "A study", "We use contrastive decoding. Two key results for large language models.")
+    assert why(own, same_method) == "shares *contrastive decoding*"
+    only_common = paper("3", "A study", "Two key findings on large language models and their hallucination.")
+    assert why(own, only_common) == "shares the words *hallucination*"  # used twice by the paper: its topic
+    once = paper("4", "Benchmark", "Zebrafish and a benchmark of large language models.")
+    mentions = paper("5", "Other", "A benchmark of zebrafish and large language models, two key parts.")
+    assert why(once, mentions) == "shares the words *benchmark*"  # in its title; "zebrafish" is used once
+    assert why(paper("6", "Study", "Large language models, two key parts."), only_common) == "similar words"
 
 
 # token hashes drawn from few low-16-bit slots, so that query tokens often share a slot in `_find`'s table
