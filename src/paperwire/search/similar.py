@@ -388,44 +388,60 @@ def word_idf(service: SearchService, paper: Paper) -> dict[str, float]:
     }
 
 
+@dataclass(slots=True)
+class OwnWords:
+    """What reasons need of the query paper's words, read once per list (`own_words`)."""
+
+    phrases: dict[tuple[str, str], str]  # (stem, stem) → the pair as first written
+    counts: Counter[tuple[str, str]]  # how often each pair occurs
+    surface: dict[str, str]  # stem → the word as first written (lower case)
+    topical: frozenset[str]  # stems of its title, and those its abstract uses twice or more
+
+
+def own_words(paper: Paper) -> OwnWords:
+    text = f"{paper.title}. {paper.abstract}"
+    phrases, counts = _phrases(text)
+    analyzer = ANALYZERS["en_stem"]
+    twice = {token for token, times in Counter(analyzer.analyze(paper.abstract)).items() if times >= 2}
+    return OwnWords(phrases, counts, _surface_words(text), frozenset(analyzer.analyze(paper.title)) | twice)
+
+
 def explain(
-    paper: Paper, other: Paper, signal: Signals, strongest: str, idf: Mapping[str, float],
-    own_phrases: tuple[dict[tuple[str, str], str], Counter[tuple[str, str]]] | None = None,
-) -> str:  # fmt: skip
-    """One line a reader understands: why `other` is similar to `paper` (`own_phrases`: `paper`'s, if known)."""
+    paper: Paper, other: Paper, signal: Signals, strongest: str, idf: Mapping[str, float], own: OwnWords | None = None
+) -> str:
+    """One line a reader understands: why `other` is similar to `paper`. `idf`: the catalogue's idf of the
+    paper's words (`word_idf`); `own`: `own_words(paper)`, when already read."""
     if strongest == "authors" and signal.authors:
         more = len(signal.authors) - 2
         return "same authors: " + ", ".join(signal.authors[:2]) + (f" and {more} more" if more > 0 else "")
     if strongest == "words":
-        own_text, their_text = f"{paper.title}. {paper.abstract}", f"{other.title}. {other.abstract}"
-        own, own_counts = own_phrases or _phrases(own_text)
+        own = own or own_words(paper)
+        their_text = f"{other.title}. {other.abstract}"
         _, their_counts = _phrases(their_text)
         shared = [
-            key for key in own
+            key for key in own.phrases
             if key in their_counts and min(idf.get(key[0], 0.0), idf.get(key[1], 0.0)) >= MIN_PHRASE_WORD_IDF
             and idf[key[0]] + idf[key[1]] >= MIN_PHRASE_IDF
         ]  # fmt: skip
         if shared:
             # the pair both papers lean on most: rare words, used often by each
             best = max(shared, key=lambda key: (
-                (idf[key[0]] + idf[key[1]]) * (1 + math.log(own_counts[key])) * (1 + math.log(their_counts[key])),
-                own[key],
+                (idf[key[0]] + idf[key[1]]) * (1 + math.log(own.counts[key])) * (1 + math.log(their_counts[key])),
+                own.phrases[key],
             ))  # fmt: skip
-            return f"shares *{own[best].lower()}*"
+            return f"shares *{own.phrases[best].lower()}*"
+        # a stem is shown only as the paper writes it ("mixture", never "mixtur")
         their_tokens = set(ANALYZERS["en_stem"].analyze(their_text))
-        surface = _surface_words(own_text)  # a stem is shown only as the paper writes it ("mixture", never "mixtur")
-        own_counts_of = Counter(ANALYZERS["en_stem"].analyze(paper.abstract))
-        title = set(ANALYZERS["en_stem"].analyze(paper.title))
         common = sorted(
             (
-                token for token in their_tokens & surface.keys()
-                if idf.get(token, 0.0) >= MIN_WORD_IDF and _content_stem(surface[token]) == token
-                and (token in title or own_counts_of[token] >= 2)
+                token for token in their_tokens & own.topical
+                if token in own.surface and idf.get(token, 0.0) >= MIN_WORD_IDF
+                and _content_stem(own.surface[token]) == token
             ),
             key=lambda token: (-idf[token], token),
         )[:2]  # fmt: skip
         if common:
-            return "shares the words " + ", ".join(f"*{surface[token]}*" for token in common)
+            return "shares the words " + ", ".join(f"*{own.surface[token]}*" for token in common)
         return "similar words"
     if strongest == "categories":
         common = [c for c in paper.categories if c in set(other.categories)]
@@ -446,13 +462,13 @@ def find_similar(service: SearchService, paper_id: str, limit: int = 10, offset:
     ranked = fuse_similar(evidence)[offset : offset + limit]
     missing = [i for i, _, _ in ranked if i not in evidence.papers]
     papers = {**evidence.papers, **{p.id: p for p in service.store.get_papers(missing)}}
-    own_phrases = _phrases(f"{paper.title}. {paper.abstract}")
+    own = own_words(paper)
     idf = word_idf(service, paper)
     hits = []
     for other_id, score, strongest in ranked:
         other = papers.get(other_id)
         if other is None or other.id == paper.id:
             continue
-        why = explain(paper, other, evidence.candidates[other_id], strongest, idf, own_phrases)
+        why = explain(paper, other, evidence.candidates[other_id], strongest, idf, own)
         hits.append(SearchHit(other, score, strongest, why))
     return hits
