@@ -194,6 +194,7 @@ def main() -> None:
 
         # ---- candidate: paperwire's index (tantivy + IVF), built by the same sync every node runs
         service = SearchService(store, settings, embedder=embedder)
+        service.also_kept = store.also_kept  # as the app wires it: similar papers ask who kept the paper
         started = time.perf_counter()
         service.index.sync(store)
         for model_index in (service.index.vectors, service.index.bulk_vectors):

@@ -28,7 +28,7 @@ def script_directory() -> ScriptDirectory:
 def test_the_migrations_have_exactly_one_head() -> None:
     # A new head needs a merge revision, and storage.store.HEAD_REVISION set to it (else every open
     # runs Alembic to find out that nothing is pending).
-    assert script_directory().get_heads() == [HEAD_REVISION] == ["0101"], "merge new heads into one revision"
+    assert script_directory().get_heads() == [HEAD_REVISION] == ["0102"], "merge new heads into one revision"
 
 
 def two_empty_databases(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> tuple[str, str]:

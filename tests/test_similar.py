@@ -93,6 +93,33 @@ def test_api_pages_similar_papers_up_to_100_with_reasons(catalogue: Store, setti
         assert client.get(f"/papers/{CONTRASTIVE}", params={"similar_page": "x"}).status_code == 422
 
 
+def test_papers_three_readers_kept_together_show_on_each_others_similar_list_and_no_fewer(
+    catalogue: Store, settings: Settings
+) -> None:
+    """Kept = saved, in a collection or upvoted. Two readers keeping the same two papers is not enough: a
+    paper page must not show through one reader's private library."""
+    unrelated = "2510.10006"  # robotic grasping: nothing in common with CONTRASTIVE but its readers
+    readers = [catalogue.ensure_user(f"reader{k}@example.org")["id"] for k in range(3)]
+    for paper_id in (CONTRASTIVE, unrelated):
+        catalogue.set_saved(readers[0], paper_id, True)
+        catalogue.set_vote(paper_id, readers[2], True)
+    collection = catalogue.create_collection(readers[1], "decoding")
+    catalogue.set_in_collection(collection["id"], CONTRASTIVE, True)
+    settings = settings.model_copy(update={"embedder": "none"})
+
+    def similar(client: TestClient) -> dict[str, str]:
+        answer = client.get(f"/api/papers/{CONTRASTIVE}/similar", params={"limit": 100}).json()
+        return {item["id"]: item["reason"] for item in answer["similar"]}
+
+    with TestClient(create_app(settings, store=catalogue)) as client:
+        assert unrelated not in similar(client)  # two readers kept both
+        catalogue.set_in_collection(collection["id"], unrelated, True)  # the third
+        assert similar(client)[unrelated] == "readers who kept this paper also kept it"
+        assert catalogue.also_kept(CONTRASTIVE, 10) == [(unrelated, 3.0)]
+        catalogue.set_vote(unrelated, readers[2], False)  # withdrawn: two again
+        assert unrelated not in similar(client)
+
+
 def test_words_score_candidates_by_plain_bm25_of_every_word(store: Store, tmp_path: Path) -> None:
     """The words signal is BM25 with every title and abstract word of the paper as the query (each once), as
     a keyword query of every word scores it, though computed from the stored token bags of what the paper's

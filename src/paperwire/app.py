@@ -100,6 +100,7 @@ def create_app(settings: Settings, *, store: Store | None = None, run_jobs: bool
     application.state.run_jobs = run_jobs
     # The process's one search service: pages, the API, digests and the embedding job all use it.
     application.state.search = SearchService(store, settings)
+    application.state.search.also_kept = store.also_kept  # similar papers: what readers who kept it also kept
     install_security(application, settings)
     # Outside the CSRF middleware, inside the metrics one (which counts hits under their route).
     application.state.page_cache = PageCacheStats()

@@ -26,6 +26,10 @@ from paperwire.storage.schema import (
 )
 
 MAX_COLLECTIONS = 200
+# "Readers who kept this paper also kept": a paper counts only when at least this many readers kept both,
+# so that no single reader's private library shows through another paper's page.
+ALSO_KEPT_MIN_READERS = 3
+ALSO_KEPT_MAX_READERS = 500  # the readers (most recent first) whose libraries are read for one paper
 
 
 class LibraryQueries(StoreCore):
@@ -113,6 +117,33 @@ class LibraryQueries(StoreCore):
         )
         with self.read() as connection:
             return set(connection.execute(union).scalars())
+
+    def also_kept(self, paper_id: str, limit: int, min_readers: int = ALSO_KEPT_MIN_READERS) -> list[tuple[str, float]]:
+        """(paper id, how many readers kept it too), most first, of the papers kept (saved, in a collection,
+        upvoted) by readers who kept `paper_id`; only papers that at least `min_readers` of them kept."""
+        kept = sa.union_all(
+            sa.select(library_saves.c.user_id, library_saves.c.paper_id, library_saves.c.created_at.label("at")),
+            sa.select(
+                collections.c.user_id, collection_papers.c.paper_id, collection_papers.c.added_at.label("at")
+            ).join(collections, collections.c.id == collection_papers.c.collection_id),
+            sa.select(votes.c.user_id, votes.c.paper_id, votes.c.created_at.label("at")),
+        ).subquery()
+        readers = (
+            sa.select(kept.c.user_id).where(kept.c.paper_id == paper_id).group_by(kept.c.user_id)
+            .order_by(sa.func.max(kept.c.at).desc(), kept.c.user_id).limit(ALSO_KEPT_MAX_READERS)
+        )  # fmt: skip
+        with self.read() as connection:
+            who = list(connection.execute(readers).scalars())
+            if len(who) < min_readers:
+                return []
+            together = sa.func.count(sa.distinct(kept.c.user_id))
+            query = (
+                sa.select(kept.c.paper_id, together)
+                .where(kept.c.user_id.in_(who), kept.c.paper_id != paper_id)
+                .group_by(kept.c.paper_id).having(together >= min_readers)
+                .order_by(together.desc(), kept.c.paper_id).limit(limit)
+            )  # fmt: skip
+            return [(other, float(count)) for other, count in connection.execute(query)]
 
     def has_kept_papers(self, user_id: int) -> bool:
         """Whether the reader has saved or upvoted anything (collection members are saved too)."""

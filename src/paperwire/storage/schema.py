@@ -252,6 +252,7 @@ library_saves = sa.Table(
     sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("created_at", sa.String(27), nullable=False),
 )
+sa.Index("ix_library_saves_paper", library_saves.c.paper_id)  # who kept a paper (similar papers' "also kept")
 
 collections = sa.Table(
     "collections",
