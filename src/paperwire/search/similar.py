@@ -35,6 +35,7 @@ from paperwire.search.results import SearchHit
 
 if TYPE_CHECKING:
     from paperwire.search.hybrid import SearchService
+    from paperwire.search.vectors import VectorIndex
 
 MAX_SIMILAR = 100
 POOL = 100  # candidates proposed by each signal (the page shows at most MAX_SIMILAR)
@@ -186,8 +187,7 @@ def every_word_bm25(service: SearchService, paper: Paper, bags: Mapping[str, tup
     title (boosted as in keyword search) and abstract. From the bags, not by a query over every word's postings
     (that costs +12 ms p50 at 100k papers); field lengths are measured against these papers' mean length."""
     keyword = service.index.keyword
-    analyzer = ANALYZERS["en_stem"]
-    tokens = sorted(set(analyzer.analyze(paper.title)) | set(analyzer.analyze(paper.abstract)))
+    tokens = sorted(set(_tokens(paper.title)) | set(_tokens(paper.abstract)))
     if not tokens or not bags:
         return {}
     documents = max(keyword.count(), 1)
@@ -232,12 +232,17 @@ def _find(query: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return found, at
 
 
+@lru_cache(maxsize=16)
+def _tokens(text: str) -> tuple[str, ...]:
+    """The en_stem tokens of a title or abstract (one list of similar papers reads its paper's four times)."""
+    return tuple(ANALYZERS["en_stem"].analyze(text))
+
+
 def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:
     """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out)."""
-    analyzer = ANALYZERS["en_stem"]
     counts: Counter[str] = Counter()
     for text, times in ((paper.title, 2), (paper.abstract, 1)):
-        for token in analyzer.analyze(text):
+        for token in _tokens(text):
             if len(token) >= 3 and token not in UNMARKED and token not in EXTRA_STOPWORDS and not token.isdigit():
                 counts[token] += times
     keyword = service.index.keyword
@@ -297,15 +302,18 @@ def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = Tru
             evidence.of(paper_id).also_kept = score / best_kept if best_kept > 0 else 0.0
     evidence.candidates.pop(paper.id, None)
     # Every candidate (the words', the vectors', the authors', what was also kept) gets its own cosine, not
-    # 0 for missing the vector top POOL: by the better model where it has a vector of it, else by the bulk one.
+    # 0 for missing the vector top POOL: by the better model where it has a vector of it, else by the bulk one
+    # (the neighbours' cosines are known from the search: only the other candidates' are computed).
     unscored = list(evidence.candidates)
     if quality is not None and quality_vector is not None and quality_neighbours:
-        scored = share_of_best(quality.search_among(quality_vector, unscored, len(unscored)), quality_neighbours[0][1])
+        scored = share_of_best(
+            _cosines(quality, quality_vector, unscored, quality_neighbours), quality_neighbours[0][1]
+        )
         for paper_id, share in scored.items():
             evidence.candidates[paper_id].meaning = share
         unscored = [i for i in unscored if i not in scored]
     if bulk is not None and bulk_vector is not None and bulk_neighbours and unscored:
-        for paper_id, share in share_of_best(bulk.search_among(bulk_vector, unscored, len(unscored)),
+        for paper_id, share in share_of_best(_cosines(bulk, bulk_vector, unscored, bulk_neighbours),
                                              bulk_neighbours[0][1]).items():  # fmt: skip
             signal = evidence.candidates[paper_id]
             signal.meaning, signal.bulk = share, True
@@ -322,6 +330,17 @@ def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = Tru
                 own_categories | categories
             )
     return evidence
+
+
+def _cosines(
+    vectors: VectorIndex, vector: np.ndarray, ids: Sequence[str], neighbours: Sequence[tuple[str, float]]
+) -> list[tuple[str, float]]:
+    """(id, cosine) of those `ids` that have a vector in `vectors`: the `neighbours`' as their search found them,
+    the others' computed."""
+    known = dict(neighbours)
+    rest = [paper_id for paper_id in ids if paper_id not in known]
+    computed = vectors.search_among(vector, rest, len(rest)) if rest else []
+    return [(paper_id, known[paper_id]) for paper_id in ids if paper_id in known] + computed
 
 
 def _score_without_papers(signal: Signals, trust: float, weights: SimilarWeights = WEIGHTS) -> float:
@@ -379,8 +398,7 @@ def word_idf(service: SearchService, paper: Paper) -> dict[str, float]:
     """stem → its idf in the catalogue's abstracts, for every word of the paper (reasons weigh and filter by it;
     the frequencies are those every-word BM25 just read, remembered by the index)."""
     keyword = service.index.keyword
-    analyzer = ANALYZERS["en_stem"]
-    tokens = sorted(set(analyzer.analyze(paper.title)) | set(analyzer.analyze(paper.abstract)))
+    tokens = sorted(set(_tokens(paper.title)) | set(_tokens(paper.abstract)))
     documents = max(keyword.count(), 1)
     return {
         token: math.log(1 + documents / (frequency + 1))
@@ -401,9 +419,8 @@ class OwnWords:
 def own_words(paper: Paper) -> OwnWords:
     text = f"{paper.title}. {paper.abstract}"
     phrases, counts = _phrases(text)
-    analyzer = ANALYZERS["en_stem"]
-    twice = {token for token, times in Counter(analyzer.analyze(paper.abstract)).items() if times >= 2}
-    return OwnWords(phrases, counts, _surface_words(text), frozenset(analyzer.analyze(paper.title)) | twice)
+    twice = {token for token, times in Counter(_tokens(paper.abstract)).items() if times >= 2}
+    return OwnWords(phrases, counts, _surface_words(text), frozenset(_tokens(paper.title)) | twice)
 
 
 def explain(
