@@ -186,6 +186,49 @@ def test_every_word_finds_each_bag_token_of_the_query_exactly(query: list[int], 
     assert [int(k) for k in at[found]] == [position[value] for value in bag if value in position]
 
 
+def test_a_new_version_of_a_paper_replaces_its_token_bags(store: Store, tmp_path: Path) -> None:
+    """The every-word scores of a paper whose abstract changed are those of the new abstract (its bags are
+    replaced, in the same sync that re-indexes it), and a rolled-back write leaves no bags behind."""
+    from dataclasses import replace
+
+    from paperwire.search.keyword import bag_of
+
+    papers = topic_papers()
+    store.upsert_papers(papers)
+    service = keyword_service(store, tmp_path / "home")
+    service.index.sync(store)
+    keyword = service.index.keyword
+    changed = replace(papers[3], abstract="spectrogram transcription phoneme " * 3, listed_on="2025-10-02")
+    assert keyword.bags.read([changed.id])[changed.id][1] == bag_of(papers[3].abstract)
+    store.upsert_papers([changed])
+    service.index.sync(store)
+    assert keyword.bags.read([changed.id])[changed.id] == (bag_of(changed.title), bag_of(changed.abstract))
+    query = papers[10]  # a speech paper: the changed one now speaks its words
+    every_word = list(dict.fromkeys(ANALYZERS["en_stem"].analyze(f"{query.title} {query.abstract}")))
+    exact = dict(keyword.search_tokens(every_word, len(papers)))
+    scored = every_word_bm25(service, query, keyword.bags.read([paper.id for paper in papers]))
+    assert scored[changed.id] == pytest.approx(exact[changed.id], rel=0.05)
+    keyword.upsert([replace(changed, id="2510.99999")])
+    keyword.release()  # a sync that failed midway
+    keyword.commit()
+    assert keyword.bags.read(["2510.99999"]) == {}
+    service.close()
+
+
+def test_an_index_folder_of_an_older_schema_is_rebuilt_with_its_bags(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "home" / "search" / "keyword"
+    folder.mkdir(parents=True)
+    (folder / "schema-version").write_text("3")
+    (folder / "bags").mkdir()  # the old side index of bags
+    store.upsert_papers(topic_papers())
+    service = keyword_service(store, tmp_path / "home")
+    service.index.sync(store)
+    assert not (folder / "bags").exists() and (folder / "bags.sqlite3").exists()
+    assert len(service.index.keyword.bags.read([paper.id for paper in topic_papers()])) == 96
+    assert service.similar(topic_papers()[0].id, limit=3)
+    service.close()
+
+
 # ---- a bulk-only catalogue ranks at least as the keywords do ---------------------------------------------
 
 TOPICS = {

@@ -266,3 +266,4 @@ class SearchIndex:
     def close(self) -> None:
         with self._lock:
             self.save_vectors()
+            self.keyword.bags.close()  # its connections (a later read opens its own again)
