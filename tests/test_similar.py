@@ -149,7 +149,7 @@ def test_a_words_reason_names_what_the_two_papers_are_about_never_filler_or_cata
     twice), else it says no more than "similar words"."""
     # idf of each stem in the catalogue: "larg", "languag" and "model" are in most papers
     idf = {"larg": 0.7, "languag": 0.7, "model": 0.5, "two": 3.0, "key": 3.0, "contrast": 4.0, "decod": 3.5,
-           "hallucin": 4.5, "zebrafish": 6.0, "benchmark": 2.0, "studi": 1.5}  # fmt: skip
+           "hallucin": 4.5, "zebrafish": 6.0, "rag": 5.0, "system": 1.5, "benchmark": 2.0, "studi": 1.5}  # fmt: skip
 
     def paper(paper_id: str, title: str, abstract: str) -> Paper:
         return Paper(id=paper_id, title=title, abstract=abstract, authors=(), categories=(), listed_on="2025-10-01")
@@ -168,6 +168,8 @@ def test_a_words_reason_names_what_the_two_papers_are_about_never_filler_or_cata
     mentions = paper("5", "Other", "A benchmark of zebrafish and large language models, two key parts.")
     assert why(once, mentions) == "shares the words *benchmark*"  # in its title; "zebrafish" is used once
     assert why(paper("6", "Study", "Large language models, two key parts."), only_common) == "similar words"
+    rag = paper("7", "Mixture of RAG systems", "Mixture routing for RAG systems.")
+    assert why(rag, paper("8", "Audits", "We audit RAG systems.")) == "shares *RAG systems*"  # an acronym as written
 
 
 # token hashes drawn from few low-16-bit slots, so that query tokens often share a slot in `_find`'s table

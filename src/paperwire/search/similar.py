@@ -70,7 +70,9 @@ REASON_FILLER = frozenset(
     "solve solves solving generate generating generated finding findings made make makes making whether should "
     "could might must may its own other another each every all some few often still yet thus hence therefore "
     "since because despite although though upon after before among around beyond specifically designed provide "
-    "provides providing comprehensive overview future research explore explored explores complementary strengths".split()
+    "provides providing comprehensive overview future research explore explored explores complementary strengths "
+    "offer offers offered offering flexible flexibly taken together precise precisely increase increases "
+    "increased increasing decrease decreases valuable insight insights promising notably".split()
 )
 # How specific a reason's words must be, by their idf in the catalogue's abstracts (log(1 + papers / (papers
 # with the word + 1))): a shared pair's words each in at most ≈ 58% of the papers and 2.5 together ("shares
@@ -384,13 +386,19 @@ def _content_stem(word: str) -> str | None:
     return stems[0] if len(stems) == 1 else None
 
 
+def _shown(word: str) -> str:
+    """A word as a reason shows it: lower case ("Mixture" opening a sentence), but an acronym or a mixed-case
+    name as written ("MoE", "LLMs", "YOLO")."""
+    return word if any(letter.isupper() for letter in word[1:]) else word.lower()
+
+
 def _surface_words(text: str) -> dict[str, str]:
-    """stem → the word as first written in `text` (lower case)."""
+    """stem → the word as first written in `text` (as `_shown`)."""
     found: dict[str, str] = {}
     for word in PHRASE_WORD.findall(text):
         stems = _stems(word)
         if len(stems) == 1:
-            found.setdefault(stems[0], word.lower())
+            found.setdefault(stems[0], _shown(word))
     return found
 
 
@@ -412,15 +420,17 @@ class OwnWords:
 
     phrases: dict[tuple[str, str], str]  # (stem, stem) → the pair as first written
     counts: Counter[tuple[str, str]]  # how often each pair occurs
-    surface: dict[str, str]  # stem → the word as first written (lower case)
+    surface: dict[str, str]  # stem → the word as first written (as `_shown`)
     topical: frozenset[str]  # stems of its title, and those its abstract uses twice or more
+    title_pairs: frozenset[tuple[str, str]]  # the pairs (of `phrases`) its title has
 
 
 def own_words(paper: Paper) -> OwnWords:
     text = f"{paper.title}. {paper.abstract}"
     phrases, counts = _phrases(text)
     twice = {token for token, times in Counter(_tokens(paper.abstract)).items() if times >= 2}
-    return OwnWords(phrases, counts, _surface_words(text), frozenset(_tokens(paper.title)) | twice)
+    topical = frozenset(_tokens(paper.title)) | twice
+    return OwnWords(phrases, counts, _surface_words(text), topical, frozenset(_phrases(paper.title)[1]))
 
 
 def explain(
@@ -441,12 +451,14 @@ def explain(
             and idf[key[0]] + idf[key[1]] >= MIN_PHRASE_IDF
         ]  # fmt: skip
         if shared:
-            # the pair both papers lean on most: rare words, used often by each
+            # the pair both papers lean on most: rare words, used often by each, twice as much when a title has it
+            their_title = set(_phrases(other.title)[1])
             best = max(shared, key=lambda key: (
-                (idf[key[0]] + idf[key[1]]) * (1 + math.log(own.counts[key])) * (1 + math.log(their_counts[key])),
+                (idf[key[0]] + idf[key[1]]) * (1 + math.log(own.counts[key])) * (1 + math.log(their_counts[key]))
+                * (2 if key in own.title_pairs or key in their_title else 1),
                 own.phrases[key],
             ))  # fmt: skip
-            return f"shares *{own.phrases[best].lower()}*"
+            return f"shares *{' '.join(_shown(word) for word in own.phrases[best].split())}*"
         # a stem is shown only as the paper writes it ("mixture", never "mixtur")
         their_tokens = set(ANALYZERS["en_stem"].analyze(their_text))
         common = sorted(
