@@ -365,13 +365,16 @@ def test_cli_search_prints_a_json_array_best_first(tmp_path: Path) -> None:
     assert len(hits) <= 3 and hits == sorted(hits, key=lambda hit: -hit["score"])
 
 
+def unit_vectors(count: int, dimensions: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Ids p0, p1, … and random unit vectors for them."""
+    vectors = np.random.default_rng(seed).standard_normal((count, dimensions)).astype(np.float32)
+    return [f"p{i}" for i in range(count)], vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 def test_vector_index_turns_approximate_when_large_and_survives_a_restart(tmp_path: Path) -> None:
     from paperwire.search.vectors import VectorIndex
 
-    rng = np.random.default_rng(3)
-    vectors = rng.standard_normal((300, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    ids = [f"p{i}" for i in range(300)]
+    ids, vectors = unit_vectors(300, 16, seed=3)
     small = VectorIndex(16, ann_min_vectors=1000)
     small.upsert(ids, vectors)
     assert not small.approximate and small.search(vectors[7], 1)[0][0] == "p7"
@@ -394,10 +397,7 @@ def test_an_index_saved_exact_above_the_threshold_builds_its_approximate_index_w
     threshold) must not scan every vector on each search until the next paper arrives."""
     from paperwire.search.vectors import VectorIndex
 
-    rng = np.random.default_rng(4)
-    vectors = rng.standard_normal((300, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    ids = [f"p{i}" for i in range(300)]
+    ids, vectors = unit_vectors(300, 16, seed=4)
     exact = VectorIndex(16, ann_min_vectors=1000)
     exact.upsert(ids, vectors)
     exact.save(tmp_path / "vectors", {"cursor": ["x", "y"]})
