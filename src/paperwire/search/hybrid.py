@@ -50,8 +50,10 @@ FIRST_SYNC_MAX_WAIT_SECONDS = 15.0
 SYNC_FOLLOW_SECONDS = 2.0  # the background follower syncs this often once caught up
 QUERY_THREADS = 1  # torch threads of the process that answers searches (see make_embedder)
 # The query is embedded and the vectors searched on one of these threads while the request's thread
-# runs the keyword search and the exact-match lookups (torch, faiss and tantivy release the GIL while
-# they compute): on 2 cores a hybrid search then waits for about the slower of the two, not their sum.
+# runs the keyword search and the exact-match lookups: torch releases the GIL while it computes, so on 2
+# cores the embedding overlaps the keyword side. (faiss' and tantivy's bindings hold the GIL while they
+# search — measured: a Python loop beside either takes as long as both in a row — so the vector search
+# itself overlaps nothing, and similar papers, which embed nothing, run on one thread.)
 _QUERY_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
 # A search over papers of which some have only a bulk (static) vector uses both indexes: see
 # fusion.best_vector_fusion (each paper scored by the best model it has a vector of, each model's
