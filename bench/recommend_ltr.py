@@ -45,17 +45,7 @@ from paperwire.recommend.learned import TermEmbedding
 from paperwire.recommend.selection import Weights
 
 K = 50
-SUM = (
-    "vector_nearest",
-    "vector_centroid",
-    "keyword_nearest",
-    "keyword_centroid",
-    "category",
-    "vector_hub",
-    "keyword_hub",
-    "learned_nearest",
-    "learned_centroid",
-)  # fmt: skip  (the shipped channels at weight 1)
+SUM = tuple(name for name in NAMES if getattr(Weights(), name, 0.0) == 1.0)  # the shipped channels (weight 1)
 CACHE = corpus.CACHE / "ltr"
 
 
