@@ -209,6 +209,7 @@ def main() -> None:
         similar_rows = time_similar(service, store, ids, args.similar)
         if args.only_similar:
             service.close()
+            similar_rows += "\n" + time_similar_api(settings.home, store, ids, args.similar)
             store.close()
             print(f"\nSimilar papers, {args.size:,} papers (synthesised from arXiv cs), {args.similar} papers, "
                   f"single client; ms p50 / p95\n\n{similar_rows}\nmachine after the run: {describe()}")  # fmt: skip
@@ -330,6 +331,33 @@ def time_similar(service: SearchService, store, ids: list[str], count: int) -> s
         f"authors, categories) |\n|---|---|---|\n| {len(chosen)} papers | {percentiles(neighbours_ms)} | "
         f"{percentiles(fused_ms)} |"
     )
+
+
+def time_similar_api(home: Path, store, ids: list[str], count: int) -> str:  # Store
+    """A table row: `GET /api/papers/{id}/similar?limit=10` of as many papers through the whole application
+    (middleware, route, JSON; Starlette's TestClient, in process, no network), on the same database and
+    index folder, once its index is caught up and its vectors are approximate as the service's were."""
+    from fastapi.testclient import TestClient
+
+    from paperwire.app import create_app
+
+    # other papers than the service's row (the same ones again would find what that row left in the caches)
+    chosen = random.Random(12).sample(ids[: min(len(ids), 40_000)], min(count, len(ids)))
+    settings = Settings(home=home, base_url="http://testserver", secret_key="bench-secret-key-" + "x" * 32)
+    with TestClient(create_app(settings, store=store)) as client:
+        search = client.app.state.search  # type: ignore[attr-defined]
+        while client.get(f"/api/papers/{chosen[0]}/similar").json()["index"]["state"] != "ready":
+            time.sleep(0.5)
+        for model_index in (search.index.vectors, search.index.bulk_vectors):
+            if model_index is not None:
+                model_index.wait_for_build()
+        api_ms = []
+        for paper_id in chosen:
+            t0 = time.perf_counter()
+            answer = client.get(f"/api/papers/{paper_id}/similar", params={"limit": 10})
+            api_ms.append(1000 * (time.perf_counter() - t0))
+            assert answer.status_code == 200 and answer.json()["similar"], answer.text[:300]
+    return f"| {len(chosen)} other papers, `GET /api/papers/{{id}}/similar?limit=10` through the app (in process) | | {percentiles(api_ms)} |"
 
 
 _ID_ROWS: dict[str, int] = {}
