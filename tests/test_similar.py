@@ -20,7 +20,8 @@ from paperwire.models import Paper
 from paperwire.search.embedding import embed_missing
 from paperwire.search.hybrid import SearchService
 from paperwire.search.keyword import ANALYZERS
-from paperwire.search.similar import Signals, _find, distinctive_tokens, every_word_bm25, explain
+from paperwire.search.reasons import explain
+from paperwire.search.similar import Signals, _find, distinctive_tokens, every_word_bm25
 from paperwire.settings import Settings as Settings
 from paperwire.storage import Store
 

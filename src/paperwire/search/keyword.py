@@ -9,6 +9,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,13 @@ def _analyzer(stemmed: bool) -> tantivy.TextAnalyzer:
 
 
 ANALYZERS = {"en_stem": _analyzer(True), "default": _analyzer(False)}
+
+
+@lru_cache(maxsize=16)
+def stems_of(text: str) -> tuple[str, ...]:
+    """The en_stem tokens of a title or abstract, remembered for the last few texts (one list of similar
+    papers reads its paper's four times: its query, its scoring, its reasons)."""
+    return tuple(ANALYZERS["en_stem"].analyze(text))
 
 
 def token_hash(token: str) -> int:

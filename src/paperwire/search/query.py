@@ -22,6 +22,13 @@ UNMARKED = frozenset(
     "was were what when which with".split()
 )
 
+# words of a paper's text that say nothing of its topic, besides the function words (similar papers'
+# distinctive words and reasons leave them out)
+EXTRA_STOPWORDS = frozenset(
+    "we our us paper propose proposed approach method methods results show novel new using based via also "
+    "which while these those such than then both more most can not into over under between across".split()
+)
+
 
 @dataclass(slots=True, frozen=True)
 class ParsedQuery:

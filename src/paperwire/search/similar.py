@@ -10,8 +10,8 @@ For one paper, each signal proposes candidates and scores them:
 - authors: papers sharing an author (exact name, any order of the author list);
 - categories: overlap of arXiv categories (a small nudge, it proposes no candidates);
 - also kept: what readers who kept the paper also kept, when something wires `SearchService.also_kept`.
-`fuse_similar` (pure) weighs them (WEIGHTS, tuned on the dev half of bench/similar.py) and says why
-each paper is there. Vectors from the bulk model count by how much their nearest papers agree with the
+`fuse_similar` (pure) weighs them (WEIGHTS, tuned on the dev half of bench/similar.py) and names the
+strongest signal of each paper, which `reasons.explain` turns into a line. Vectors from the bulk model count by how much their nearest papers agree with the
 words' best, above chance (`agreement`, `bulk_trust`): bulk vectors that say nothing the words agree
 with (noise) fall silent, so a catalogue with only bulk vectors ranks at least as the keywords would.
 """
@@ -19,18 +19,17 @@ with (noise) fall silent, so a catalogue with only bulk vectors ranks at least a
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from paperwire.models import Paper, author_key
-from paperwire.search.keyword import ANALYZERS, TITLE_BOOST, token_hash, unpack_bags
-from paperwire.search.query import UNMARKED
+from paperwire.search.keyword import TITLE_BOOST, stems_of, token_hash, unpack_bags
+from paperwire.search.query import EXTRA_STOPWORDS, UNMARKED
+from paperwire.search.reasons import explain, own_words, paper_stems, word_idf
 from paperwire.search.results import SearchHit
 
 if TYPE_CHECKING:
@@ -48,39 +47,6 @@ BM25_K1, BM25_B = 1.2, 0.75  # tantivy's
 AGREEMENT_TOP = 10  # bulk trust: the keyword side's top hits ...
 AGREEMENT_DEPTH = 20  # ... found among the bulk side's top this many
 SILENT_Z = 2.5  # bulk vectors agreeing with the words no more than this (z-score) are taken for noise
-PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
-EXTRA_STOPWORDS = frozenset(
-    "we our us paper propose proposed approach method methods results show novel new using based via also "
-    "which while these those such than then both more most can not into over under between across".split()
-)
-# words a reason never names (they carry no topic: "shares *two key*", "shares the words *instead*")
-REASON_FILLER = frozenset(
-    "two three four five first second third key any given unlike prior small large set about require requires "
-    "required requiring demonstrate demonstrates demonstrated demonstrating remarkable instead known number manner "
-    "leaving leave predominantly significant significantly various several existing recent recently however "
-    "different well high low without within toward towards many much often further additionally moreover "
-    "furthermore typically generally especially including include includes achieve achieves achieved achieving "
-    "improve improves improved improving enable enables enabling leverage leverages leveraging effective "
-    "effectively efficient efficiently robust simple strong widely wide lack lacks remains remain github com org "
-    "http https www urgent need needs take takes taking advantage present presents presented systematic "
-    "systematically extensive extensively experiment experiments experimental one ability relying rely relies "
-    "important importantly crucial critical fast faster open challenge challenges will would been being where "
-    "whereas them they during against even only called serve serves employ employs employed utilize utilizes "
-    "utilized utilizing reveal reveals revealing highlight highlights compelling evidence rapid development complex "
-    "solve solves solving generate generating generated finding findings made make makes making whether should "
-    "could might must may its own other another each every all some few often still yet thus hence therefore "
-    "since because despite although though upon after before among around beyond specifically designed provide "
-    "provides providing comprehensive overview future research explore explored explores complementary strengths "
-    "offer offers offered offering flexible flexibly taken together precise precisely increase increases "
-    "increased increasing decrease decreases valuable insight insights promising notably".split()
-)
-# How specific a reason's words must be, by their idf in the catalogue's abstracts (log(1 + papers / (papers
-# with the word + 1))): a shared pair's words each in at most ≈ 58% of the papers and 2.5 together ("shares
-# *image generation*": 1.55 + 1.21 in arXiv cs, 2025-10; never "*models llms*", "*large language*"); a single
-# word in at most a fifth of them, and the paper's topic: in its title, or used twice.
-MIN_PHRASE_WORD_IDF = 1.0
-MIN_PHRASE_IDF = 2.5
-MIN_WORD_IDF = math.log(6)
 
 
 @dataclass(slots=True, frozen=True)
@@ -163,14 +129,7 @@ def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[
     ranked = []
     trust = bulk_trust(evidence, weights)
     for paper_id, signal in evidence.candidates.items():
-        meaning_weight = weights.bulk_meaning * trust if signal.bulk else weights.meaning
-        parts = {
-            "meaning": meaning_weight * signal.meaning,
-            "words": weights.words * signal.words,
-            "authors": weights.authors * min(len(signal.authors), 2) / 2,
-            "categories": weights.categories * signal.categories,
-            "also-kept": weights.also_kept * signal.also_kept,
-        }
+        parts = _parts(signal, trust, weights)
         score = sum(parts.values())
         if score - parts["categories"] <= 0:
             continue  # categories only nudge: a paper nothing else speaks for (or only silenced vectors) is out
@@ -178,6 +137,18 @@ def fuse_similar(evidence: Evidence, weights: SimilarWeights = WEIGHTS) -> list[
         ranked.append((paper_id, score, strongest))
     ranked.sort(key=lambda item: (-item[1], item[0]))
     return ranked
+
+
+def _parts(signal: Signals, trust: float, weights: SimilarWeights) -> dict[str, float]:
+    """Each signal's share of a candidate's fused score (`trust`: `bulk_trust`)."""
+    meaning_weight = weights.bulk_meaning * trust if signal.bulk else weights.meaning
+    return {
+        "meaning": meaning_weight * signal.meaning,
+        "words": weights.words * signal.words,
+        "authors": weights.authors * min(len(signal.authors), 2) / 2,
+        "categories": weights.categories * signal.categories,
+        "also-kept": weights.also_kept * signal.also_kept,
+    }
 
 
 # ---- gathering the evidence from the index -------------------------------------------------------
@@ -189,7 +160,7 @@ def every_word_bm25(service: SearchService, paper: Paper, bags: Mapping[str, tup
     title (boosted as in keyword search) and abstract. From the bags, not by a query over every word's postings
     (that costs +12 ms p50 at 100k papers); field lengths are measured against these papers' mean length."""
     keyword = service.index.keyword
-    tokens = sorted(set(_tokens(paper.title)) | set(_tokens(paper.abstract)))
+    tokens = paper_stems(paper)
     if not tokens or not bags:
         return {}
     documents = max(keyword.count(), 1)
@@ -234,17 +205,11 @@ def _find(query: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return found, at
 
 
-@lru_cache(maxsize=16)
-def _tokens(text: str) -> tuple[str, ...]:
-    """The en_stem tokens of a title or abstract (one list of similar papers reads its paper's four times)."""
-    return tuple(ANALYZERS["en_stem"].analyze(text))
-
-
 def distinctive_tokens(service: SearchService, paper: Paper, limit: int = KEYWORD_TERMS) -> dict[str, float]:
     """token → idf of the paper's `limit` most distinctive words (by tf·idf; words only it has are left out)."""
     counts: Counter[str] = Counter()
     for text, times in ((paper.title, 2), (paper.abstract, 1)):
-        for token in _tokens(text):
+        for token in stems_of(text):
             if len(token) >= 3 and token not in UNMARKED and token not in EXTRA_STOPWORDS and not token.isdigit():
                 counts[token] += times
     keyword = service.index.keyword
@@ -322,7 +287,10 @@ def gather_evidence(service: SearchService, paper: Paper, *, authors: bool = Tru
     # Categories need the papers themselves: read only the candidates that can still reach the top
     # (the best FETCH by the other signals).
     trust = bulk_trust(evidence, WEIGHTS)
-    ahead = sorted(evidence.candidates, key=lambda i: (-_score_without_papers(evidence.candidates[i], trust), i))
+    # (the categories signal is still 0 for every candidate here)
+    ahead = sorted(
+        evidence.candidates, key=lambda i: (-sum(_parts(evidence.candidates[i], trust, WEIGHTS).values()), i)
+    )
     own_categories = set(paper.categories)
     for other in service.store.get_papers(ahead[:FETCH]):
         evidence.papers[other.id] = other
@@ -343,141 +311,6 @@ def _cosines(
     rest = [paper_id for paper_id in ids if paper_id not in known]
     computed = vectors.search_among(vector, rest, len(rest)) if rest else []
     return [(paper_id, known[paper_id]) for paper_id in ids if paper_id in known] + computed
-
-
-def _score_without_papers(signal: Signals, trust: float, weights: SimilarWeights = WEIGHTS) -> float:
-    meaning = weights.bulk_meaning * trust if signal.bulk else weights.meaning
-    shared = weights.authors * min(len(signal.authors), 2) / 2
-    return meaning * signal.meaning + weights.words * signal.words + weights.also_kept * signal.also_kept + shared
-
-
-# ---- reasons ---------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1 << 16)
-def _stems(word: str) -> tuple[str, ...]:
-    """A word's en_stem tokens (reasons analyse the same words again and again: a third of their time)."""
-    return tuple(ANALYZERS["en_stem"].analyze(word))
-
-
-def _phrases(text: str) -> tuple[dict[tuple[str, str], str], Counter[tuple[str, str]]]:
-    """(stem, stem) → the words as first written, and how often, for each pair of neighbouring content words."""
-    words = PHRASE_WORD.findall(text)
-    # each word's single stem, or None for a function word, a short one or one of several stems (once per word)
-    stems = [_content_stem(word) for word in words]
-    pairs: dict[tuple[str, str], str] = {}
-    counts: Counter[tuple[str, str]] = Counter()
-    for k in range(len(words) - 1):
-        first, second = stems[k], stems[k + 1]
-        if first is not None and second is not None:
-            key = (first, second)
-            pairs.setdefault(key, f"{words[k]} {words[k + 1]}")
-            counts[key] += 1
-    return pairs, counts
-
-
-@lru_cache(maxsize=1 << 16)
-def _content_stem(word: str) -> str | None:
-    """The word's stem when it is a content word (not a function word, 3 letters or more) of one stem."""
-    lowered = word.lower()
-    if lowered in UNMARKED or lowered in EXTRA_STOPWORDS or lowered in REASON_FILLER or len(lowered) < 3:
-        return None
-    stems = _stems(word)
-    return stems[0] if len(stems) == 1 else None
-
-
-def _shown(word: str) -> str:
-    """A word as a reason shows it: lower case ("Mixture" opening a sentence), but an acronym or a mixed-case
-    name as written ("MoE", "LLMs", "YOLO")."""
-    return word if any(letter.isupper() for letter in word[1:]) else word.lower()
-
-
-def _surface_words(text: str) -> dict[str, str]:
-    """stem → the word as first written in `text` (as `_shown`)."""
-    found: dict[str, str] = {}
-    for word in PHRASE_WORD.findall(text):
-        stems = _stems(word)
-        if len(stems) == 1:
-            found.setdefault(stems[0], _shown(word))
-    return found
-
-
-def word_idf(service: SearchService, paper: Paper) -> dict[str, float]:
-    """stem → its idf in the catalogue's abstracts, for every word of the paper (reasons weigh and filter by it;
-    the frequencies are those every-word BM25 just read, remembered by the index)."""
-    keyword = service.index.keyword
-    tokens = sorted(set(_tokens(paper.title)) | set(_tokens(paper.abstract)))
-    documents = max(keyword.count(), 1)
-    return {
-        token: math.log(1 + documents / (frequency + 1))
-        for token, frequency in keyword.document_frequencies(tokens).items()
-    }
-
-
-@dataclass(slots=True)
-class OwnWords:
-    """What reasons need of the query paper's words, read once per list (`own_words`)."""
-
-    phrases: dict[tuple[str, str], str]  # (stem, stem) → the pair as first written
-    counts: Counter[tuple[str, str]]  # how often each pair occurs
-    surface: dict[str, str]  # stem → the word as first written (as `_shown`)
-    topical: frozenset[str]  # stems of its title, and those its abstract uses twice or more
-    title_pairs: frozenset[tuple[str, str]]  # the pairs (of `phrases`) its title has
-
-
-def own_words(paper: Paper) -> OwnWords:
-    text = f"{paper.title}. {paper.abstract}"
-    phrases, counts = _phrases(text)
-    twice = {token for token, times in Counter(_tokens(paper.abstract)).items() if times >= 2}
-    topical = frozenset(_tokens(paper.title)) | twice
-    return OwnWords(phrases, counts, _surface_words(text), topical, frozenset(_phrases(paper.title)[1]))
-
-
-def explain(
-    paper: Paper, other: Paper, signal: Signals, strongest: str, idf: Mapping[str, float], own: OwnWords | None = None
-) -> str:
-    """One line a reader understands: why `other` is similar to `paper`. `idf`: the catalogue's idf of the
-    paper's words (`word_idf`); `own`: `own_words(paper)`, when already read."""
-    if strongest == "authors" and signal.authors:
-        more = len(signal.authors) - 2
-        return "same authors: " + ", ".join(signal.authors[:2]) + (f" and {more} more" if more > 0 else "")
-    if strongest == "words":
-        own = own or own_words(paper)
-        their_text = f"{other.title}. {other.abstract}"
-        _, their_counts = _phrases(their_text)
-        shared = [
-            key for key in own.phrases
-            if key in their_counts and min(idf.get(key[0], 0.0), idf.get(key[1], 0.0)) >= MIN_PHRASE_WORD_IDF
-            and idf[key[0]] + idf[key[1]] >= MIN_PHRASE_IDF
-        ]  # fmt: skip
-        if shared:
-            # the pair both papers lean on most: rare words, used often by each, twice as much when a title has it
-            their_title = set(_phrases(other.title)[1])
-            best = max(shared, key=lambda key: (
-                (idf[key[0]] + idf[key[1]]) * (1 + math.log(own.counts[key])) * (1 + math.log(their_counts[key]))
-                * (2 if key in own.title_pairs or key in their_title else 1),
-                own.phrases[key],
-            ))  # fmt: skip
-            return f"shares *{' '.join(_shown(word) for word in own.phrases[best].split())}*"
-        # a stem is shown only as the paper writes it ("mixture", never "mixtur")
-        their_tokens = set(ANALYZERS["en_stem"].analyze(their_text))
-        common = sorted(
-            (
-                token for token in their_tokens & own.topical
-                if token in own.surface and idf.get(token, 0.0) >= MIN_WORD_IDF
-                and _content_stem(own.surface[token]) == token
-            ),
-            key=lambda token: (-idf[token], token),
-        )[:2]  # fmt: skip
-        if common:
-            return "shares the words " + ", ".join(f"*{own.surface[token]}*" for token in common)
-        return "similar words"
-    if strongest == "categories":
-        common = [c for c in paper.categories if c in set(other.categories)]
-        return f"also in {common[0]}" if common else "related categories"
-    if strongest == "also-kept":
-        return "readers who kept this paper also kept it"
-    return "close in meaning"
 
 
 def find_similar(service: SearchService, paper_id: str, limit: int = 10, offset: int = 0) -> list[SearchHit]:
