@@ -31,7 +31,7 @@ import recommend_corpus as corpus
 from scipy import sparse
 
 from paperwire.recommend import keywords
-from paperwire.recommend.learned import sample_pairs
+from paperwire.recommend.learned import info_nce, sample_pairs
 
 H = keywords.DIMENSIONS
 
@@ -124,10 +124,7 @@ def train_projection(
         for s in range(0, len(anchors) - batch + 1, batch):
             q = torch.nn.functional.normalize(xt[anchors[s : s + batch]] @ w, dim=1)
             k = torch.nn.functional.normalize(xt[positives[s : s + batch]] @ w, dim=1)
-            logits = q @ k.T / tau
-            target = torch.arange(len(q))
-            loss = (torch.nn.functional.cross_entropy(logits, target)
-                    + torch.nn.functional.cross_entropy(logits.T, target)) / 2  # fmt: skip
+            loss = info_nce(q @ k.T / tau)
             if decay:
                 loss = loss + decay * ((w - init) ** 2).sum()
             opt.zero_grad()
@@ -178,10 +175,7 @@ def train_term_weights(
                 m = torch.zeros(len(rows), len(columns))
                 m[r, c] = v
                 mats.append(torch.nn.functional.normalize(m * weight, dim=1))
-            logits = mats[0] @ mats[1].T / tau
-            target = torch.arange(len(a))
-            loss = (torch.nn.functional.cross_entropy(logits, target)
-                    + torch.nn.functional.cross_entropy(logits.T, target)) / 2  # fmt: skip
+            loss = info_nce(mats[0] @ mats[1].T / tau)
             loss = loss + decay * (theta[cols] ** 2).sum()
             opt.zero_grad()
             loss.backward()
@@ -266,10 +260,7 @@ class TermBag:
             for s in range(0, len(anchors) - batch + 1, batch):
                 q = self.forward(self.train_rows[anchors[s : s + batch]])
                 k = self.forward(self.train_rows[positives[s : s + batch]])
-                logits = q @ k.T / tau
-                target = torch.arange(len(q))
-                loss = (torch.nn.functional.cross_entropy(logits, target)
-                        + torch.nn.functional.cross_entropy(logits.T, target)) / 2  # fmt: skip
+                loss = info_nce(q @ k.T / tau)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

@@ -33,7 +33,7 @@ import recommend_corpus as corpus
 from recommend import Bench
 
 from paperwire.recommend import keywords
-from paperwire.recommend.learned import TermEmbedding, spherical_kmeans, train_term_embedding
+from paperwire.recommend.learned import TermEmbedding, info_nce, spherical_kmeans, train_term_embedding
 
 
 def main() -> None:
@@ -145,22 +145,11 @@ def main() -> None:
                 nearest = torch.full((len(chunk), len(chunk)), -2.0).index_reduce_(0, owner, sims, "amax")
                 logits = logits + nearest
             logits = logits / args.temperature
-            label = torch.arange(len(chunk))
-            loss = (
-                torch.nn.functional.cross_entropy(logits, label) + torch.nn.functional.cross_entropy(logits.T, label)
-            ) / 2
+            loss = info_nce(logits)
             if args.mix:
                 other = torch.from_numpy(np.array([rng.choice(lib) for _, lib in chunk]))
                 pair = forward(np.asarray(other)) @ targets.T / args.temperature
-                loss = (
-                    loss
-                    + args.mix
-                    * (
-                        torch.nn.functional.cross_entropy(pair, label)
-                        + torch.nn.functional.cross_entropy(pair.T, label)
-                    )
-                    / 2
-                )
+                loss = loss + args.mix * info_nce(pair)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -18,11 +18,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
 from paperwire.recommend import keywords, packing
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT_VERSION = 1
 
@@ -68,9 +72,7 @@ class TermEmbedding:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> TermEmbedding:
-        header, arrays = packing.unpack(data)
-        if header.get("format") != FORMAT_VERSION:
-            raise packing.ModelFormatError(f"unknown term embedding format {header.get('format')!r}")
+        header, arrays = packing.unpack(data, FORMAT_VERSION, "term embedding")
         try:
             vocabulary = arrays["vocabulary"].astype(np.int64)
             table = arrays["table"].astype(np.float32)
@@ -159,6 +161,15 @@ def spherical_kmeans(x: np.ndarray, clusters: int, iterations: int = 10, seed: i
     return labels
 
 
+def info_nce(logits: torch.Tensor) -> torch.Tensor:
+    """The symmetric in-batch contrastive loss of a (batch, batch) similarity matrix already divided by the
+    temperature: row i's positive is column i, every other column a negative, both ways."""
+    import torch
+
+    target = torch.arange(len(logits))
+    return (torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)) / 2
+
+
 def train_term_embedding(
     texts: Sequence[str], authors: Sequence[Sequence[str]], *, vectors: np.ndarray | None = None,
     dimensions: int = 128, min_df: int = 3, epochs: int = 5, batch: int = 1024, temperature: float = 0.05,
@@ -206,10 +217,7 @@ def train_term_embedding(
         total = 0.0
         for start in range(0, len(anchors) - size + 1, size):
             q, p = forward(anchors[start : start + size]), forward(positives[start : start + size])
-            logits = q @ p.T / temperature
-            target = torch.arange(len(q))
-            loss = (torch.nn.functional.cross_entropy(logits, target)
-                    + torch.nn.functional.cross_entropy(logits.T, target)) / 2  # fmt: skip
+            loss = info_nce(q @ p.T / temperature)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

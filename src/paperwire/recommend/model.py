@@ -120,9 +120,7 @@ class ReaderModel:
     @classmethod
     def from_bytes(cls, data: bytes) -> ReaderModel:
         """The model `to_bytes` wrote; `packing.ModelFormatError` (a ValueError) for anything else."""
-        header, arrays = packing.unpack(data)
-        if header.get("format") != FORMAT_VERSION:
-            raise packing.ModelFormatError(f"unknown reader model format {header.get('format')!r}")
+        header, arrays = packing.unpack(data, FORMAT_VERSION, "reader model")
         try:
             sets = {}
             for name in ("positives", "negatives"):

@@ -33,7 +33,16 @@ def pack(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     return MAGIC + bytes([VERSION]) + struct.pack("<I", len(head)) + head + zlib.compress(bytes(payload), 3)
 
 
-def unpack(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def unpack(data: bytes, format_version: int, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header and arrays `pack` wrote for a `what` (a reader model, a term embedding) whose header says
+    `format_version`; ModelFormatError for anything else."""
+    header, arrays = _unpack(data)
+    if header.get("format") != format_version:
+        raise ModelFormatError(f"unknown {what} format {header.get('format')!r}")
+    return header, arrays
+
+
+def _unpack(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if len(data) < 9 or data[:4] != MAGIC:
         raise ModelFormatError("not a paperwire reader model")
     if data[4] != VERSION:
