@@ -116,23 +116,14 @@ def train_projection(
     init = torch.eye(d)[:, :dim] if dim <= d else torch.randn(d, dim) / d**0.5
     w = torch.nn.Parameter(init.clone())
     opt = torch.optim.Adam([w], lr=lr)
-    rng = random.Random(seed)
-    started = time.perf_counter()
-    for epoch in range(epochs):
-        anchors, positives = cat.pairs(rng, clusters)
-        total = 0.0
-        for s in range(0, len(anchors) - batch + 1, batch):
-            q = torch.nn.functional.normalize(xt[anchors[s : s + batch]] @ w, dim=1)
-            k = torch.nn.functional.normalize(xt[positives[s : s + batch]] @ w, dim=1)
-            loss = info_nce(q @ k.T / tau)
-            if decay:
-                loss = loss + decay * ((w - init) ** 2).sum()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(q)
-        print(f"  projection epoch {epoch}: loss {total / len(anchors):.3f} ({time.perf_counter() - started:.0f} s)",
-              flush=True)  # fmt: skip
+
+    def batch_loss(anchors: np.ndarray, positives: np.ndarray) -> torch.Tensor:
+        q = torch.nn.functional.normalize(xt[anchors] @ w, dim=1)
+        k = torch.nn.functional.normalize(xt[positives] @ w, dim=1)
+        loss = info_nce(q @ k.T / tau)
+        return loss + decay * ((w - init) ** 2).sum() if decay else loss
+
+    train_contrastive(cat, epochs, batch, random.Random(seed), clusters, opt, batch_loss, "projection")
     return w.detach().numpy()
 
 
@@ -153,7 +144,6 @@ def train_term_weights(
     theta = torch.zeros(H, requires_grad=True)
     opt = torch.optim.Adam([theta], lr=lr)
     rng = random.Random(seed)
-    started = time.perf_counter()
 
     def dense(rows: np.ndarray, columns: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         part = base[rows]
@@ -161,29 +151,38 @@ def train_term_weights(
         r = np.repeat(np.arange(len(rows)), np.diff(part.indptr))
         return torch.from_numpy(r), torch.from_numpy(local), torch.from_numpy(part.data)  # type: ignore[return-value]
 
+    def batch_loss(a: np.ndarray, p: np.ndarray) -> torch.Tensor:
+        columns = np.unique(np.concatenate([base[a].indices, base[p].indices]))
+        cols = torch.from_numpy(columns.astype(np.int64))
+        weight = torch.exp(theta[cols])
+        mats = []
+        for rows in (a, p):
+            r, c, v = dense(rows, columns)  # type: ignore[misc]
+            m = torch.zeros(len(rows), len(columns))
+            m[r, c] = v
+            mats.append(torch.nn.functional.normalize(m * weight, dim=1))
+        return info_nce(mats[0] @ mats[1].T / tau) + decay * (theta[cols] ** 2).sum()
+
+    train_contrastive(cat, epochs, batch, rng, clusters, opt, batch_loss, "term weights")
+    return torch.exp(theta).detach().numpy().astype(np.float32)
+
+
+def train_contrastive(cat: Catalogue, epochs: int, batch: int, rng: random.Random, clusters: np.ndarray | None,
+                      optimiser, batch_loss, label: str) -> None:  # fmt: skip
+    """The loop every variant here shares: per epoch, the catalogue's author pairs in batches, each batch's
+    `batch_loss(anchor rows, positive rows)` (a torch scalar) minimised by `optimiser`."""
+    started = time.perf_counter()
     for epoch in range(epochs):
         anchors, positives = cat.pairs(rng, clusters)
         total = 0.0
         for s in range(0, len(anchors) - batch + 1, batch):
-            a, p = anchors[s : s + batch], positives[s : s + batch]
-            columns = np.unique(np.concatenate([base[a].indices, base[p].indices]))
-            cols = torch.from_numpy(columns.astype(np.int64))
-            weight = torch.exp(theta[cols])
-            mats = []
-            for rows in (a, p):
-                r, c, v = dense(rows, columns)  # type: ignore[misc]
-                m = torch.zeros(len(rows), len(columns))
-                m[r, c] = v
-                mats.append(torch.nn.functional.normalize(m * weight, dim=1))
-            loss = info_nce(mats[0] @ mats[1].T / tau)
-            loss = loss + decay * (theta[cols] ** 2).sum()
-            opt.zero_grad()
+            loss = batch_loss(anchors[s : s + batch], positives[s : s + batch])
+            optimiser.zero_grad()
             loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(a)
-        print(f"  term weights epoch {epoch}: loss {total / len(anchors):.3f} ({time.perf_counter() - started:.0f} s)",
+            optimiser.step()
+            total += float(loss.detach()) * batch
+        print(f"  {label} epoch {epoch}: loss {total / len(anchors):.3f} ({time.perf_counter() - started:.0f} s)",
               flush=True)  # fmt: skip
-    return torch.exp(theta).detach().numpy().astype(np.float32)
 
 
 def held_out_authors(readers: Sequence[corpus.Reader]) -> set[str]:
@@ -252,18 +251,8 @@ class TermBag:
 
         torch.set_num_threads(2)
         opt = torch.optim.SparseAdam(list(self.table.parameters()), lr=lr)
-        rng = random.Random(seed)
-        started = time.perf_counter()
-        for epoch in range(epochs):
-            anchors, positives = cat.pairs(rng, clusters)
-            total = 0.0
-            for s in range(0, len(anchors) - batch + 1, batch):
-                q = self.forward(self.train_rows[anchors[s : s + batch]])
-                k = self.forward(self.train_rows[positives[s : s + batch]])
-                loss = info_nce(q @ k.T / tau)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(q)
-            print(f"  term bag epoch {epoch}: loss {total / len(anchors):.3f} ({time.perf_counter() - started:.0f} s)",
-                  flush=True)  # fmt: skip
+
+        def batch_loss(anchors: np.ndarray, positives: np.ndarray) -> torch.Tensor:
+            return info_nce(self.forward(self.train_rows[anchors]) @ self.forward(self.train_rows[positives]).T / tau)
+
+        train_contrastive(cat, epochs, batch, random.Random(seed), clusters, opt, batch_loss, "term bag")
